@@ -1,0 +1,580 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/redisstore"
+	"github.com/hitcounter/hitcounter/internal/redistest"
+)
+
+// syncBuffer collects the program's log lines while the test reads them.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// instance is the real program started through run on port 0.
+type instance struct {
+	base   string // http://127.0.0.1:port
+	stdout *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func envFunc(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// start runs the program with env (plus PORT=0) and waits, with a deadline, until it listens
+// and /healthz answers.
+func start(t *testing.T, env map[string]string) *instance {
+	t.Helper()
+	env["PORT"] = "0"
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{stdout: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	var stderr syncBuffer
+	go func() {
+		in.done <- run(ctx, []string{"hitcounter"}, envFunc(env), in.stdout, &stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-in.done:
+		case <-time.After(15 * time.Second):
+			t.Errorf("run did not return within 15s of cancel")
+		}
+		if t.Failed() {
+			t.Logf("program output:\n%s%s", in.stdout, stderr.String())
+		}
+	})
+
+	deadline := time.Now().Add(5 * time.Second)
+	for in.base == "" {
+		if addr := listenAddr(in.stdout.String()); addr != "" {
+			_, port, _ := net.SplitHostPort(addr)
+			in.base = "http://127.0.0.1:" + port
+			break
+		}
+		select {
+		case err := <-in.done:
+			t.Fatalf("run returned before listening: %v\n%s", err, in.stdout)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 'listening' log line within 5s:\n%s", in.stdout)
+		}
+	}
+	for {
+		resp, err := http.Get(in.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return in
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz not 200 within 5s: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func listenAddr(logs string) string {
+	for line := range strings.Lines(logs) {
+		var entry struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
+			return entry.Addr
+		}
+	}
+	return ""
+}
+
+// stop cancels the program's context, as SIGTERM does, and returns run's result.
+func (in *instance) stop(t *testing.T) error {
+	t.Helper()
+	in.cancel()
+	select {
+	case err := <-in.done:
+		in.done <- err // for the cleanup
+		return err
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return within 15s")
+		return nil
+	}
+}
+
+func get(t *testing.T, url string, header ...string) (status int, body string, h http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: reading body: %v", url, err)
+	}
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func redisEnv(srv *redistest.Server, extra ...string) map[string]string {
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	env := map[string]string{"REDIS_HOST": host, "REDIS_PORT": port, "ACCESS_LOG": "false"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
+	}
+	return env
+}
+
+func TestServesVisits(t *testing.T) {
+	srv := redistest.Start(t)
+	in := start(t, redisEnv(srv, "ACCESS_LOG", "true"))
+
+	status, body, h := get(t, in.base+"/", "X-Request-Id", "test-abc-123")
+	if status != http.StatusOK || body != "Hello World! I have been seen 1 times.\n" {
+		t.Fatalf("GET / = %d %q", status, body)
+	}
+	if got := h.Get("X-Request-Id"); got != "test-abc-123" {
+		t.Errorf("X-Request-Id = %q, want the client's id echoed", got)
+	}
+	if h.Get("X-Served-By") == "" {
+		t.Error("X-Served-By is missing")
+	}
+	// The access log line carries the route pattern and the request id.
+	var found bool
+	for line := range strings.Lines(in.stdout.String()) {
+		var e struct {
+			Msg, Method, Route string
+			RequestID          string `json:"request_id"`
+			Status             int
+		}
+		if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "request" && e.Route == "/" && e.Status == 200 && e.RequestID == "test-abc-123" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no access log line for GET / with the request id:\n%s", in.stdout)
+	}
+	if err := in.stop(t); err != nil {
+		t.Fatalf("run() = %v, want nil after a clean shutdown", err)
+	}
+}
+
+// TestExactUnderConcurrency: 64 clients × 500 requests move the counter by exactly 32,000,
+// and the 32,000 counts handed out are all distinct.
+func TestExactUnderConcurrency(t *testing.T) {
+	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	srv.MustDo("SET", redisstore.Key, "1000")
+	in := start(t, redisEnv(srv, "REDIS_TIMEOUT", "5s"))
+
+	const clients, each = 64, 500
+	transport := &http.Transport{MaxIdleConnsPerHost: clients}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+	results := make([][]int64, clients)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			for range each {
+				resp, err := client.Get(in.base + "/")
+				if err != nil {
+					t.Errorf("GET /: %v", err)
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var n int64
+				if _, err := fmt.Sscanf(string(body), "Hello World! I have been seen %d times.", &n); err != nil || resp.StatusCode != 200 {
+					t.Errorf("GET / = %d %q", resp.StatusCode, body)
+					return
+				}
+				results[c] = append(results[c], n)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	seen := make(map[int64]bool, clients*each)
+	for _, counts := range results {
+		for _, n := range counts {
+			if seen[n] {
+				t.Fatalf("count %d was handed out twice", n)
+			}
+			if n <= 1000 || n > 1000+clients*each {
+				t.Fatalf("count %d is outside (1000, %d]", n, 1000+clients*each)
+			}
+			seen[n] = true
+		}
+	}
+	if got, want := len(seen), clients*each; got != want {
+		t.Fatalf("%d distinct counts, want %d", got, want)
+	}
+	if got, want := srv.Int("GET", redisstore.Key), int64(1000+clients*each); got != want {
+		t.Fatalf("counter = %d, want %d (moved by exactly %d)", got, want, clients*each)
+	}
+}
+
+// waitStatus polls url until it answers want, within a bounded time.
+func waitStatus(t *testing.T, url string, want int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		status, body := 0, ""
+		resp, err := client.Get(url)
+		if err != nil {
+			body = err.Error()
+		} else {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			status, body = resp.StatusCode, string(b)
+		}
+		if status == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s = %d %q, still not %d after %s", url, status, body, want, within)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// timedGet returns the status of GET url and how long it took.
+func timedGet(t *testing.T, url string) (int, string, time.Duration) {
+	t.Helper()
+	begin := time.Now()
+	status, body, _ := get(t, url)
+	return status, body, time.Since(begin)
+}
+
+func TestRedisMissingAtStart(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Kill()
+	in := start(t, redisEnv(srv, "REDIS_TIMEOUT", "200ms"))
+
+	if status, _, _ := get(t, in.base+"/healthz"); status != 200 {
+		t.Fatalf("/healthz = %d, want 200 without Redis", status)
+	}
+	if status, body, _ := get(t, in.base+"/readyz"); status != 503 || strings.Count(body, "\n") != 1 {
+		t.Fatalf("/readyz = %d %q, want 503 with a one-line reason", status, body)
+	}
+	status, body, took := timedGet(t, in.base+"/")
+	if status != 503 || !strings.Contains(body, "storage") {
+		t.Fatalf("GET / = %d %q, want 503 with a clear message", status, body)
+	}
+	if took > 300*time.Millisecond {
+		t.Fatalf("GET / took %s, want the 503 within the 200ms timeout plus slack", took)
+	}
+
+	srv.Restart()
+	waitStatus(t, in.base+"/", 200, 3*time.Second)
+	waitStatus(t, in.base+"/readyz", 200, 3*time.Second)
+}
+
+func TestRedisKilledMidRun(t *testing.T) {
+	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	in := start(t, redisEnv(srv, "REDIS_TIMEOUT", "200ms"))
+	waitStatus(t, in.base+"/", 200, 3*time.Second)
+
+	srv.Kill()
+	for range 10 {
+		status, body, took := timedGet(t, in.base+"/")
+		if status != 503 {
+			t.Fatalf("GET / with Redis dead = %d %q, want 503", status, body)
+		}
+		if took > 300*time.Millisecond {
+			t.Fatalf("GET / with Redis dead took %s, want at most the timeout plus slack", took)
+		}
+	}
+	waitStatus(t, in.base+"/readyz", 503, time.Second)
+
+	srv.Restart()
+	waitStatus(t, in.base+"/", 200, 3*time.Second)
+	_, body, _ := get(t, in.base+"/")
+	if body != "Hello World! I have been seen 3 times.\n" {
+		t.Fatalf("after restart GET / = %q, want count 3 (1 before the kill, 1 at recovery)", body)
+	}
+}
+
+// TestGracefulShutdown: after the signal /readyz turns 503 while the listener still serves
+// (drain delay), the in-flight request completes, the listener closes, and run returns nil.
+func TestGracefulShutdown(t *testing.T) {
+	srv := redistest.Start(t)
+	in := start(t, redisEnv(srv, "REDIS_TIMEOUT", "5s", "SHUTDOWN_DRAIN_DELAY", "500ms", "SHUTDOWN_TIMEOUT", "8s"))
+	waitStatus(t, in.base+"/readyz", 200, 3*time.Second)
+
+	// Freeze Redis so a visit stays in flight across the signal.
+	srv.Freeze()
+	inflight := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(in.base + "/")
+		if err != nil {
+			inflight <- "error: " + err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		inflight <- strconv.Itoa(resp.StatusCode) + " " + string(b)
+	}()
+	time.Sleep(100 * time.Millisecond) // let the request reach the handler
+
+	in.cancel() // what SIGTERM does through signal.NotifyContext
+	waitStatus(t, in.base+"/readyz", 503, time.Second)
+	if _, body, _ := get(t, in.base+"/readyz"); body != "not ready: shutting down\n" {
+		t.Fatalf("/readyz while draining = %q", body)
+	}
+
+	// After the drain delay the listener closes: new connections are refused.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", strings.TrimPrefix(in.base, "http://"), 200*time.Millisecond)
+		if err != nil {
+			break
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("listener still accepting 2s after the signal")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	select {
+	case got := <-inflight:
+		t.Fatalf("in-flight request finished while Redis was frozen: %s", got)
+	case err := <-in.done:
+		t.Fatalf("run returned %v with a request still in flight", err)
+	default:
+	}
+
+	srv.Thaw()
+	select {
+	case got := <-inflight:
+		if got != "200 Hello World! I have been seen 1 times.\n" {
+			t.Fatalf("in-flight request = %q, want it completed with 200", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("in-flight request did not complete")
+	}
+	if err := in.stop(t); err != nil {
+		t.Fatalf("run() = %v, want nil", err)
+	}
+}
+
+// TestSlowHeadersAreCutOff: a client that trickles its request headers byte by byte is
+// disconnected once the header timeout passes.
+func TestSlowHeadersAreCutOff(t *testing.T) {
+	srv := redistest.Start(t)
+	in := start(t, redisEnv(srv, "HTTP_READ_HEADER_TIMEOUT", "500ms"))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(in.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	request := "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 200) + "\r\n\r\n"
+	begin := time.Now()
+	var writeErr error
+	for i := 0; i < len(request) && time.Since(begin) < 5*time.Second; i++ {
+		if _, writeErr = conn.Write([]byte{request[i]}); writeErr != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cutAfter := time.Since(begin)
+	// The server either closed the connection (write fails) or answers and closes; either way
+	// the request must not have been served as a visit, and it must end well before 5s.
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	reply, _ := io.ReadAll(bufio.NewReader(conn))
+	if strings.Contains(string(reply), "I have been seen") {
+		t.Fatalf("slow request was served: %q", reply)
+	}
+	if writeErr == nil && cutAfter >= 5*time.Second {
+		t.Fatalf("connection still open after trickling for %s", cutAfter)
+	}
+	if cutAfter > 2*time.Second {
+		t.Fatalf("slow client cut off after %s, want about the 500ms header timeout", cutAfter)
+	}
+	if got := srv.Int("GET", redisstore.Key); got != 0 {
+		t.Fatalf("counter = %d, want 0", got)
+	}
+}
+
+func TestOversizedHeadersRejected(t *testing.T) {
+	srv := redistest.Start(t)
+	in := start(t, redisEnv(srv))
+	status, _, _ := get(t, in.base+"/", "X-Big", strings.Repeat("b", 64<<10))
+	if status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("GET / with 64 KiB of headers = %d, want 431", status)
+	}
+	if got := srv.Int("GET", redisstore.Key); got != 0 {
+		t.Fatalf("counter = %d, want 0", got)
+	}
+}
+
+func TestHealthcheckCommand(t *testing.T) {
+	srv := redistest.Start(t)
+	in := start(t, redisEnv(srv))
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(in.base, "http://"))
+	env := envFunc(map[string]string{"PORT": port})
+	var out strings.Builder
+
+	waitStatus(t, in.base+"/readyz", 200, 3*time.Second)
+	if err := run(context.Background(), []string{"hitcounter", "healthcheck"}, env, &out, io.Discard); err != nil {
+		t.Fatalf("healthcheck with Redis up = %v, want nil", err)
+	}
+	srv.Kill()
+	if err := run(context.Background(), []string{"hitcounter", "healthcheck"}, env, &out, io.Discard); err == nil {
+		t.Fatal("healthcheck (readiness) with Redis down = nil, want an error")
+	}
+	if err := run(context.Background(), []string{"hitcounter", "healthcheck", "-live"}, env, &out, io.Discard); err != nil {
+		t.Fatalf("healthcheck -live with Redis down = %v, want nil", err)
+	}
+	in.stop(t)
+	if err := run(context.Background(), []string{"hitcounter", "healthcheck", "-live"}, env, &out, io.Discard); err == nil {
+		t.Fatal("healthcheck with the server stopped = nil, want an error")
+	}
+}
+
+func TestBadConfigurationExitsWithStatus2(t *testing.T) {
+	tests := []struct {
+		env     map[string]string
+		wantVar string
+	}{
+		{map[string]string{"PORT": "eighty"}, "PORT"},
+		{map[string]string{"REDIS_TIMEOUT": "soon"}, "REDIS_TIMEOUT"},
+		{map[string]string{"REDIS_URL": "ftp://x"}, "REDIS_URL"},
+	}
+	for _, tt := range tests {
+		err := run(context.Background(), []string{"hitcounter"}, envFunc(tt.env), io.Discard, io.Discard)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.wantVar+": ") {
+			t.Errorf("run(%v) = %v, want an error naming %s", tt.env, err, tt.wantVar)
+		}
+		if got := exitCode(err); got != 2 {
+			t.Errorf("exitCode(%v) = %d, want 2", err, got)
+		}
+	}
+	if got := exitCode(errors.New("listen: address in use")); got != 1 {
+		t.Errorf("exitCode(runtime error) = %d, want 1", got)
+	}
+	if err := run(context.Background(), []string{"hitcounter", "frobnicate"}, envFunc(nil), io.Discard, io.Discard); exitCode(err) != 2 {
+		t.Errorf("unknown sub-command: run = %v, want a usage error", err)
+	}
+}
+
+// buildBinary compiles the real command once for the tests that need a process.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "hitcounter-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "hitcounter")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// TestProcess runs the compiled binary: a malformed variable is one line on stderr and exit
+// status 2; SIGTERM and SIGINT make it exit 0.
+func TestProcess(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
+
+	t.Run("malformed variable", func(t *testing.T) {
+		cmd := exec.Command(bin)
+		cmd.Env = []string{"REDIS_PORT=abc", "REDIS_PASSWORD=do-not-print-me"}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) || exitErr.ExitCode() != 2 {
+			t.Fatalf("exit = %v, want status 2", err)
+		}
+		if got := stderr.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "REDIS_PORT") || strings.Contains(got, "do-not-print-me") {
+			t.Fatalf("stderr = %q, want one line naming REDIS_PORT without the password", got)
+		}
+	})
+
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			port := redistest.FreePort(t)
+			cmd := exec.Command(bin)
+			cmd.Env = []string{"PORT=" + strconv.Itoa(port), "REDIS_HOST=127.0.0.1", "REDIS_PORT=1", "REDIS_PASSWORD=do-not-print-me"}
+			var stdout syncBuffer
+			cmd.Stdout = &stdout
+			cmd.Stderr = &stdout
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			waitStatus(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/healthz", 200, 5*time.Second)
+			begin := time.Now()
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Fatalf("exit after %v = %v, want status 0\n%s", sig, err, stdout.String())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("still running 10s after %v", sig)
+			}
+			if took := time.Since(begin); took > 2*time.Second {
+				t.Errorf("took %s to exit with nothing in flight", took)
+			}
+			logs := stdout.String()
+			if strings.Contains(logs, "do-not-print-me") {
+				t.Errorf("logs show the password:\n%s", logs)
+			}
+			for _, msg := range []string{`"msg":"starting"`, `"password_set":true`, `"msg":"shutting down"`, `"msg":"stopped"`} {
+				if !strings.Contains(logs, msg) {
+					t.Errorf("logs lack %s:\n%s", msg, logs)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"net/http"
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is the server's own Prometheus registry, never the global default, so tests and
+// several servers in one process do not share counters.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	redisErrors *prometheus.CounterVec
+	visits      prometheus.Counter
+}
+
+// NewMetrics registers hitcounter's metrics, plus the Go runtime and process collectors.
+func NewMetrics(version string) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hitcounter_http_requests_total",
+			Help: "HTTP requests by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hitcounter_http_request_duration_seconds",
+			Help:    "Time from reading the request to writing the response, by route pattern.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hitcounter_redis_errors_total",
+			Help: "Failed Redis calls by operation (visit, ping) and error code (unavailable, internal).",
+		}, []string{"op", "code"}),
+		visits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hitcounter_visits_total",
+			Help: "Visits counted by this process (acknowledged by Redis).",
+		}),
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "hitcounter_build_info",
+		Help:        "Always 1; the labels say which build is running.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+	})
+	buildInfo.Set(1)
+	reg.MustRegister(m.requests, m.duration, m.redisErrors, m.visits, buildInfo,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// methodLabel keeps the method label to a fixed set, whatever clients send.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "OTHER"
+}

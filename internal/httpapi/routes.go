@@ -1,0 +1,29 @@
+package httpapi
+
+import "net/http"
+
+// addRoutes is the one place that lists every route. GET patterns also answer HEAD; any other
+// method gets 405 with an Allow header, and any other path 404, both from ServeMux.
+func addRoutes(mux *http.ServeMux, d Deps) {
+	mux.Handle("GET /{$}", handleVisit(d.Counter, d.Metrics, d.Hostname))
+	mux.Handle("GET /healthz", handleHealthz())
+	mux.Handle("GET /readyz", handleReadyz(d.Pinger, d.Draining, d.Metrics))
+	mux.Handle("GET /metrics", d.Metrics.Handler())
+}
+
+// routeLabel turns a ServeMux pattern into the metrics and log label: the path pattern without
+// the method, "unmatched" for 404s and 405s. Never the raw path, whose values are unbounded.
+func routeLabel(pattern string) string {
+	switch pattern {
+	case "":
+		return "unmatched"
+	case "GET /{$}":
+		return "/"
+	}
+	for i := 0; i < len(pattern); i++ {
+		if pattern[i] == ' ' {
+			return pattern[i+1:]
+		}
+	}
+	return pattern
+}

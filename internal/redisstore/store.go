@@ -1,0 +1,195 @@
+// Package redisstore keeps the visit counter in Redis, through rueidis' auto-pipelining client.
+package redisstore
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/redis/rueidis"
+)
+
+// Key holds the visit count. The prefix is what the Redis ACL grants the application user.
+const Key = "hitcounter:visits"
+
+// Options says how to reach Redis.
+type Options struct {
+	Addr     string
+	Username string
+	Password string
+	DB       int
+	TLS      bool
+	// Timeout bounds every call, connection set-up included.
+	Timeout time.Duration
+}
+
+// retryAfterFailure is how long a failed connection attempt is remembered. Requests in that
+// window fail at once instead of each dialling a Redis that just refused, which keeps a Redis
+// outage from turning into a storm of connection attempts.
+const retryAfterFailure = 100 * time.Millisecond
+
+// Store is a counter.Counter and counter.Pinger backed by Redis. It connects lazily: the
+// server starts when Redis is down, and the first call after Redis comes back connects.
+type Store struct {
+	opt     rueidis.ClientOption
+	timeout time.Duration
+
+	client  atomic.Pointer[rueidis.Client]
+	connect chan struct{} // a one-slot lock that a waiter can give up on when its context ends
+
+	mu         sync.Mutex
+	failedAt   time.Time
+	failureErr error
+	closed     bool
+}
+
+var (
+	_ counter.Counter = (*Store)(nil)
+	_ counter.Pinger  = (*Store)(nil)
+)
+
+// New returns a Store. It does not connect; see Store.
+func New(o Options) *Store {
+	opt := rueidis.ClientOption{
+		InitAddress:       []string{o.Addr},
+		Username:          o.Username,
+		Password:          o.Password,
+		SelectDB:          o.DB,
+		ForceSingleClient: true,
+		// Only INCR, PING and the connection handshake: the Redis ACL allows nothing else.
+		DisableCache:  true,
+		ClientSetInfo: rueidis.DisableClientSetInfo,
+		// INCR must never be sent twice for one visit.
+		DisableRetry: true,
+		Dialer:       net.Dialer{Timeout: o.Timeout, KeepAlive: 15 * time.Second},
+		// A Redis that stops answering is given up on after a few command timeouts, and the
+		// connection is redialled; without this a frozen peer holds the pipe for ~10 s.
+		ConnWriteTimeout: max(4*o.Timeout, time.Second),
+	}
+	if o.TLS {
+		host, _, _ := net.SplitHostPort(o.Addr)
+		opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	return &Store{opt: opt, timeout: o.Timeout, connect: make(chan struct{}, 1)}
+}
+
+// Visit increments the counter with one INCR and returns the new count.
+func (s *Store) Visit(ctx context.Context) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	c, err := s.get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.Do(ctx, c.B().Incr().Key(Key).Build()).AsInt64()
+	if err != nil {
+		return 0, classify(ctx, err)
+	}
+	return n, nil
+}
+
+// Ping checks that Redis answers within the timeout.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	c, err := s.get(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.Do(ctx, c.B().Ping().Build()).Error(); err != nil {
+		return classify(ctx, err)
+	}
+	return nil
+}
+
+// Close closes the connections to Redis.
+func (s *Store) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	if c := s.client.Load(); c != nil {
+		(*c).Close()
+	}
+}
+
+var errClosed = counter.Errorf(counter.EUNAVAILABLE, nil, "storage is shutting down")
+
+func (s *Store) get(ctx context.Context) (rueidis.Client, error) {
+	if c := s.client.Load(); c != nil {
+		return *c, nil
+	}
+	select {
+	case s.connect <- struct{}{}:
+		defer func() { <-s.connect }()
+	case <-ctx.Done():
+		return nil, classify(ctx, ctx.Err())
+	}
+	if c := s.client.Load(); c != nil { // connected while we waited
+		return *c, nil
+	}
+
+	s.mu.Lock()
+	closed, failedAt, failureErr := s.closed, s.failedAt, s.failureErr
+	s.mu.Unlock()
+	if closed {
+		return nil, errClosed
+	}
+	if time.Since(failedAt) < retryAfterFailure {
+		return nil, failureErr
+	}
+
+	opt := s.opt
+	if deadline, ok := ctx.Deadline(); ok {
+		opt.Dialer.Timeout = min(opt.Dialer.Timeout, time.Until(deadline))
+	}
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		err = classify(ctx, err)
+		s.mu.Lock()
+		s.failedAt, s.failureErr = time.Now(), err
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		c.Close()
+		return nil, errClosed
+	}
+	s.client.Store(&c)
+	return c, nil
+}
+
+// Redis error replies that mean "not now" rather than "this request is wrong": the server is
+// loading, busy, refusing writes, or the credentials or ACL do not fit. They are 503s.
+var unavailablePrefixes = []string{
+	"NOAUTH", "WRONGPASS", "NOPERM", "LOADING", "BUSY", "MASTERDOWN",
+	"READONLY", "TRYAGAIN", "CLUSTERDOWN", "MISCONF", "OOM",
+}
+
+// classify turns a rueidis error into a counter.Error. The messages are for clients; the
+// cause (which may name addresses, never credentials) is kept for the logs.
+func classify(ctx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return counter.Errorf(counter.EUNAVAILABLE, err, "storage did not answer in time")
+	}
+	if errors.Is(err, context.Canceled) {
+		return counter.Errorf(counter.EUNAVAILABLE, err, "request cancelled")
+	}
+	if re, ok := rueidis.IsRedisErr(err); ok {
+		msg := re.Error()
+		for _, p := range unavailablePrefixes {
+			if strings.HasPrefix(msg, p) {
+				return counter.Errorf(counter.EUNAVAILABLE, err, "storage unavailable")
+			}
+		}
+		return counter.Errorf(counter.EINTERNAL, err, "storage error")
+	}
+	return counter.Errorf(counter.EUNAVAILABLE, err, "storage unavailable")
+}
