@@ -10,13 +10,12 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 build: ## static binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hitcounter ./cmd/hitcounter
 
-test: ## every test: unit, integration (real redis-server) and end-to-end (real Docker engine)
-	$(GO) test -race -count=1 -timeout 25m ./...
+test: test-unit test-e2e ## every test: unit, integration (real redis-server), end-to-end (real Docker engine)
 
 test-unit: ## everything but the Docker end-to-end tests
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
 
-test-e2e: ## only the Docker end-to-end tests
+test-e2e: ## only the Docker end-to-end tests (verbose: they print image size and start-up time)
 	$(GO) test -count=1 -timeout 25m -v ./e2e/...
 
 run: ## the service against a Redis on localhost:6379

@@ -1,0 +1,332 @@
+// Package e2e drives the real stack (compose.yaml, the three Dockerfiles) through the docker
+// compose CLI against a real Docker engine. Every test has its own project, brings it down
+// before and after, bounds every wait, and prints the containers' logs when it fails.
+//
+// A missing Docker engine or Compose plugin fails the run: these tests never skip. On a
+// machine without a registry, scripts/prepare-docker.sh makes the engine ready.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const projectPrefix = "hce2e-"
+
+var composeFile string
+
+func TestMain(m *testing.M) {
+	abs, err := filepath.Abs(filepath.Join("..", "compose.yaml"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	composeFile = abs
+	if err := checkEngine(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\nThe end-to-end tests need a Docker engine with Compose v2 and Buildx: run scripts/prepare-docker.sh (machines without a registry) or install Docker; `make test-unit` runs everything else.\n", err)
+		os.Exit(1)
+	}
+	removeLeftoverProjects()
+	// Build once; each test's `up --build` then only checks the cache.
+	if out, err := run(10*time.Minute, nil, "docker", "compose", "-p", projectPrefix+"build", "-f", composeFile, "build"); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: building the images failed: %v\n%s\n", err, out)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+func checkEngine() error {
+	if out, err := run(30*time.Second, nil, "docker", "info", "--format", "{{.ServerVersion}}"); err != nil {
+		return fmt.Errorf("no Docker engine answers: %v: %s", err, out)
+	}
+	if out, err := run(30*time.Second, nil, "docker", "compose", "version"); err != nil {
+		return fmt.Errorf("docker compose (v2) is missing: %v: %s", err, out)
+	}
+	return nil
+}
+
+// removeLeftoverProjects takes down projects an interrupted earlier run left behind; their
+// containers restart with dockerd (restart: unless-stopped) and would hold resources.
+func removeLeftoverProjects() {
+	out, err := run(30*time.Second, nil, "docker", "compose", "ls", "-a", "--format", "json")
+	if err != nil {
+		return
+	}
+	var projects []struct{ Name string }
+	_ = json.Unmarshal([]byte(out), &projects)
+	for _, p := range projects {
+		if strings.HasPrefix(p.Name, projectPrefix) {
+			_, _ = run(2*time.Minute, nil, "docker", "compose", "-p", p.Name, "down", "-v", "--remove-orphans", "-t", "1")
+		}
+	}
+}
+
+// run executes a command with a deadline and returns its combined output.
+func run(timeout time.Duration, env []string, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%s %s: timed out after %s", name, strings.Join(args, " "), timeout)
+	}
+	return out.String(), err
+}
+
+// stack is one Compose project of the real compose.yaml.
+type stack struct {
+	t    *testing.T
+	name string
+	env  []string
+	base string // http://127.0.0.1:PORT of the load balancer
+}
+
+var nonName = regexp.MustCompile(`[^a-z0-9]+`)
+
+// newStack names a project for this test, takes down anything left under that name, and
+// registers the final `down -v` (with logs first, when the test failed).
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	name := projectPrefix + strings.Trim(nonName.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	s := &stack{
+		t:    t,
+		name: name + "-" + hex.EncodeToString(b[:]),
+		// Published on loopback only, on a port the engine picks.
+		env: []string{"HTTP_BIND=127.0.0.1", "HTTP_PORT=0", "ACCESS_LOG=false"},
+	}
+	s.down()
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := s.compose(time.Minute, "logs", "--no-color", "--timestamps")
+			t.Logf("logs of %s:\n%s", s.name, out)
+			ps, _ := s.compose(30*time.Second, "ps", "-a")
+			t.Logf("containers:\n%s", ps)
+		}
+		s.down()
+	})
+	return s
+}
+
+func (s *stack) compose(timeout time.Duration, args ...string) (string, error) {
+	return run(timeout, s.env, "docker", append([]string{"compose", "-p", s.name, "-f", composeFile}, args...)...)
+}
+
+func (s *stack) mustCompose(timeout time.Duration, args ...string) string {
+	s.t.Helper()
+	out, err := s.compose(timeout, args...)
+	if err != nil {
+		s.t.Fatalf("docker compose %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (s *stack) down() {
+	if out, err := s.compose(3*time.Minute, "down", "-v", "--remove-orphans", "-t", "5"); err != nil {
+		s.t.Logf("docker compose down: %v\n%s", err, out)
+	}
+}
+
+// up runs `up --build --wait` (bounded) and finds the load balancer's published port.
+func (s *stack) up(args ...string) time.Duration {
+	s.t.Helper()
+	begin := time.Now()
+	s.mustCompose(4*time.Minute, append([]string{"up", "--build", "--wait", "--wait-timeout", "120"}, args...)...)
+	took := time.Since(begin)
+	s.findLB()
+	return took
+}
+
+func (s *stack) findLB() {
+	s.t.Helper()
+	out := strings.TrimSpace(s.mustCompose(30*time.Second, "port", "lb", "8080"))
+	if !strings.HasPrefix(out, "127.0.0.1:") {
+		s.t.Fatalf("lb is published on %q, want 127.0.0.1:PORT", out)
+	}
+	s.base = "http://" + out
+}
+
+// containers lists the ids of a service's containers.
+func (s *stack) containers(service string) []string {
+	s.t.Helper()
+	return strings.Fields(s.mustCompose(30*time.Second, "ps", "-q", service))
+}
+
+// inspect decodes `docker inspect` of one object into v.
+func (s *stack) inspect(v any, args ...string) {
+	s.t.Helper()
+	out, err := run(30*time.Second, nil, "docker", append([]string{"inspect"}, args...)...)
+	if err != nil {
+		s.t.Fatalf("docker inspect %v: %v\n%s", args, err, out)
+	}
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		s.t.Fatalf("docker inspect %v: %v", args, err)
+	}
+}
+
+// container is the part of `docker inspect` the tests read.
+type container struct {
+	ID           string
+	RestartCount int
+	State        struct {
+		Pid       int
+		StartedAt string
+		Health    *struct{ Status string }
+	}
+	Config struct {
+		User string
+	}
+	HostConfig struct {
+		ReadonlyRootfs bool
+		CapAdd, CapDrop []string
+		SecurityOpt    []string
+		PortBindings   map[string][]struct{ HostIP, HostPort string }
+	}
+	NetworkSettings struct {
+		Ports    map[string][]struct{ HostIP, HostPort string }
+		Networks map[string]struct{}
+	}
+}
+
+func (s *stack) inspectContainer(id string) container {
+	s.t.Helper()
+	var cs []container
+	s.inspect(&cs, id)
+	if len(cs) != 1 {
+		s.t.Fatalf("docker inspect %s: %d results", id, len(cs))
+	}
+	return cs[0]
+}
+
+// waitHealthy polls a service's containers until all are healthy, within a bound.
+func (s *stack) waitHealthy(service string, within time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ids := s.containers(service)
+		healthy := len(ids) > 0
+		for _, id := range ids {
+			c := s.inspectContainer(id)
+			if c.State.Health == nil || c.State.Health.Status != "healthy" {
+				healthy = false
+			}
+		}
+		if healthy {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s not healthy within %s", service, within)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// visit is one GET / through the load balancer.
+type visit struct {
+	status   int
+	count    int64
+	servedBy string
+	took     time.Duration
+	err      error
+}
+
+var countRe = regexp.MustCompile(`^Hello World! I have been seen (\d+) times\.\n$`)
+
+var httpClient = &http.Client{
+	Timeout:   5 * time.Second,
+	Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 5 * time.Second},
+}
+
+func (s *stack) visit(path string) visit {
+	begin := time.Now()
+	resp, err := httpClient.Get(s.base + path)
+	if err != nil {
+		return visit{err: err, took: time.Since(begin)}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	v := visit{status: resp.StatusCode, servedBy: resp.Header.Get("X-Served-By"), took: time.Since(begin), err: err}
+	if m := countRe.FindStringSubmatch(string(body)); m != nil {
+		v.count, _ = strconv.ParseInt(m[1], 10, 64)
+	} else if resp.StatusCode == 200 && path == "/" {
+		v.err = fmt.Errorf("unexpected body %q", body)
+	}
+	return v
+}
+
+// mustVisit wants a 200 with a count.
+func (s *stack) mustVisit() visit {
+	s.t.Helper()
+	v := s.visit("/")
+	if v.err != nil || v.status != 200 {
+		s.t.Fatalf("GET / = %d, %v", v.status, v.err)
+	}
+	return v
+}
+
+// waitVisit retries GET / until it answers 200, within a bound.
+func (s *stack) waitVisit(within time.Duration) visit {
+	s.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		v := s.visit("/")
+		if v.err == nil && v.status == 200 {
+			return v
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("GET / still failing after %s: %d %v", within, v.status, v.err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// burst sends n visits from `clients` concurrent clients and returns every result.
+func (s *stack) burst(n, clients int) []visit {
+	results := make(chan visit, n)
+	jobs := make(chan struct{}, n)
+	for range n {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	done := make(chan struct{})
+	for range clients {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range jobs {
+				results <- s.visit("/")
+			}
+		}()
+	}
+	for range clients {
+		<-done
+	}
+	close(results)
+	var out []visit
+	for v := range results {
+		out = append(out, v)
+	}
+	return out
+}

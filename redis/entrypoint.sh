@@ -1,0 +1,51 @@
+#!/bin/sh
+# Starts Redis for hitcounter: writes the ACL users from the Docker secrets, then execs the
+# server. Passwords are hashed (SHA-256) before they reach any file, and never appear in a
+# command line or a log line.
+set -eu
+
+secrets=${SECRETS_DIR:-/run/secrets}
+app_user=${REDIS_APP_USER:-hitcounter}
+fsync=${REDIS_APPENDFSYNC:-always}
+
+case "$fsync" in
+always | everysec | no) ;;
+*)
+	echo "REDIS_APPENDFSYNC: \"$fsync\" is not one of always, everysec, no" >&2
+	exit 2
+	;;
+esac
+case "$app_user" in
+*[!A-Za-z0-9_-]* | "")
+	echo "REDIS_APP_USER: \"$app_user\" must be letters, digits, - and _" >&2
+	exit 2
+	;;
+esac
+
+# password_hash FILE prints the SHA-256 of the first line of FILE.
+password_hash() {
+	if [ ! -s "$1" ]; then
+		echo "redis: secret $1 is missing or empty" >&2
+		exit 1
+	fi
+	head -n 1 "$1" | tr -d '\r\n' | sha256sum | cut -d ' ' -f 1
+}
+
+app_hash=$(password_hash "$secrets/redis_app_password")
+health_hash=$(password_hash "$secrets/redis_health_password")
+
+umask 077
+# The application may only count on keys under hitcounter:, with the commands it uses. The
+# health check may only PING. The default user is off, so a connection without credentials
+# can do nothing but authenticate.
+cat >/tmp/users.acl <<ACL
+user default off resetkeys resetchannels -@all
+user $app_user on #$app_hash resetkeys ~hitcounter:* resetchannels -@all +incr +incrby +ping +hello +auth +select
+user healthcheck on #$health_hash resetkeys resetchannels -@all +ping +hello +auth
+ACL
+
+server=redis-server
+if command -v valkey-server >/dev/null 2>&1; then
+	server=valkey-server
+fi
+exec "$server" /usr/local/etc/redis/redis.conf --appendfsync "$fsync" "$@"

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Makes a machine without a container registry ready to build and run hitcounter's stack:
+#   1. Docker Engine from Debian (docker.io), dockerd started when none answers;
+#   2. the Compose v2 and Buildx CLI plugins, built from the Go module proxy (cached by version);
+#   3. stand-in images, built from Debian packages, for every base image the Dockerfiles name.
+# Safe to run again: each step checks first and is cached. It never changes the Dockerfiles or
+# compose.yaml, and never replaces a real image that is already in the local store.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$PWD
+CACHE_DIR=${HITCOUNTER_CACHE:-/var/cache/hitcounter}
+export HITCOUNTER_CACHE=$CACHE_DIR
+mkdir -p "$CACHE_DIR"
+
+log() { printf '[prepare-docker] %s\n' "$*"; }
+
+# --- 1. Engine ------------------------------------------------------------------------------
+need_pkgs=()
+command -v dockerd >/dev/null || need_pkgs+=(docker.io)
+command -v mmdebstrap >/dev/null || need_pkgs+=(mmdebstrap)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+	log "installing ${need_pkgs[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+	log "starting dockerd"
+	nohup dockerd >/var/log/dockerd.log 2>&1 &
+	for _ in $(seq 1 60); do
+		docker info >/dev/null 2>&1 && break
+		sleep 1
+	done
+	docker info >/dev/null 2>&1 || { tail -20 /var/log/dockerd.log >&2; log "dockerd did not answer within 60 s"; exit 1; }
+fi
+log "engine $(docker version --format '{{.Server.Version}}')"
+
+# --- 2. Compose and Buildx ------------------------------------------------------------------
+bash scripts/install-docker-plugins.sh
+
+# --- 3. Stand-in base images ----------------------------------------------------------------
+# The images named by the Dockerfiles' FROM build arguments. Each must have a stand-in below.
+dockerfile_default() { sed -n "s/^ARG $1=//p" "$2" | head -n 1; }
+GO_IMAGE=$(dockerfile_default GO_IMAGE Dockerfile)
+REDIS_IMAGE=$(dockerfile_default REDIS_IMAGE redis/Dockerfile)
+HAPROXY_IMAGE=$(dockerfile_default HAPROXY_IMAGE lb/Dockerfile)
+for name in GO_IMAGE REDIS_IMAGE HAPROXY_IMAGE; do
+	[ -n "${!name}" ] || { log "cannot read the default $name from the Dockerfiles"; exit 1; }
+done
+# compose.yaml passes REDIS_IMAGE too; it must name the same image.
+grep -q "REDIS_IMAGE:-$REDIS_IMAGE}" compose.yaml || { log "compose.yaml's REDIS_IMAGE default differs from redis/Dockerfile"; exit 1; }
+
+LABEL=org.hitcounter.standin
+
+# standin_state IMAGE KEY: "current" when our stand-in with KEY is there, "real" when an image
+# that is not ours has the name (left alone), "missing" otherwise.
+standin_state() {
+	local have
+	if ! have=$(docker image inspect --format "{{index .Config.Labels \"$LABEL\"}}" "$1" 2>/dev/null); then
+		echo missing
+	elif [ "$have" = "$2" ]; then
+		echo current
+	elif [ -z "$have" ] || [ "$have" = "<no value>" ]; then
+		echo real
+	else
+		echo missing
+	fi
+}
+
+# The Debian root file system every stand-in starts from, cached by package list.
+base_pkgs="ca-certificates,redis-server,redis-tools,haproxy,busybox"
+base_key=$(printf '%s bookworm' "$base_pkgs" | sha256sum | cut -c1-12)
+BASE_IMAGE="local/hitcounter-base:$base_key"
+if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+	tarball="$CACHE_DIR/rootfs-$base_key.tar"
+	if [ ! -s "$tarball" ]; then
+		log "building the Debian root file system (about a minute)"
+		cat /etc/apt/sources.list.d/*.sources 2>/dev/null | mmdebstrap --quiet --variant=minbase \
+			--include="$base_pkgs" bookworm "$tarball.tmp" -
+		mv "$tarball.tmp" "$tarball"
+	fi
+	docker import --change 'CMD ["/bin/sh"]' "$tarball" "$BASE_IMAGE" >/dev/null
+fi
+log "base $BASE_IMAGE"
+
+build_standin() { # IMAGE KEY DIR [docker build args...]
+	local image=$1 key=$2 dir=$3
+	shift 3
+	case $(standin_state "$image" "$key") in
+	current) log "stand-in $image is current" ;;
+	real) log "$image is a real image here; not replaced" ;;
+	missing)
+		log "building stand-in $image"
+		docker build -q --build-arg BASE="$BASE_IMAGE" --label "$LABEL=$key" -t "$image" "$@" "$dir" >/dev/null
+		;;
+	esac
+}
+
+key_of() { cat "$@" | sha256sum | cut -c1-12; }
+
+build_standin "$REDIS_IMAGE" "$(key_of scripts/standins/redis/Dockerfile <(echo "$BASE_IMAGE"))" scripts/standins/redis
+build_standin "$HAPROXY_IMAGE" "$(key_of scripts/standins/haproxy/Dockerfile <(echo "$BASE_IMAGE"))" scripts/standins/haproxy
+
+# golang: the host's Go plus a module cache for this go.sum. Rebuilt when either changes.
+go_version=$(go env GOVERSION)
+go_key=$(key_of scripts/standins/golang/Dockerfile go.sum <(echo "$BASE_IMAGE $go_version"))
+if [ "$(standin_state "$GO_IMAGE" "$go_key")" = missing ]; then
+	ctx=$(mktemp -d)
+	trap 'rm -rf "$ctx"' EXIT
+	cp -a "$(go env GOROOT)" "$ctx/go"
+	cp scripts/standins/golang/Dockerfile "$ctx/"
+	log "collecting the module cache for go.sum"
+	# The host's module cache serves as a proxy first; the real proxy fills any gap.
+	(cd "$root" && GOMODCACHE="$ctx/gomodcache" GOFLAGS=-mod=mod \
+		GOPROXY="file://$(go env GOMODCACHE)/cache/download,$(go env GOPROXY)" go mod download)
+	chmod -R u+w "$ctx/gomodcache"
+	rm -rf "$ctx/gomodcache/cache/vcs"
+	build_standin "$GO_IMAGE" "$go_key" "$ctx" --build-arg GOLANG_VERSION="${go_version#go}"
+	rm -rf "$ctx"
+	trap - EXIT
+else
+	build_standin "$GO_IMAGE" "$go_key" /nonexistent
+fi
+log "ready"

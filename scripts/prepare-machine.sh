@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian 12 machine for `make test`: the packages the tests use, then Docker
+# (see prepare-docker.sh). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=()
+command -v redis-server >/dev/null || pkgs+=(redis-server)
+command -v redis-cli >/dev/null || pkgs+=(redis-tools)
+command -v make >/dev/null || pkgs+=(make)
+if [ ${#pkgs[@]} -gt 0 ]; then
+	echo "[prepare-machine] installing ${pkgs[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+fi
+bash scripts/prepare-docker.sh
