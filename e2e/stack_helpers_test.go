@@ -200,10 +200,10 @@ type container struct {
 		User string
 	}
 	HostConfig struct {
-		ReadonlyRootfs bool
+		ReadonlyRootfs  bool
 		CapAdd, CapDrop []string
-		SecurityOpt    []string
-		PortBindings   map[string][]struct{ HostIP, HostPort string }
+		SecurityOpt     []string
+		PortBindings    map[string][]struct{ HostIP, HostPort string }
 	}
 	NetworkSettings struct {
 		Ports    map[string][]struct{ HostIP, HostPort string }

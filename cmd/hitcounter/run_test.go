@@ -107,6 +107,20 @@ func start(t *testing.T, env map[string]string) *instance {
 	}
 }
 
+func hasAccessLine(logs, route string, status int, requestID string) bool {
+	for line := range strings.Lines(logs) {
+		var e struct {
+			Msg, Method, Route string
+			RequestID          string `json:"request_id"`
+			Status             int
+		}
+		if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "request" && e.Route == route && e.Status == status && e.RequestID == requestID {
+			return true
+		}
+	}
+	return false
+}
+
 func listenAddr(logs string) string {
 	for line := range strings.Lines(logs) {
 		var entry struct{ Msg, Addr string }
@@ -176,20 +190,14 @@ func TestServesVisits(t *testing.T) {
 	if h.Get("X-Served-By") == "" {
 		t.Error("X-Served-By is missing")
 	}
-	// The access log line carries the route pattern and the request id.
-	var found bool
-	for line := range strings.Lines(in.stdout.String()) {
-		var e struct {
-			Msg, Method, Route string
-			RequestID          string `json:"request_id"`
-			Status             int
+	// The access log line carries the route pattern and the request id. Log lines are flushed
+	// every 100 ms, so wait for it, within a bound.
+	deadline := time.Now().Add(2 * time.Second)
+	for !hasAccessLine(in.stdout.String(), "/", 200, "test-abc-123") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no access log line for GET / with the request id within 2s:\n%s", in.stdout)
 		}
-		if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "request" && e.Route == "/" && e.Status == 200 && e.RequestID == "test-abc-123" {
-			found = true
-		}
-	}
-	if !found {
-		t.Errorf("no access log line for GET / with the request id:\n%s", in.stdout)
+		time.Sleep(20 * time.Millisecond)
 	}
 	if err := in.stop(t); err != nil {
 		t.Fatalf("run() = %v, want nil after a clean shutdown", err)
@@ -199,9 +207,17 @@ func TestServesVisits(t *testing.T) {
 // TestExactUnderConcurrency: 64 clients × 500 requests move the counter by exactly 32,000,
 // and the 32,000 counts handed out are all distinct.
 func TestExactUnderConcurrency(t *testing.T) {
-	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
-	srv.MustDo("SET", redisstore.Key, "1000")
-	in := start(t, redisEnv(srv, "REDIS_TIMEOUT", "5s"))
+	for _, coalesce := range []string{"true", "false"} {
+		t.Run("COALESCE_VISITS="+coalesce, func(t *testing.T) {
+			srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+			srv.MustDo("SET", redisstore.Key, "1000")
+			in := start(t, redisEnv(srv, "REDIS_TIMEOUT", "5s", "COALESCE_VISITS", coalesce))
+			checkExact(t, srv, in)
+		})
+	}
+}
+
+func checkExact(t *testing.T, srv *redistest.Server, in *instance) {
 
 	const clients, each = 64, 500
 	transport := &http.Transport{MaxIdleConnsPerHost: clients}

@@ -33,6 +33,9 @@ type Config struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 
+	// CoalesceVisits sends the visits that arrive while a write is in flight as one INCRBY.
+	CoalesceVisits bool
+
 	LogLevel  slog.Level
 	AccessLog bool
 }
@@ -77,6 +80,7 @@ func (c Config) LogValue() slog.Value {
 			slog.Int("db", c.Redis.DB),
 			slog.Bool("tls", c.Redis.TLS),
 			slog.String("timeout", c.RedisTimeout.String()),
+			slog.Bool("coalesce_visits", c.CoalesceVisits),
 		),
 		slog.String("shutdown_drain_delay", c.ShutdownDrainDelay.String()),
 		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
@@ -128,6 +132,7 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 		ReadTimeout:        p.duration("HTTP_READ_TIMEOUT", DefaultReadTimeout, time.Millisecond),
 		WriteTimeout:       p.duration("HTTP_WRITE_TIMEOUT", DefaultWriteTimeout, time.Millisecond),
 		IdleTimeout:        p.duration("HTTP_IDLE_TIMEOUT", DefaultIdleTimeout, time.Millisecond),
+		CoalesceVisits:     p.boolean("COALESCE_VISITS", true),
 		LogLevel:           p.logLevel("LOG_LEVEL", slog.LevelInfo),
 		AccessLog:          p.boolean("ACCESS_LOG", true),
 	}

@@ -35,6 +35,7 @@ func TestLoadDefaults(t *testing.T) {
 		ReadTimeout:        10 * time.Second,
 		WriteTimeout:       10 * time.Second,
 		IdleTimeout:        60 * time.Second,
+		CoalesceVisits:     true,
 		LogLevel:           slog.LevelInfo,
 		AccessLog:          true,
 	}
@@ -81,6 +82,7 @@ func TestLoadGood(t *testing.T) {
 		{"HTTP_IDLE_TIMEOUT", []string{"HTTP_IDLE_TIMEOUT", "2m"}, func(c Config) (any, any) { return c.IdleTimeout, 2 * time.Minute }},
 		{"LOG_LEVEL", []string{"LOG_LEVEL", "DEBUG"}, func(c Config) (any, any) { return c.LogLevel, slog.LevelDebug }},
 		{"LOG_LEVEL warning", []string{"LOG_LEVEL", "warning"}, func(c Config) (any, any) { return c.LogLevel, slog.LevelWarn }},
+		{"COALESCE_VISITS off", []string{"COALESCE_VISITS", "no"}, func(c Config) (any, any) { return c.CoalesceVisits, false }},
 		{"ACCESS_LOG off", []string{"ACCESS_LOG", "false"}, func(c Config) (any, any) { return c.AccessLog, false }},
 		{"ACCESS_LOG on", []string{"ACCESS_LOG", "1"}, func(c Config) (any, any) { return c.AccessLog, true }},
 	}
@@ -138,6 +140,7 @@ func TestLoadMalformed(t *testing.T) {
 		{[]string{"HTTP_IDLE_TIMEOUT", "1d"}, "HTTP_IDLE_TIMEOUT"},
 		{[]string{"LOG_LEVEL", "verbose"}, "LOG_LEVEL"},
 		{[]string{"ACCESS_LOG", "maybe"}, "ACCESS_LOG"},
+		{[]string{"COALESCE_VISITS", "2"}, "COALESCE_VISITS"},
 	}
 	readFile := func(string) ([]byte, error) { return nil, fs.ErrNotExist }
 	for _, tt := range tests {

@@ -51,6 +51,7 @@ type Store struct {
 
 var (
 	_ counter.Counter = (*Store)(nil)
+	_ counter.Adder   = (*Store)(nil)
 	_ counter.Pinger  = (*Store)(nil)
 )
 
@@ -62,7 +63,7 @@ func New(o Options) *Store {
 		Password:          o.Password,
 		SelectDB:          o.DB,
 		ForceSingleClient: true,
-		// Only INCR, PING and the connection handshake: the Redis ACL allows nothing else.
+		// Only INCR, INCRBY, PING and the connection handshake: the Redis ACL allows nothing else.
 		DisableCache:  true,
 		ClientSetInfo: rueidis.DisableClientSetInfo,
 		// INCR must never be sent twice for one visit.
@@ -81,17 +82,27 @@ func New(o Options) *Store {
 
 // Visit increments the counter with one INCR and returns the new count.
 func (s *Store) Visit(ctx context.Context) (int64, error) {
+	return s.Add(ctx, 1)
+}
+
+// Add increments the counter by n in one atomic command (INCR or INCRBY) and returns the
+// new total.
+func (s *Store) Add(ctx context.Context, n int64) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	c, err := s.get(ctx)
 	if err != nil {
 		return 0, err
 	}
-	n, err := c.Do(ctx, c.B().Incr().Key(Key).Build()).AsInt64()
+	cmd := c.B().Incr().Key(Key).Build()
+	if n != 1 {
+		cmd = c.B().Incrby().Key(Key).Increment(n).Build()
+	}
+	total, err := c.Do(ctx, cmd).AsInt64()
 	if err != nil {
 		return 0, classify(ctx, err)
 	}
-	return n, nil
+	return total, nil
 }
 
 // Ping checks that Redis answers within the timeout.

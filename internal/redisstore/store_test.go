@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -60,8 +61,21 @@ func TestVisitCountsInRedis(t *testing.T) {
 }
 
 func TestVisitIsExactUnderConcurrency(t *testing.T) {
-	srv := redistest.Start(t)
-	s := newStore(t, Options{Addr: srv.Addr(), Timeout: 5 * time.Second})
+	for _, tt := range []struct {
+		name    string
+		counter func(*Store) counter.Counter
+	}{
+		{"one INCR per visit", func(s *Store) counter.Counter { return s }},
+		{"coalesced INCRBY", func(s *Store) counter.Counter { return counter.NewCoalescer(s, 2, 5*time.Second) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+			testExact(t, srv, tt.counter(newStore(t, Options{Addr: srv.Addr(), Timeout: 5 * time.Second})))
+		})
+	}
+}
+
+func testExact(t *testing.T, srv *redistest.Server, s counter.Counter) {
 	const workers, each = 32, 200
 	counts := make(chan int64, workers*each)
 	var wg sync.WaitGroup
@@ -193,5 +207,49 @@ func TestSelectsDatabase(t *testing.T) {
 	}
 	if got := srv.Int("GET", Key); got != 0 {
 		t.Fatalf("db 0 holds %d, want the count in db 2 only", got)
+	}
+}
+
+func TestAddIncrementsByN(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, Options{Addr: srv.Addr()})
+	for _, tt := range []struct{ n, want int64 }{{1, 1}, {41, 42}, {1, 43}} {
+		got, err := s.Add(context.Background(), tt.n)
+		if err != nil || got != tt.want {
+			t.Fatalf("Add(%d) = %d, %v; want %d", tt.n, got, err, tt.want)
+		}
+	}
+}
+
+// BenchmarkVisit compares one INCR per visit (auto-pipelined by rueidis) with coalesced
+// INCRBY, side by side on one real redis-server with appendfsync always:
+//
+//	go test -run '^$' -bench Visit -cpu 2 ./internal/redisstore
+func BenchmarkVisit(b *testing.B) {
+	srv := redistest.Start(b, "--appendonly", "yes", "--appendfsync", "always")
+	store := New(Options{Addr: srv.Addr(), Timeout: 5 * time.Second})
+	defer store.Close()
+	for _, bc := range []struct {
+		name    string
+		counter counter.Counter
+	}{
+		{"incr", store},
+		{"coalesce-1", counter.NewCoalescer(store, 1, 5*time.Second)},
+		{"coalesce-2", counter.NewCoalescer(store, 2, 5*time.Second)},
+		{"coalesce-4", counter.NewCoalescer(store, 4, 5*time.Second)},
+	} {
+		for _, parallelism := range []int{32, 128} { // goroutines per GOMAXPROCS
+			b.Run(fmt.Sprintf("%s/p%d", bc.name, parallelism), func(b *testing.B) {
+				b.SetParallelism(parallelism)
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := bc.counter.Visit(context.Background()); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
 	}
 }
