@@ -74,11 +74,13 @@ base_key=$(printf '%s bookworm' "$base_pkgs" | sha256sum | cut -c1-12)
 BASE_IMAGE="local/hitcounter-base:$base_key"
 if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
 	tarball="$CACHE_DIR/rootfs-$base_key.tar"
-	if [ ! -s "$tarball" ]; then
+	if [ ! -f "$tarball" ] || [ ! -s "$tarball" ]; then
 		log "building the Debian root file system (about a minute)"
-		cat /etc/apt/sources.list.d/*.sources 2>/dev/null | mmdebstrap --quiet --variant=minbase \
-			--include="$base_pkgs" bookworm "$tarball.tmp" -
-		mv "$tarball.tmp" "$tarball"
+		rm -rf "$tarball" "$CACHE_DIR/rootfs-$base_key.partial.tar"
+		# The machine's own apt sources, which reach Debian's archive.
+		cat /etc/apt/sources.list.d/*.sources 2>/dev/null | mmdebstrap --quiet --variant=minbase --format=tar \
+			--include="$base_pkgs" bookworm "$CACHE_DIR/rootfs-$base_key.partial.tar" -
+		mv "$CACHE_DIR/rootfs-$base_key.partial.tar" "$tarball"
 	fi
 	docker import --change 'CMD ["/bin/sh"]' "$tarball" "$BASE_IMAGE" >/dev/null
 fi

@@ -211,7 +211,7 @@ func (p *parser) duration(name string, def, min time.Duration) time.Duration {
 		return 0
 	}
 	if d < min {
-		p.fail(name, "%s is too short (at least %s)", v, min)
+		p.fail(name, "%q is too short (at least %s)", v, min)
 		return 0
 	}
 	return d
@@ -331,17 +331,17 @@ func (p *parser) password(readFile func(string) ([]byte, error)) (Secret, bool) 
 			case errors.Is(err, os.ErrPermission):
 				reason = "permission denied"
 			}
-			p.fail("REDIS_PASSWORD_FILE", "%s: %s", path, reason)
+			p.fail("REDIS_PASSWORD_FILE", "%q: %s", path, reason)
 			return "", false
 		}
 		// Secret files usually end in a newline that is not part of the password.
 		pw := strings.TrimRight(string(data), "\r\n")
 		if pw == "" {
-			p.fail("REDIS_PASSWORD_FILE", "%s is empty", path)
+			p.fail("REDIS_PASSWORD_FILE", "%q is empty", path)
 			return "", false
 		}
 		if strings.ContainsAny(pw, "\r\n") {
-			p.fail("REDIS_PASSWORD_FILE", "%s holds more than one line", path)
+			p.fail("REDIS_PASSWORD_FILE", "%q holds more than one line", path)
 			return "", false
 		}
 		return Secret(pw), true
