@@ -5,15 +5,28 @@ STATICCHECK_VERSION := v0.8.2
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test test-unit test-e2e run lint bench clean
+.PHONY: build test test-unit test-fuzz test-e2e run lint bench clean
+
+# Fuzz targets (package:Fuzz function); each runs FUZZTIME in `make test`, from the seeds in the
+# code plus any corpus under the package's testdata/fuzz.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./internal/httpapi:FuzzNegotiate ./internal/httpapi:FuzzRequestID \
+	./internal/httpapi:FuzzHandler ./internal/config:FuzzLoad
 
 build: ## static binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hitcounter ./cmd/hitcounter
 
-test: test-unit test-e2e ## every test: unit, integration (real redis-server), end-to-end (real Docker engine)
+test: test-unit test-fuzz test-e2e ## every test: unit, integration (real redis-server), fuzzing, end-to-end (real Docker engine)
 
 test-unit: ## everything but the Docker end-to-end tests
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+test-fuzz: ## each fuzz target for FUZZTIME (default 10s)
+	@set -e; for target in $(FUZZ_TARGETS); do \
+		pkg=$${target%%:*}; name=$${target##*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 test-e2e: ## only the Docker end-to-end tests (verbose: they print image size and start-up time)
 	$(GO) test -count=1 -timeout 25m -v ./e2e/...

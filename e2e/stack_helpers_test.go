@@ -46,7 +46,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "e2e: building the images failed: %v\n%s\n", err, out)
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if err := writeReliabilityReport(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: writing docs/reliability.md:", err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 func checkEngine() error {
