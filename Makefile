@@ -5,7 +5,7 @@ STATICCHECK_VERSION := v0.8.2
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test test-unit test-fuzz test-e2e run lint bench clean
+.PHONY: build test test-unit test-fuzz test-e2e chaos run lint bench clean
 
 # Fuzz targets (package:Fuzz function); each runs FUZZTIME in `make test`, from the seeds in the
 # code plus any corpus under the package's testdata/fuzz.
@@ -30,6 +30,9 @@ test-fuzz: ## each fuzz target for FUZZTIME (default 10s)
 
 test-e2e: ## only the Docker end-to-end tests (verbose: they print image size and start-up time)
 	$(GO) test -count=1 -timeout 25m -v ./e2e/...
+
+chaos: ## the chaos suite in its long form; rewrites the table in docs/reliability.md
+	CHAOS_LONG=1 CHAOS_REPORT=1 $(GO) test -count=1 -v -run '^TestChaos' -timeout 30m ./e2e/...
 
 run: ## the service against a Redis on localhost:6379
 	REDIS_HOST=$${REDIS_HOST:-127.0.0.1} $(GO) run -ldflags '-X main.version=$(VERSION)' ./cmd/hitcounter

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -235,9 +236,12 @@ func TestChaosKillWebReplica(t *testing.T) {
 	time.Sleep(cfg.settle)
 	victim := s.containers("web")[0]
 	victimHost := victim[:12]
+	// SIGKILL the replica's process, as a crash (or the kernel's OOM killer) would. `docker kill`
+	// would mark the container as stopped by hand, and the restart policy leaves those alone.
+	pid := s.inspectContainer(victim).State.Pid
 	killedAt := time.Now()
-	if out, err := run(30*time.Second, nil, "docker", "kill", "-s", "KILL", victim); err != nil {
-		t.Fatalf("docker kill: %v %s", err, out)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 %d: %v", pid, err)
 	}
 	// The restart policy brings it back; wait until it serves again, bounded.
 	var back time.Time
@@ -484,10 +488,16 @@ func TestChaosFreezeRedis(t *testing.T) {
 	if !firstOK.IsZero() {
 		o.recovery = firstOK.Sub(unpausedAt)
 	}
-	// Leaks: after the load, the replica is back to its idle goroutines and descriptors.
-	time.Sleep(3 * time.Second)
-	goroutinesAfter := s.metricValue("go_goroutines")
-	fdsAfter := s.metricValue("process_open_fds")
+	// Leaks: once the balancer has closed its idle connections (pool-purge-delay 1s), the
+	// replica is back to its idle goroutines and descriptors. Bounded wait.
+	var goroutinesAfter, fdsAfter float64
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		goroutinesAfter, fdsAfter = s.metricValue("go_goroutines"), s.metricValue("process_open_fds")
+		if (goroutinesAfter <= goroutinesBefore+10 && fdsAfter <= fdsBefore+10) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
 	if goroutinesAfter > goroutinesBefore+10 || fdsAfter > fdsBefore+10 {
 		t.Errorf("after the freeze: goroutines %v -> %v, open fds %v -> %v; want no leak", goroutinesBefore, goroutinesAfter, fdsBefore, fdsAfter)
 	}

@@ -194,3 +194,16 @@ func TestCoalescerAllowsSeveralWritesInFlight(t *testing.T) {
 		t.Fatalf("counts = %v, want 1..5", got)
 	}
 }
+
+func TestCoalescerWaiterBoundedByTimeout(t *testing.T) {
+	a := &gatedAdder{gate: make(chan struct{})}
+	c := NewCoalescer(a, 1, 100*time.Millisecond)
+	go func() { _, _ = c.Visit(context.Background()) }()
+	waitInFlight(t, c, 1)
+	begin := time.Now()
+	_, err := c.Visit(context.Background()) // no deadline of its own
+	if took := time.Since(begin); ErrorCode(err) != EUNAVAILABLE || took > time.Second {
+		t.Fatalf("waiting Visit() = %v after %s, want unavailable after about 100ms", err, took)
+	}
+	close(a.gate)
+}

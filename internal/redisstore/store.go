@@ -31,8 +31,8 @@ type Options struct {
 
 // retryAfterFailure is how long a failed connection attempt is remembered. Requests in that
 // window fail at once instead of each dialling a Redis that just refused, which keeps a Redis
-// outage from turning into a storm of connection attempts.
-const retryAfterFailure = 100 * time.Millisecond
+// outage from turning into a storm of connection attempts (and DNS look-ups).
+const retryAfterFailure = 200 * time.Millisecond
 
 // Store is a counter.Counter and counter.Pinger backed by Redis. It connects lazily: the
 // server starts when Redis is down, and the first call after Redis comes back connects.
@@ -77,7 +77,43 @@ func New(o Options) *Store {
 		host, _, _ := net.SplitHostPort(o.Addr)
 		opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	}
+	guard := &dialGuard{}
+	opt.DialCtxFn = guard.dial
 	return &Store{opt: opt, timeout: o.Timeout, connect: make(chan struct{}, 1)}
+}
+
+// dialGuard makes a failed dial wait retryAfterFailure before the next one. rueidis redials on
+// every command while Redis is away; without the guard every request during an outage dials,
+// and looks "redis" up in Docker's DNS, which then falls behind and keeps failing lookups
+// after Redis is back.
+type dialGuard struct {
+	mu       sync.Mutex
+	failedAt time.Time
+	err      error
+}
+
+func (g *dialGuard) dial(ctx context.Context, addr string, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
+	g.mu.Lock()
+	if time.Since(g.failedAt) < retryAfterFailure {
+		err := g.err
+		g.mu.Unlock()
+		return nil, err
+	}
+	g.mu.Unlock()
+
+	var conn net.Conn
+	var err error
+	if cfg != nil {
+		conn, err = (&tls.Dialer{NetDialer: d, Config: cfg}).DialContext(ctx, "tcp", addr)
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		g.mu.Lock()
+		g.failedAt, g.err = time.Now(), err
+		g.mu.Unlock()
+	}
+	return conn, err
 }
 
 // Visit increments the counter with one INCR and returns the new count.
