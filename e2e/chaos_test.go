@@ -224,16 +224,23 @@ func describe(samples []sample) string {
 	return strings.Join(parts, "; ")
 }
 
+// underLoad brings up a stack with the given web replicas, waits until the balancer uses them
+// all, reads the counter, and starts the load; the fault comes after cfg.settle.
+func underLoad(t *testing.T, cfg chaosConfig, replicas int) (s *stack, before int64, l *loader) {
+	t.Helper()
+	s = newStack(t)
+	s.up("--scale", "web="+strconv.Itoa(replicas))
+	s.waitReplicas(replicas, 10*time.Second)
+	before = s.stackCount()
+	l = s.startLoad(cfg.rate, cfg.maxLoad)
+	time.Sleep(cfg.settle)
+	return s, before, l
+}
+
 // Scenario 1: SIGKILL one of three web replicas.
 func TestChaosKillWebReplica(t *testing.T) {
 	cfg := chaosSettings()
-	s := newStack(t)
-	s.up("--scale", "web=3")
-	s.waitReplicas(3, 10*time.Second)
-	before := s.stackCount()
-
-	l := s.startLoad(cfg.rate, cfg.maxLoad)
-	time.Sleep(cfg.settle)
+	s, before, l := underLoad(t, cfg, 3)
 	victim := s.containers("web")[0]
 	victimHost := victim[:12]
 	// SIGKILL the replica's process, as a crash (or the kernel's OOM killer) would. `docker kill`
@@ -296,13 +303,7 @@ func (s *stack) waitReplicas(n int, within time.Duration) {
 // Scenario 2: scale web 3 -> 1 -> 3 under load: no failed request.
 func TestChaosScaleDownAndUp(t *testing.T) {
 	cfg := chaosSettings()
-	s := newStack(t)
-	s.up("--scale", "web=3")
-	s.waitReplicas(3, 10*time.Second)
-	before := s.stackCount()
-
-	l := s.startLoad(cfg.rate, cfg.maxLoad)
-	time.Sleep(cfg.settle)
+	s, before, l := underLoad(t, cfg, 3)
 	s.mustCompose(3*time.Minute, "up", "-d", "--wait", "--wait-timeout", "120", "--no-recreate", "--scale", "web=1")
 	time.Sleep(cfg.settle)
 	s.mustCompose(3*time.Minute, "up", "-d", "--wait", "--wait-timeout", "120", "--no-recreate", "--scale", "web=3")
@@ -318,14 +319,8 @@ func TestChaosScaleDownAndUp(t *testing.T) {
 // Scenario 3: replace every web replica with a new build, one at a time, under load.
 func TestChaosRollingUpdate(t *testing.T) {
 	cfg := chaosSettings()
-	s := newStack(t)
-	s.up("--scale", "web=3")
-	s.waitReplicas(3, 10*time.Second)
+	s, before, l := underLoad(t, cfg, 3)
 	old := s.containers("web")
-	before := s.stackCount()
-
-	l := s.startLoad(cfg.rate, cfg.maxLoad)
-	time.Sleep(cfg.settle)
 	env := append(slices.Clone(s.env), "COMPOSE_PROJECT_NAME="+s.name, "HITCOUNTER_VERSION=rolling-"+s.name)
 	out, err := run(5*time.Minute, env, "bash", filepath.Join("..", "scripts", "rolling-update.sh"))
 	if err != nil {
@@ -352,12 +347,7 @@ func TestChaosRollingUpdate(t *testing.T) {
 // Scenario 4: SIGKILL Redis under load; it comes back by itself (restart policy).
 func TestChaosKillRedis(t *testing.T) {
 	cfg := chaosSettings()
-	s := newStack(t)
-	s.up()
-	before := s.stackCount()
-
-	l := s.startLoad(cfg.rate, cfg.maxLoad)
-	time.Sleep(cfg.settle)
+	s, before, l := underLoad(t, cfg, 1)
 	killedAt := time.Now()
 	s.mustCompose(time.Minute, "kill", "-s", "SIGKILL", "redis")
 	s.mustCompose(time.Minute, "start", "redis")

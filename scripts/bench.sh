@@ -76,6 +76,27 @@ wait_redis() { # PORT
 }
 metric() { printf '%s\t%s\n' "$1" "$2" >>"$work/metrics.tsv"; }
 
+# cpu_snapshot FILE: CPU ticks of every process on the machine and the machine's totals, to
+# split a run's CPU time between wrk, docker-proxy, HAProxy, the replicas, Redis and the kernel.
+cpu_snapshot() {
+	python3 - "$1" <<'PY'
+import json, os, sys
+procs = {}
+for pid in os.listdir("/proc"):
+    if not pid.isdigit():
+        continue
+    try:
+        data = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        continue
+    comm = data[data.index("(") + 1:data.rindex(")")]
+    fields = data[data.rindex(")") + 2:].split()
+    procs[pid] = [comm, int(fields[11]) + int(fields[12])]
+stat = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+json.dump({"procs": procs, "stat": stat}, open(sys.argv[1], "w"))
+PY
+}
+
 log "building"
 CGO_ENABLED=0 go build -trimpath -o "$work/hitcounter" ./cmd/hitcounter
 for tool in ceiling hitload startup; do go build -o "$work/$tool" "./bench/$tool"; done
@@ -225,7 +246,9 @@ wrk_run stack "lb address -> 1 web replica" "$lb_direct/" 64 stack_counter
 
 dc up -d --wait --wait-timeout 120 --no-recreate --scale web=3 >/dev/null 2>&1
 sleep 3 # the load balancer picks new replicas up within about a second
+cpu_snapshot "$work/cpu-before.json"
 wrk_run stack "lb -> 3 web replicas" "$lb/" 64 stack_counter
+cpu_snapshot "$work/cpu-after.json"
 wrk_run stack "lb address -> 3 web replicas" "$lb_direct/" 64 stack_counter
 wrk_run stack "lb address -> 3 web replicas" "$lb_direct/" 256 stack_counter
 
@@ -347,6 +370,27 @@ w(f"| web CPU time per 1,000 requests (1 replica, 64 connections) | {metrics['we
 w(f"| images: web / redis / lb | {metrics['web_image_mb']} / {metrics['redis_image_mb']} / {metrics['lb_image_mb']} MB (redis and lb: stand-in bases on machines without a registry) |")
 w(f"| process start to ready (`bench/startup`, median of 7) | {metrics['start_to_ready_ms']} ms |")
 w(f"| `docker compose up --wait`, built images, to all healthy | {float(metrics['compose_up_seconds']):.1f} s |")
+w("")
+before_cpu = json.load(open(f"{work}/cpu-before.json")); after_cpu = json.load(open(f"{work}/cpu-after.json"))
+total = sum(after_cpu["stat"]) - sum(before_cpu["stat"])
+by_comm = {}
+for pid, (comm, ticks) in after_cpu["procs"].items():
+    prev = before_cpu["procs"].get(pid)
+    delta = ticks - (prev[1] if prev and prev[0] == comm else 0)
+    if delta > 0:
+        by_comm[comm] = by_comm.get(comm, 0) + delta
+stat_delta = [a - b for a, b in zip(after_cpu["stat"], before_cpu["stat"])]
+w("## Where the CPU goes through the stack")
+w("")
+w("Share of the machine's CPU time (both cores) during the `lb -> 3 web replicas`, 64-connection run,")
+w("from `/proc/*/stat` before and after (a profile by process; threads are counted with their process):")
+w("")
+w("| process | share of CPU time |")
+w("|---|---|")
+for comm, ticks in sorted(by_comm.items(), key=lambda kv: -kv[1])[:10]:
+    w(f"| {comm} | {ticks / total:.0%} |")
+w(f"| kernel: softirq (network stack, Docker bridge) | {stat_delta[6] / total:.0%} |")
+w(f"| idle | {stat_delta[3] / total:.0%} |")
 w("")
 w("## One INCR per visit or coalesced INCRBY")
 w("")

@@ -42,25 +42,39 @@ func (a *gatedAdder) snapshot() (int64, []int64) {
 	return a.total, slices.Clone(a.calls)
 }
 
-// waitQueued waits until the coalescer's open batch holds n visits.
-func waitQueued(t *testing.T, c *Coalescer, n int64) {
+// waitState polls a piece of the coalescer's state until it equals want, within a bound.
+func waitState(t *testing.T, c *Coalescer, what string, read func(*Coalescer) int64, want int64) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c.mu.Lock()
-		got := int64(0)
-		if c.open != nil {
-			got = c.open.n
-		}
+		got := read(c)
 		c.mu.Unlock()
-		if got == n {
+		if got == want {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("open batch holds %d visits, want %d", got, n)
+			t.Fatalf("%s = %d, want %d", what, got, want)
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// waitQueued waits until the open batch holds n visits.
+func waitQueued(t *testing.T, c *Coalescer, n int64) {
+	t.Helper()
+	waitState(t, c, "visits in the open batch", func(c *Coalescer) int64 {
+		if c.open == nil {
+			return 0
+		}
+		return c.open.n
+	}, n)
+}
+
+// waitInFlight waits until n writes are in flight.
+func waitInFlight(t *testing.T, c *Coalescer, n int) {
+	t.Helper()
+	waitState(t, c, "writes in flight", func(c *Coalescer) int64 { return int64(c.inFlight) }, int64(n))
 }
 
 func TestCoalescerBatchesWhileInFlight(t *testing.T) {
@@ -95,23 +109,6 @@ func TestCoalescerBatchesWhileInFlight(t *testing.T) {
 	total, calls := a.snapshot()
 	if total != 11 || !slices.Equal(calls, []int64{1, 10}) {
 		t.Fatalf("store total %d after Adds %v, want 11 after [1 10]", total, calls)
-	}
-}
-
-func waitInFlight(t *testing.T, c *Coalescer, n int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c.mu.Lock()
-		got := c.inFlight
-		c.mu.Unlock()
-		if got == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d writes in flight, want %d", got, n)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

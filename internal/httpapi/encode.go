@@ -22,20 +22,15 @@ func statusFor(code string) int {
 	return http.StatusInternalServerError
 }
 
-// writeText writes a one-line plain-text answer. Headers are set before WriteHeader.
+// writeText writes a one-line plain-text answer; for errors, msg must be safe to show a
+// client. Headers are set before WriteHeader.
 func writeText(w http.ResponseWriter, status int, msg string) {
 	h := w.Header()
 	h["Content-Type"] = headerTextPlain
 	h["Cache-Control"] = headerNoStore
 	h["X-Content-Type-Options"] = headerNoSniff
-	h["Content-Length"] = []string{strconv.Itoa(len(msg) + 1)}
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(msg + "\n"))
-}
-
-// writeError writes a client error; the message must be safe to show.
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeText(w, status, msg)
 }
 
 // writeDomainError answers a failed domain call: the status from its code, its client-safe
@@ -56,7 +51,6 @@ func writeDomainError(w http.ResponseWriter, f format, err error) {
 	h := w.Header()
 	h["Content-Type"] = headerJSON
 	h["Cache-Control"] = headerNoStore
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(body))
 }

@@ -111,6 +111,9 @@ func TestVisitNegotiation(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("Accept %q: status %d %q", tt.accept, resp.StatusCode, body)
 		}
+		if resp.ContentLength != int64(len(body)) {
+			t.Errorf("Accept %q: Content-Length %d, body %d bytes", tt.accept, resp.ContentLength, len(body))
+		}
 		if got := resp.Header.Get("Content-Type"); got != tt.wantContentType {
 			t.Errorf("Accept %q: Content-Type = %q, want %q", tt.accept, got, tt.wantContentType)
 		}

@@ -36,7 +36,7 @@ func handleVisit(c counter.Counter, m *Metrics, hostname string) http.Handler {
 		h["Vary"] = headerVaryAccept
 		f, ok := negotiate(acceptHeader(r))
 		if !ok {
-			writeError(w, http.StatusNotAcceptable, "not acceptable: this page is text/plain, text/html or application/json")
+			writeText(w, http.StatusNotAcceptable, "not acceptable: this page is text/plain, text/html or application/json")
 			return
 		}
 		h["Content-Type"] = headerContentType[f]
@@ -60,7 +60,7 @@ func handleVisit(c counter.Counter, m *Metrics, hostname string) http.Handler {
 
 		bp := bodyPool.Get().(*[]byte)
 		b := renderVisit((*bp)[:0], f, n, jsonHost, htmlHost)
-		h["Content-Length"] = []string{strconv.Itoa(len(b))}
+		// No Content-Length: net/http computes it for a body written in one piece.
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(b)
 		*bp = b

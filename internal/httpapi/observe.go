@@ -73,7 +73,7 @@ func observe(d Deps, next http.Handler) http.Handler {
 					slog.String("request_id", id), slog.String("panic", fmt.Sprint(p)),
 					slog.String("stack", string(debug.Stack())))
 				if rec.status == 0 {
-					writeError(rec, http.StatusInternalServerError, "internal error")
+					writeText(rec, http.StatusInternalServerError, "internal error")
 				}
 			}
 			status := rec.status
