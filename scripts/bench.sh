@@ -172,14 +172,18 @@ wrk_run() {
 	printf 'bench: %-7s %-42s c=%-4s %10s req/s  p50 %-8s p99 %-8s %s\n' "$level" "$name" "$c" "$rps" "$p50" "$p99" "$check"
 }
 
-for c in 64 256; do
-	wrk_run process "ceiling (no Redis)" "http://127.0.0.1:$ceiling_port/" "$c"
-	wrk_run process "hitcounter" "http://127.0.0.1:$hc_always/" "$c" local_counter "$redis_always" hitcounter:visits
-	wrk_run process "hitcounter, INCR per visit" "http://127.0.0.1:$hc_incr/" "$c" local_counter "$redis_always" hitcounter:visits
+# Two interleaved rounds; the report keeps the better of the two for every row, so that a
+# moment of noise on the shared cores does not decide a ratio.
+for round in 1 2; do
+	for c in 64 256; do
+		wrk_run process "ceiling (no Redis)" "http://127.0.0.1:$ceiling_port/" "$c"
+		wrk_run process "hitcounter" "http://127.0.0.1:$hc_always/" "$c" local_counter "$redis_always" hitcounter:visits
+		wrk_run process "hitcounter, INCR per visit" "http://127.0.0.1:$hc_incr/" "$c" local_counter "$redis_always" hitcounter:visits
+	done
+	wrk_run process "hitcounter, no access log" "http://127.0.0.1:$hc_quiet/" 64 local_counter "$redis_always" hitcounter:visits
+	wrk_run process "hitcounter, no persistence" "http://127.0.0.1:$hc_none/" 64 local_counter "$redis_none" hitcounter:visits
+	wrk_run process "flask (gunicorn, 5 workers)" "http://127.0.0.1:$flask_port/" 64 local_counter "$redis_always" hits
 done
-wrk_run process "hitcounter, no access log" "http://127.0.0.1:$hc_quiet/" 64 local_counter "$redis_always" hitcounter:visits
-wrk_run process "hitcounter, no persistence" "http://127.0.0.1:$hc_none/" 64 local_counter "$redis_none" hitcounter:visits
-wrk_run process "flask (gunicorn, 5 workers)" "http://127.0.0.1:$flask_port/" 64 local_counter "$redis_always" hits
 
 log "exact run (bench/hitload, 20000 requests, 64 connections)"
 before=$(local_counter "$redis_always" hitcounter:visits)
@@ -278,7 +282,14 @@ dc down -v -t 5 >/dev/null 2>&1
 python3 - "$work" "$OUT" "$DURATION" "$THREADS" <<'PY'
 import csv, datetime, json, os, subprocess, sys
 work, out, duration, threads = sys.argv[1:]
-runs = [r for r in csv.reader(open(f"{work}/runs.tsv"), delimiter="\t")]
+runs = []
+for r in csv.reader(open(f"{work}/runs.tsv"), delimiter="\t"):
+    # Repeated rows (the two process-level rounds): keep the better.
+    same = [i for i, o in enumerate(runs) if o[:3] == r[:3]]
+    if not same:
+        runs.append(r)
+    elif float(r[3]) > float(runs[same[0]][3]):
+        runs[same[0]] = r
 metrics = dict(l.rstrip("\n").split("\t") for l in open(f"{work}/metrics.tsv"))
 exact = json.load(open(f"{work}/exact.json"))
 lat = json.load(open(f"{work}/latency.json"))
@@ -313,6 +324,7 @@ w(f"- run: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}, co
   f"{os.cpu_count()} cores, {sh('go env GOVERSION')}, redis-server {sh('redis-server --version').split()[2].removeprefix('v=')}, "
   f"Docker {sh('docker version --format {{.Server.Version}}')}")
 w(f"- closed loop: `wrk -t{threads} -d{duration} --latency` on loopback; wrk, the servers and Redis share the two cores.")
+w("- process-level rows ran twice, interleaved; each row shows the better of its two runs.")
 w("- Redis `appendonly yes`, `appendfsync always` (as shipped) unless a row says otherwise.")
 w("")
 w("![requests per second by configuration](benchmarks.png)")
@@ -391,6 +403,10 @@ for comm, ticks in sorted(by_comm.items(), key=lambda kv: -kv[1])[:10]:
     w(f"| {comm} | {ticks / total:.0%} |")
 w(f"| kernel: softirq (network stack, Docker bridge) | {stat_delta[6] / total:.0%} |")
 w(f"| idle | {stat_delta[3] / total:.0%} |")
+w("")
+w("wrk is missing because it exits before the second reading. The shares overlap a little (the")
+w("kernel charges part of its network work to the process it interrupted), so they add up to about,")
+w("not exactly, 100%.")
 w("")
 w("## One INCR per visit or coalesced INCRBY")
 w("")
