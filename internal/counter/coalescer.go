@@ -68,11 +68,9 @@ func (c *Coalescer) Visit(ctx context.Context) (int64, error) {
 
 	// A waiting visit gets the same bound as a write: when the store is slow, the batch may
 	// start only after a write in flight timed out, and the visit must not wait for both.
-	timer := time.NewTimer(c.timeout)
-	defer timer.Stop()
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
 	select {
-	case <-timer.C:
-		return 0, Errorf(EUNAVAILABLE, context.DeadlineExceeded, "storage did not answer in time")
 	case <-b.done:
 		if b.err != nil {
 			return 0, b.err

@@ -43,10 +43,34 @@ type Store struct {
 	client  atomic.Pointer[rueidis.Client]
 	connect chan struct{} // a one-slot lock that a waiter can give up on when its context ends
 
-	mu         sync.Mutex
-	failedAt   time.Time
-	failureErr error
-	closed     bool
+	// connectFailure remembers a failed client set-up (refused, or a wrong password).
+	connectFailure failureMemo
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// failureMemo remembers the last failure for retryAfterFailure.
+type failureMemo struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+// recent returns the failure remembered, if it is recent enough to fail at once again.
+func (m *failureMemo) recent() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if time.Since(m.at) < retryAfterFailure {
+		return m.err
+	}
+	return nil
+}
+
+func (m *failureMemo) remember(err error) {
+	m.mu.Lock()
+	m.at, m.err = time.Now(), err
+	m.mu.Unlock()
 }
 
 var (
@@ -87,19 +111,13 @@ func New(o Options) *Store {
 // and looks "redis" up in Docker's DNS, which then falls behind and keeps failing lookups
 // after Redis is back.
 type dialGuard struct {
-	mu       sync.Mutex
-	failedAt time.Time
-	err      error
+	failures failureMemo
 }
 
 func (g *dialGuard) dial(ctx context.Context, addr string, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
-	g.mu.Lock()
-	if time.Since(g.failedAt) < retryAfterFailure {
-		err := g.err
-		g.mu.Unlock()
+	if err := g.failures.recent(); err != nil {
 		return nil, err
 	}
-	g.mu.Unlock()
 
 	var conn net.Conn
 	var err error
@@ -109,9 +127,7 @@ func (g *dialGuard) dial(ctx context.Context, addr string, d *net.Dialer, cfg *t
 		conn, err = d.DialContext(ctx, "tcp", addr)
 	}
 	if err != nil {
-		g.mu.Lock()
-		g.failedAt, g.err = time.Now(), err
-		g.mu.Unlock()
+		g.failures.remember(err)
 	}
 	return conn, err
 }
@@ -182,13 +198,13 @@ func (s *Store) get(ctx context.Context) (rueidis.Client, error) {
 	}
 
 	s.mu.Lock()
-	closed, failedAt, failureErr := s.closed, s.failedAt, s.failureErr
+	closed := s.closed
 	s.mu.Unlock()
 	if closed {
 		return nil, errClosed
 	}
-	if time.Since(failedAt) < retryAfterFailure {
-		return nil, failureErr
+	if err := s.connectFailure.recent(); err != nil {
+		return nil, err
 	}
 
 	opt := s.opt
@@ -198,9 +214,7 @@ func (s *Store) get(ctx context.Context) (rueidis.Client, error) {
 	c, err := rueidis.NewClient(opt)
 	if err != nil {
 		err = classify(ctx, err)
-		s.mu.Lock()
-		s.failedAt, s.failureErr = time.Now(), err
-		s.mu.Unlock()
+		s.connectFailure.remember(err)
 		return nil, err
 	}
 	s.mu.Lock()
