@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hitcounter/hitcounter/internal/redistest"
 )
 
 // The chaos suite: the stack under an open-loop load at a fixed rate through the load balancer
@@ -355,12 +356,10 @@ func TestChaosKillRedis(t *testing.T) {
 	var answering time.Time
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		out, err := s.compose(10*time.Second, "exec", "-T", "redis", "hitcounter-redis-healthcheck")
-		if err == nil {
+		if _, err := s.compose(10*time.Second, "exec", "-T", "redis", "hitcounter-redis-healthcheck"); err == nil {
 			answering = time.Now()
 			break
 		}
-		_ = out
 		time.Sleep(50 * time.Millisecond)
 	}
 	if answering.IsZero() {
@@ -501,7 +500,7 @@ func TestChaosRestartLoadBalancer(t *testing.T) {
 	cfg := chaosSettings()
 	s := newStack(t)
 	// A fixed port: an ephemeral one may change when the container restarts.
-	s.env = append(s.env, "HTTP_PORT="+strconv.Itoa(freePort(t)))
+	s.env = append(s.env, "HTTP_PORT="+strconv.Itoa(redistest.FreePort(t)))
 	s.up()
 	before := s.stackCount()
 
@@ -533,14 +532,4 @@ func TestChaosRestartLoadBalancer(t *testing.T) {
 	}
 	o.note = fmt.Sprintf("(lb down for about %s)", healthyAt.Sub(restartAt).Round(10*time.Millisecond))
 	record(t, o)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,19 +16,12 @@ import (
 // rssMB reads a container's main process resident memory from this host's /proc.
 func (s *stack) rssMB(service string) float64 {
 	s.t.Helper()
-	pid := s.inspectContainer(s.containers(service)[0]).State.Pid
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	status := procStatus(s.t, s.inspectContainer(s.containers(service)[0]).State.Pid)
+	kb, err := strconv.ParseFloat(strings.TrimSuffix(status["VmRSS"], " kB"), 64)
 	if err != nil {
-		s.t.Fatalf("reading %s's memory: %v", service, err)
+		s.t.Fatalf("%s's VmRSS %q: %v", service, status["VmRSS"], err)
 	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	s.t.Fatalf("no VmRSS for %s", service)
-	return 0
+	return kb / 1024
 }
 
 // TestHostileClients: 1,000 idle connections, slowloris clients, oversized headers and bodies
