@@ -25,7 +25,12 @@ import (
 	"time"
 )
 
+// projectPrefix starts every project name of this package. A run's own projects are
+// runPrefix: the prefix plus this test process's pid, so that clean-up can tell a leftover of
+// an interrupted run (its process is gone) from another run going on beside this one.
 const projectPrefix = "hce2e-"
+
+var runPrefix = projectPrefix + strconv.Itoa(os.Getpid()) + "-"
 
 var composeFile string
 
@@ -42,7 +47,7 @@ func TestMain(m *testing.M) {
 	}
 	removeLeftoverProjects()
 	// Build once; each test's `up --build` then only checks the cache.
-	if out, err := run(10*time.Minute, nil, "docker", "compose", "-p", projectPrefix+"build", "-f", composeFile, "build"); err != nil {
+	if out, err := run(10*time.Minute, nil, "docker", "compose", "-p", runPrefix+"build", "-f", composeFile, "build"); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: building the images failed: %v\n%s\n", err, out)
 		os.Exit(1)
 	}
@@ -64,8 +69,9 @@ func checkEngine() error {
 	return nil
 }
 
-// removeLeftoverProjects takes down projects an interrupted earlier run left behind; their
-// containers restart with dockerd (restart: unless-stopped) and would hold resources.
+// removeLeftoverProjects takes down projects that an interrupted earlier run left behind (their
+// containers restart with dockerd, restart: unless-stopped, and would hold resources). Only
+// projects whose test process is gone are touched: another run's live projects are left alone.
 func removeLeftoverProjects() {
 	out, err := run(30*time.Second, nil, "docker", "compose", "ls", "-a", "--format", "json")
 	if err != nil {
@@ -74,10 +80,31 @@ func removeLeftoverProjects() {
 	var projects []struct{ Name string }
 	_ = json.Unmarshal([]byte(out), &projects)
 	for _, p := range projects {
-		if strings.HasPrefix(p.Name, projectPrefix) {
+		if isLeftover(p.Name) {
 			_, _ = run(2*time.Minute, nil, "docker", "compose", "-p", p.Name, "down", "-v", "--remove-orphans", "-t", "1")
 		}
 	}
+}
+
+// isLeftover reports whether a project was made by a test process that no longer runs.
+func isLeftover(project string) bool {
+	rest, ok := strings.CutPrefix(project, projectPrefix)
+	if !ok {
+		return false
+	}
+	pid, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return false
+	}
+	n, err := strconv.Atoi(pid)
+	if err != nil || n <= 0 {
+		return false
+	}
+	if n == os.Getpid() {
+		return true
+	}
+	_, err = os.Stat("/proc/" + pid)
+	return os.IsNotExist(err)
 }
 
 // run executes a command with a deadline and returns its combined output.
@@ -113,9 +140,9 @@ func newStack(t *testing.T) *stack {
 	t.Helper()
 	var b [3]byte
 	_, _ = rand.Read(b[:])
-	name := projectPrefix + strings.Trim(nonName.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
-	if len(name) > 40 {
-		name = name[:40]
+	name := runPrefix + strings.Trim(nonName.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	if len(name) > 48 {
+		name = name[:48]
 	}
 	s := &stack{
 		t:    t,
