@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/config"
@@ -94,20 +93,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		Timeout:  cfg.RedisTimeout,
 	})
 	defer store.Close()
-	var visits counter.Counter = store
-	if cfg.CoalesceVisits {
-		visits = counter.NewCoalescer(store, maxWritesInFlight, cfg.RedisTimeout)
-	}
 
-	var draining atomic.Bool
+	drain := make(chan struct{})
 	handler := httpapi.NewHandler(httpapi.Deps{
-		Counter:   visits,
+		Counter:   counter.NewCoalescer(store, maxWritesInFlight, cfg.RedisTimeout),
 		Pinger:    store,
 		Metrics:   httpapi.NewMetrics(version),
 		Logger:    log,
 		Hostname:  hostname,
 		AccessLog: cfg.AccessLog,
-		Draining:  draining.Load,
+		Drain:     drain,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -138,10 +133,13 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	// included, fits in ShutdownTimeout.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	draining.Store(true)
+	// The drain: /readyz fails and every answer closes its connection, while the listener and
+	// idle connections stay open for the drain delay, until load balancers have seen /readyz
+	// fail and stopped choosing this replica. Only then does Shutdown close the listener and the
+	// idle connections (none of which a balancer still sends on) and wait for requests in flight.
+	close(drain)
 	log.Info("shutting down", "drain_delay", cfg.ShutdownDrainDelay.String(), "timeout", cfg.ShutdownTimeout.String())
 	if cfg.ShutdownDrainDelay > 0 {
-		// Keep serving while load balancers see /readyz fail and stop sending new requests.
 		select {
 		case <-time.After(cfg.ShutdownDrainDelay):
 		case <-shutdownCtx.Done():

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/redisstore"
 	"github.com/hitcounter/hitcounter/internal/redistest"
+	"github.com/hitcounter/hitcounter/internal/waitfor"
 )
 
 // syncBuffer collects the program's log lines while the test reads them.
@@ -76,35 +78,22 @@ func start(t *testing.T, env map[string]string) *instance {
 		}
 	})
 
-	deadline := time.Now().Add(5 * time.Second)
-	for in.base == "" {
-		if addr := listenAddr(in.stdout.String()); addr != "" {
-			_, port, _ := net.SplitHostPort(addr)
-			in.base = "http://127.0.0.1:" + port
-			break
-		}
+	waitfor.Until(t, 5*time.Second, func() error {
 		select {
 		case err := <-in.done:
 			t.Fatalf("run returned before listening: %v\n%s", err, in.stdout)
-		case <-time.After(10 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no 'listening' log line within 5s:\n%s", in.stdout)
+		addr := listenAddr(in.stdout.String())
+		if addr == "" {
+			return errors.New("no 'listening' log line yet")
 		}
-	}
-	for {
-		resp, err := http.Get(in.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return in
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz not 200 within 5s: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		_, port, _ := net.SplitHostPort(addr)
+		in.base = "http://127.0.0.1:" + port
+		return nil
+	})
+	waitStatus(t, in.base+"/healthz", 200, 5*time.Second)
+	return in
 }
 
 func hasAccessLine(logs, route string, status int, requestID string) bool {
@@ -192,13 +181,12 @@ func TestServesVisits(t *testing.T) {
 	}
 	// The access log line carries the route pattern and the request id. Log lines are flushed
 	// every 100 ms, so wait for it, within a bound.
-	deadline := time.Now().Add(2 * time.Second)
-	for !hasAccessLine(in.stdout.String(), "/", 200, "test-abc-123") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no access log line for GET / with the request id within 2s:\n%s", in.stdout)
+	waitfor.Until(t, 2*time.Second, func() error {
+		if !hasAccessLine(in.stdout.String(), "/", 200, "test-abc-123") {
+			return fmt.Errorf("no access log line for GET / with the request id:\n%s", in.stdout)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := in.stop(t); err != nil {
 		t.Fatalf("run() = %v, want nil after a clean shutdown", err)
 	}
@@ -207,14 +195,10 @@ func TestServesVisits(t *testing.T) {
 // TestExactUnderConcurrency: 64 clients × 500 requests move the counter by exactly 32,000,
 // and the 32,000 counts handed out are all distinct.
 func TestExactUnderConcurrency(t *testing.T) {
-	for _, coalesce := range []string{"true", "false"} {
-		t.Run("COALESCE_VISITS="+coalesce, func(t *testing.T) {
-			srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
-			srv.MustDo("SET", redisstore.Key, "1000")
-			in := start(t, redisEnv(srv, "REDIS_TIMEOUT", "5s", "COALESCE_VISITS", coalesce))
-			checkExact(t, srv, in)
-		})
-	}
+	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	srv.MustDo("SET", redisstore.Key, "1000")
+	in := start(t, redisEnv(srv, "REDIS_TIMEOUT", "5s"))
+	checkExact(t, srv, in)
 }
 
 func checkExact(t *testing.T, srv *redistest.Server, in *instance) {
@@ -271,34 +255,42 @@ func checkExact(t *testing.T, srv *redistest.Server, in *instance) {
 // waitStatus polls url until it answers want, within a bounded time.
 func waitStatus(t *testing.T, url string, want int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
 	client := &http.Client{Timeout: time.Second}
-	for {
-		status, body := 0, ""
+	waitfor.Until(t, within, func() error {
 		resp, err := client.Get(url)
 		if err != nil {
-			body = err.Error()
-		} else {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			status, body = resp.StatusCode, string(b)
+			return err
 		}
-		if status == want {
-			return
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			return fmt.Errorf("GET %s = %d %q, want %d", url, resp.StatusCode, b, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s = %d %q, still not %d after %s", url, status, body, want, within)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
-// timedGet returns the status of GET url and how long it took.
-func timedGet(t *testing.T, url string) (int, string, time.Duration) {
+// checkFast503s sends GET / n times and wants each answered 503 with a message, and the median
+// within the Redis timeout plus 150 ms. The median, not each request: on a busy 2-core machine
+// one request can be descheduled for longer than the whole budget, which says nothing about
+// the service, while a service that waited on a dead Redis (TCP gives up after minutes) would
+// put every request, and so the median, far over it. The 150 ms is for scheduling on such a
+// machine and the HTTP round trip on loopback.
+func checkFast503s(t *testing.T, url string, n int, timeout time.Duration) {
 	t.Helper()
-	begin := time.Now()
-	status, body, _ := get(t, url)
-	return status, body, time.Since(begin)
+	var took []time.Duration
+	for range n {
+		begin := time.Now()
+		status, body, _ := get(t, url)
+		took = append(took, time.Since(begin))
+		if status != 503 || !strings.Contains(body, "storage") {
+			t.Fatalf("GET %s = %d %q, want 503 with a clear message", url, status, body)
+		}
+	}
+	slices.Sort(took)
+	if median, limit := took[n/2], timeout+150*time.Millisecond; median > limit {
+		t.Fatalf("503s took %v (sorted), median %s; want a median within %s", took, median, limit)
+	}
 }
 
 func TestRedisMissingAtStart(t *testing.T) {
@@ -312,13 +304,7 @@ func TestRedisMissingAtStart(t *testing.T) {
 	if status, body, _ := get(t, in.base+"/readyz"); status != 503 || strings.Count(body, "\n") != 1 {
 		t.Fatalf("/readyz = %d %q, want 503 with a one-line reason", status, body)
 	}
-	status, body, took := timedGet(t, in.base+"/")
-	if status != 503 || !strings.Contains(body, "storage") {
-		t.Fatalf("GET / = %d %q, want 503 with a clear message", status, body)
-	}
-	if took > 300*time.Millisecond {
-		t.Fatalf("GET / took %s, want the 503 within the 200ms timeout plus slack", took)
-	}
+	checkFast503s(t, in.base+"/", 9, 200*time.Millisecond)
 
 	srv.Restart()
 	waitStatus(t, in.base+"/", 200, 3*time.Second)
@@ -331,16 +317,8 @@ func TestRedisKilledMidRun(t *testing.T) {
 	waitStatus(t, in.base+"/", 200, 3*time.Second)
 
 	srv.Kill()
-	for range 10 {
-		status, body, took := timedGet(t, in.base+"/")
-		if status != 503 {
-			t.Fatalf("GET / with Redis dead = %d %q, want 503", status, body)
-		}
-		if took > 300*time.Millisecond {
-			t.Fatalf("GET / with Redis dead took %s, want at most the timeout plus slack", took)
-		}
-	}
-	waitStatus(t, in.base+"/readyz", 503, time.Second)
+	checkFast503s(t, in.base+"/", 9, 200*time.Millisecond)
+	waitStatus(t, in.base+"/readyz", 503, 3*time.Second)
 
 	srv.Restart()
 	waitStatus(t, in.base+"/", 200, 3*time.Second)
@@ -370,27 +348,32 @@ func TestGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		inflight <- strconv.Itoa(resp.StatusCode) + " " + string(b)
 	}()
-	time.Sleep(100 * time.Millisecond) // let the request reach the handler
+	// The visit has reached the handler when two requests are in flight: it and the scrape.
+	waitfor.Until(t, 5*time.Second, func() error {
+		_, body, _ := get(t, in.base+"/metrics")
+		if !strings.Contains(body, "\nhitcounter_http_requests_in_flight 2\n") {
+			return errors.New("the visit is not in flight yet")
+		}
+		return nil
+	})
 
 	in.cancel() // what SIGTERM does through signal.NotifyContext
-	waitStatus(t, in.base+"/readyz", 503, time.Second)
+	// A probe answers "shutting down" from the moment the drain begins, including one that was
+	// already waiting on the frozen Redis: no race with the first poll.
+	waitStatus(t, in.base+"/readyz", 503, 3*time.Second)
 	if _, body, _ := get(t, in.base+"/readyz"); body != "not ready: shutting down\n" {
 		t.Fatalf("/readyz while draining = %q", body)
 	}
 
 	// After the drain delay the listener closes: new connections are refused.
-	deadline := time.Now().Add(2 * time.Second)
-	for {
+	waitfor.Until(t, 5*time.Second, func() error {
 		conn, err := net.DialTimeout("tcp", strings.TrimPrefix(in.base, "http://"), 200*time.Millisecond)
 		if err != nil {
-			break
+			return nil
 		}
 		conn.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("listener still accepting 2s after the signal")
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+		return errors.New("the listener still accepts connections")
+	})
 	select {
 	case got := <-inflight:
 		t.Fatalf("in-flight request finished while Redis was frozen: %s", got)

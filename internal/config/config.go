@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/rueidis"
 )
 
 // Config is the effective configuration of one hitcounter process.
@@ -32,9 +34,6 @@ type Config struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
-
-	// CoalesceVisits sends the visits that arrive while a write is in flight as one INCRBY.
-	CoalesceVisits bool
 
 	LogLevel  slog.Level
 	AccessLog bool
@@ -80,7 +79,6 @@ func (c Config) LogValue() slog.Value {
 			slog.Int("db", c.Redis.DB),
 			slog.Bool("tls", c.Redis.TLS),
 			slog.String("timeout", c.RedisTimeout.String()),
-			slog.Bool("coalesce_visits", c.CoalesceVisits),
 		),
 		slog.String("shutdown_drain_delay", c.ShutdownDrainDelay.String()),
 		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
@@ -123,18 +121,20 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 		readFile = os.ReadFile
 	}
 	p := parser{getenv: getenv}
+	duration := func(name string, def time.Duration) time.Duration {
+		return value(&p, name, def, durationFrom(time.Millisecond), "a duration of at least 1ms (examples: 250ms, 5s, 1m)")
+	}
 	cfg := Config{
-		Port:               p.port("PORT", DefaultPort),
-		RedisTimeout:       p.duration("REDIS_TIMEOUT", DefaultRedisTimeout, time.Millisecond),
-		ShutdownDrainDelay: p.durationOrZero("SHUTDOWN_DRAIN_DELAY", DefaultShutdownDrainDelay),
-		ShutdownTimeout:    p.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, time.Millisecond),
-		ReadHeaderTimeout:  p.duration("HTTP_READ_HEADER_TIMEOUT", DefaultReadHeaderTimeout, time.Millisecond),
-		ReadTimeout:        p.duration("HTTP_READ_TIMEOUT", DefaultReadTimeout, time.Millisecond),
-		WriteTimeout:       p.duration("HTTP_WRITE_TIMEOUT", DefaultWriteTimeout, time.Millisecond),
-		IdleTimeout:        p.duration("HTTP_IDLE_TIMEOUT", DefaultIdleTimeout, time.Millisecond),
-		CoalesceVisits:     p.boolean("COALESCE_VISITS", true),
-		LogLevel:           p.logLevel("LOG_LEVEL", slog.LevelInfo),
-		AccessLog:          p.boolean("ACCESS_LOG", true),
+		Port:               value(&p, "PORT", DefaultPort, intIn(0, 65535), "a port number (0-65535)"),
+		RedisTimeout:       duration("REDIS_TIMEOUT", DefaultRedisTimeout),
+		ShutdownDrainDelay: value(&p, "SHUTDOWN_DRAIN_DELAY", DefaultShutdownDrainDelay, durationFrom(0), "a duration of 0 or more (examples: 0, 500ms, 2s)"),
+		ShutdownTimeout:    duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout),
+		ReadHeaderTimeout:  duration("HTTP_READ_HEADER_TIMEOUT", DefaultReadHeaderTimeout),
+		ReadTimeout:        duration("HTTP_READ_TIMEOUT", DefaultReadTimeout),
+		WriteTimeout:       duration("HTTP_WRITE_TIMEOUT", DefaultWriteTimeout),
+		IdleTimeout:        duration("HTTP_IDLE_TIMEOUT", DefaultIdleTimeout),
+		LogLevel:           value(&p, "LOG_LEVEL", slog.LevelInfo, logLevel, "a log level (debug, info, warn, error)"),
+		AccessLog:          value(&p, "ACCESS_LOG", true, boolean, "a boolean (true or false)"),
 	}
 	cfg.Redis = p.redis(readFile)
 	if p.err == nil && cfg.ShutdownDrainDelay >= cfg.ShutdownTimeout {
@@ -150,7 +150,7 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 // the configuration.
 func Port(getenv func(string) string) (int, error) {
 	p := parser{getenv: getenv}
-	port := p.port("PORT", DefaultPort)
+	port := value(&p, "PORT", DefaultPort, intIn(0, 65535), "a port number (0-65535)")
 	return port, p.err
 }
 
@@ -173,99 +173,64 @@ func (p *parser) lookup(name string) (value string, set bool) {
 	return v, v != ""
 }
 
-func (p *parser) port(name string, def int) int {
+// value is every variable's parser: unset or blank gives def; otherwise conv's result, or a
+// one-line error naming the variable, with what it should have been.
+func value[T any](p *parser, name string, def T, conv func(string) (T, bool), want string) T {
 	v, ok := p.lookup(name)
 	if !ok {
 		return def
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 || n > 65535 {
-		p.fail(name, "%q is not a port number (0-65535)", v)
-		return 0
+	got, ok := conv(v)
+	if !ok {
+		p.fail(name, "%q is not %s", v, want)
+		return def
 	}
-	return n
+	return got
 }
 
-func (p *parser) nonNegativeInt(name string, def int) int {
-	v, ok := p.lookup(name)
-	if !ok {
-		return def
+// intIn converts a whole number within lo..hi.
+func intIn(lo, hi int) func(string) (int, bool) {
+	return func(v string) (int, bool) {
+		n, err := strconv.Atoi(v)
+		return n, err == nil && n >= lo && n <= hi
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		p.fail(name, "%q is not a whole number of 0 or more", v)
-		return 0
-	}
-	return n
 }
 
-// duration parses a Go duration ("250ms", "5s") of at least min.
-func (p *parser) duration(name string, def, min time.Duration) time.Duration {
-	v, ok := p.lookup(name)
-	if !ok {
-		return def
+// durationFrom converts a Go duration ("250ms", "5s") of at least lo; "0" is a duration too.
+func durationFrom(lo time.Duration) func(string) (time.Duration, bool) {
+	return func(v string) (time.Duration, bool) {
+		d, err := time.ParseDuration(v)
+		return d, err == nil && d >= lo
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		p.fail(name, "%q is not a duration (examples: 250ms, 5s, 1m)", v)
-		return 0
-	}
-	if d < min {
-		p.fail(name, "%q is too short (at least %s)", v, min)
-		return 0
-	}
-	return d
 }
 
-// durationOrZero is duration where 0 is allowed and means "none".
-func (p *parser) durationOrZero(name string, def time.Duration) time.Duration {
-	v, ok := p.lookup(name)
-	if !ok {
-		return def
-	}
-	if v == "0" {
-		return 0
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		p.fail(name, "%q is not a duration of 0 or more (examples: 0, 500ms, 2s)", v)
-		return 0
-	}
-	return d
+func validPort(v string) bool {
+	_, ok := intIn(1, 65535)(v)
+	return ok
 }
 
-func (p *parser) boolean(name string, def bool) bool {
-	v, ok := p.lookup(name)
-	if !ok {
-		return def
-	}
+func boolean(v string) (bool, bool) {
 	switch strings.ToLower(v) {
 	case "1", "true", "yes", "on":
-		return true
+		return true, true
 	case "0", "false", "no", "off":
-		return false
+		return false, true
 	}
-	p.fail(name, "%q is not a boolean (true or false)", v)
-	return false
+	return false, false
 }
 
-func (p *parser) logLevel(name string, def slog.Level) slog.Level {
-	v, ok := p.lookup(name)
-	if !ok {
-		return def
-	}
+func logLevel(v string) (slog.Level, bool) {
 	switch strings.ToLower(v) {
 	case "debug":
-		return slog.LevelDebug
+		return slog.LevelDebug, true
 	case "info":
-		return slog.LevelInfo
+		return slog.LevelInfo, true
 	case "warn", "warning":
-		return slog.LevelWarn
+		return slog.LevelWarn, true
 	case "error":
-		return slog.LevelError
+		return slog.LevelError, true
 	}
-	p.fail(name, "%q is not a log level (debug, info, warn, error)", v)
-	return def
+	return 0, false
 }
 
 func (p *parser) redis(readFile func(string) ([]byte, error)) Redis {
@@ -286,8 +251,9 @@ func (p *parser) redis(readFile func(string) ([]byte, error)) Redis {
 		if strings.ContainsAny(host, "/:@ ") && net.ParseIP(host) == nil {
 			p.fail("REDIS_HOST", "%q is not a host name or IP address", host)
 		}
-		r.Addr = net.JoinHostPort(host, strconv.Itoa(p.redisPort()))
-		r.DB = p.nonNegativeInt("REDIS_DB", 0)
+		port := value(p, "REDIS_PORT", DefaultRedisPort, intIn(1, 65535), "a port number (1-65535)")
+		r.Addr = net.JoinHostPort(host, strconv.Itoa(port))
+		r.DB = value(p, "REDIS_DB", 0, intIn(0, math.MaxInt32), "a whole number of 0 or more")
 	}
 
 	if user, ok := p.lookup("REDIS_USERNAME"); ok {
@@ -303,19 +269,6 @@ func (p *parser) redis(readFile func(string) ([]byte, error)) Redis {
 		r.Password = password
 	}
 	return r
-}
-
-func (p *parser) redisPort() int {
-	v, ok := p.lookup("REDIS_PORT")
-	if !ok {
-		return DefaultRedisPort
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 65535 {
-		p.fail("REDIS_PORT", "%q is not a port number (1-65535)", v)
-		return 0
-	}
-	return n
 }
 
 // password reads REDIS_PASSWORD_FILE (which wins, as Docker secrets should) or REDIS_PASSWORD.
@@ -353,55 +306,36 @@ func (p *parser) password(readFile func(string) ([]byte, error)) (Secret, bool) 
 	return "", false
 }
 
-// redisURL parses redis://[user[:password]@]host[:port][/db] and rediss:// for TLS. The URL
-// may hold a password, so no error quotes it.
+// redisURL reads redis://[user[:password]@]host[:port][/db] (rediss:// for TLS) with the
+// client's own parser, so the service accepts exactly what rueidis does. The URL may hold a
+// password, so no error quotes it, nor the parser's error, which may.
 func (p *parser) redisURL(raw string) Redis {
 	const name = "REDIS_URL"
 	var r Redis
-	u, err := url.Parse(raw)
-	if err != nil {
-		p.fail(name, "not a valid URL (expected redis://[user[:password]@]host[:port][/db])")
+	opt, err := rueidis.ParseURL(raw)
+	switch {
+	case err != nil:
+		p.fail(name, "not a valid Redis URL (expected redis://[user[:password]@]host[:port][/db] or rediss://)")
 		return r
-	}
-	switch u.Scheme {
-	case "redis":
-	case "rediss":
-		r.TLS = true
-	default:
+	case opt.DialCtxFn != nil: // unix://: the containers talk TCP
 		p.fail(name, "scheme must be redis:// or rediss://")
 		return r
-	}
-	if u.Opaque != "" || u.Hostname() == "" {
-		p.fail(name, "has no host (expected redis://[user[:password]@]host[:port][/db])")
+	case len(opt.InitAddress) != 1:
+		p.fail(name, "must name exactly one server")
 		return r
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
+	case strings.ContainsAny(raw, "?#"):
+		// The client would take some (dial_timeout, skip_verify) and ignore the rest; the
+		// service's own settings are environment variables, so none is silently dropped.
 		p.fail(name, "query parameters and fragments are not supported")
 		return r
 	}
-	port := DefaultRedisPort
-	if ps := u.Port(); ps != "" {
-		n, err := strconv.Atoi(ps)
-		if err != nil || n < 1 || n > 65535 {
-			p.fail(name, "has an invalid port")
-			return r
-		}
-		port = n
+	if _, port, _ := net.SplitHostPort(opt.InitAddress[0]); !validPort(port) {
+		p.fail(name, "has an invalid port")
+		return r
 	}
-	r.Addr = net.JoinHostPort(u.Hostname(), strconv.Itoa(port))
-	if u.User != nil {
-		r.Username = u.User.Username()
-		if pw, ok := u.User.Password(); ok {
-			r.Password = Secret(pw)
-		}
-	}
-	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
-		n, err := strconv.Atoi(db)
-		if err != nil || n < 0 {
-			p.fail(name, "database in the path must be a whole number of 0 or more")
-			return r
-		}
-		r.DB = n
-	}
+	r.Addr = opt.InitAddress[0]
+	r.Username, r.Password = opt.Username, Secret(opt.Password)
+	r.DB = opt.SelectDB
+	r.TLS = opt.TLSConfig != nil
 	return r
 }

@@ -35,7 +35,6 @@ func TestLoadDefaults(t *testing.T) {
 		ReadTimeout:        10 * time.Second,
 		WriteTimeout:       10 * time.Second,
 		IdleTimeout:        60 * time.Second,
-		CoalesceVisits:     true,
 		LogLevel:           slog.LevelInfo,
 		AccessLog:          true,
 	}
@@ -60,6 +59,9 @@ func TestLoadGood(t *testing.T) {
 		{"REDIS_USERNAME", []string{"REDIS_USERNAME", "hitcounter"}, func(c Config) (any, any) { return c.Redis.Username, "hitcounter" }},
 		{"REDIS_PASSWORD", []string{"REDIS_PASSWORD", " s3cret "}, func(c Config) (any, any) { return c.Redis.Password.Reveal(), " s3cret " }},
 		{"REDIS_DB", []string{"REDIS_DB", "3"}, func(c Config) (any, any) { return c.Redis.DB, 3 }},
+		{"REDIS_URL without a host means localhost, as the client reads it", []string{"REDIS_URL", "redis://"}, func(c Config) (any, any) {
+			return c.Redis, Redis{Addr: "localhost:6379"}
+		}},
 		{"REDIS_URL plain", []string{"REDIS_URL", "redis://db.example:6390/2"}, func(c Config) (any, any) {
 			return c.Redis, Redis{Addr: "db.example:6390", DB: 2}
 		}},
@@ -82,7 +84,6 @@ func TestLoadGood(t *testing.T) {
 		{"HTTP_IDLE_TIMEOUT", []string{"HTTP_IDLE_TIMEOUT", "2m"}, func(c Config) (any, any) { return c.IdleTimeout, 2 * time.Minute }},
 		{"LOG_LEVEL", []string{"LOG_LEVEL", "DEBUG"}, func(c Config) (any, any) { return c.LogLevel, slog.LevelDebug }},
 		{"LOG_LEVEL warning", []string{"LOG_LEVEL", "warning"}, func(c Config) (any, any) { return c.LogLevel, slog.LevelWarn }},
-		{"COALESCE_VISITS off", []string{"COALESCE_VISITS", "no"}, func(c Config) (any, any) { return c.CoalesceVisits, false }},
 		{"ACCESS_LOG off", []string{"ACCESS_LOG", "false"}, func(c Config) (any, any) { return c.AccessLog, false }},
 		{"ACCESS_LOG on", []string{"ACCESS_LOG", "1"}, func(c Config) (any, any) { return c.AccessLog, true }},
 	}
@@ -116,7 +117,6 @@ func TestLoadMalformed(t *testing.T) {
 		{[]string{"REDIS_DB", "-1"}, "REDIS_DB"},
 		{[]string{"REDIS_DB", "one"}, "REDIS_DB"},
 		{[]string{"REDIS_URL", "http://redis:6379"}, "REDIS_URL"},
-		{[]string{"REDIS_URL", "redis://"}, "REDIS_URL"},
 		{[]string{"REDIS_URL", "redis://host:99999"}, "REDIS_URL"},
 		{[]string{"REDIS_URL", "redis://host/db0"}, "REDIS_URL"},
 		{[]string{"REDIS_URL", "redis://host?dial_timeout=1s"}, "REDIS_URL"},
@@ -140,7 +140,6 @@ func TestLoadMalformed(t *testing.T) {
 		{[]string{"HTTP_IDLE_TIMEOUT", "1d"}, "HTTP_IDLE_TIMEOUT"},
 		{[]string{"LOG_LEVEL", "verbose"}, "LOG_LEVEL"},
 		{[]string{"ACCESS_LOG", "maybe"}, "ACCESS_LOG"},
-		{[]string{"COALESCE_VISITS", "2"}, "COALESCE_VISITS"},
 	}
 	readFile := func(string) ([]byte, error) { return nil, fs.ErrNotExist }
 	for _, tt := range tests {

@@ -2,6 +2,7 @@ package counter
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -78,6 +79,9 @@ func (c *Coalescer) Visit(ctx context.Context) (int64, error) {
 		return b.total - b.n + position, nil
 	case <-ctx.Done():
 		// The visit stays in its batch and may still be counted; it is just not answered.
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return 0, Errorf(ECANCELED, ctx.Err(), "request cancelled")
+		}
 		return 0, Errorf(EUNAVAILABLE, ctx.Err(), "storage did not answer in time")
 	}
 }

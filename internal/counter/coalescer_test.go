@@ -6,12 +6,17 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
 // gatedAdder is the domain-level store in these tests: it keeps a total in memory and holds
 // every Add until the test lets it through, so the test decides what is in flight. The
 // Coalescer over a real Redis is tested in redisstore and cmd/hitcounter.
+//
+// Every test runs in a synctest bubble: synctest.Wait returns once every goroutine is blocked
+// (on the gate, or waiting for its batch), so the test reads the coalescer's state at a moment
+// it chose, without polling, and timeouts run on the bubble's fake clock.
 type gatedAdder struct {
 	mu    sync.Mutex
 	total int64
@@ -42,165 +47,176 @@ func (a *gatedAdder) snapshot() (int64, []int64) {
 	return a.total, slices.Clone(a.calls)
 }
 
-// waitState polls a piece of the coalescer's state until it equals want, within a bound.
-func waitState(t *testing.T, c *Coalescer, what string, read func(*Coalescer) int64, want int64) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c.mu.Lock()
-		got := read(c)
-		c.mu.Unlock()
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s = %d, want %d", what, got, want)
-		}
-		time.Sleep(time.Millisecond)
+// state waits until every goroutine of the bubble is blocked, then returns the writes in
+// flight and the visits queued in the open batch.
+func state(c *Coalescer) (inFlight int, queued int64) {
+	synctest.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open != nil {
+		queued = c.open.n
 	}
+	return c.inFlight, queued
 }
 
-// waitQueued waits until the open batch holds n visits.
-func waitQueued(t *testing.T, c *Coalescer, n int64) {
+func wantState(t *testing.T, c *Coalescer, wantInFlight int, wantQueued int64) {
 	t.Helper()
-	waitState(t, c, "visits in the open batch", func(c *Coalescer) int64 {
-		if c.open == nil {
-			return 0
-		}
-		return c.open.n
-	}, n)
-}
-
-// waitInFlight waits until n writes are in flight.
-func waitInFlight(t *testing.T, c *Coalescer, n int) {
-	t.Helper()
-	waitState(t, c, "writes in flight", func(c *Coalescer) int64 { return int64(c.inFlight) }, int64(n))
+	if inFlight, queued := state(c); inFlight != wantInFlight || queued != wantQueued {
+		t.Fatalf("in flight %d, queued %d; want %d, %d", inFlight, queued, wantInFlight, wantQueued)
+	}
 }
 
 func TestCoalescerBatchesWhileInFlight(t *testing.T) {
-	a := &gatedAdder{gate: make(chan struct{})}
-	c := NewCoalescer(a, 1, 5*time.Second)
-
-	results := make(chan int64, 11)
-	visit := func() {
-		n, err := c.Visit(context.Background())
-		if err != nil {
-			t.Errorf("Visit() error = %v", err)
+	synctest.Test(t, func(t *testing.T) {
+		a := &gatedAdder{gate: make(chan struct{})}
+		c := NewCoalescer(a, 1, 5*time.Second)
+		results := make(chan int64, 11)
+		visit := func() {
+			n, err := c.Visit(context.Background())
+			if err != nil {
+				t.Errorf("Visit() error = %v", err)
+			}
+			results <- n
 		}
-		results <- n
-	}
-	go visit() // goes alone and blocks in Add
-	waitInFlight(t, c, 1)
-	for range 10 {
-		go visit() // all ten queue behind it
-	}
-	waitQueued(t, c, 10)
 
-	a.gate <- struct{}{} // the lone write
-	a.gate <- struct{}{} // the batch of ten
-	var got []int64
-	for range 11 {
-		got = append(got, <-results)
-	}
-	slices.Sort(got)
-	if want := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}; !slices.Equal(got, want) {
-		t.Fatalf("counts = %v, want %v", got, want)
-	}
-	total, calls := a.snapshot()
-	if total != 11 || !slices.Equal(calls, []int64{1, 10}) {
-		t.Fatalf("store total %d after Adds %v, want 11 after [1 10]", total, calls)
-	}
+		go visit() // goes alone and blocks in Add
+		wantState(t, c, 1, 0)
+		for range 10 {
+			go visit() // all ten queue behind it
+		}
+		wantState(t, c, 1, 10)
+
+		a.gate <- struct{}{} // the lone write
+		a.gate <- struct{}{} // the batch of ten
+		var got []int64
+		for range 11 {
+			got = append(got, <-results)
+		}
+		slices.Sort(got)
+		if want := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}; !slices.Equal(got, want) {
+			t.Fatalf("counts = %v, want %v", got, want)
+		}
+		total, calls := a.snapshot()
+		if total != 11 || !slices.Equal(calls, []int64{1, 10}) {
+			t.Fatalf("store total %d after Adds %v, want 11 after [1 10]", total, calls)
+		}
+		wantState(t, c, 0, 0)
+	})
 }
 
 func TestCoalescerErrorReachesEveryWaiter(t *testing.T) {
-	boom := Errorf(EUNAVAILABLE, errors.New("connection refused"), "storage unavailable")
-	a := &gatedAdder{gate: make(chan struct{}), err: boom}
-	c := NewCoalescer(a, 1, 5*time.Second)
-	errs := make(chan error, 4)
-	for range 4 {
-		go func() {
-			_, err := c.Visit(context.Background())
-			errs <- err
-		}()
-	}
-	waitInFlight(t, c, 1)
-	waitQueued(t, c, 3)
-	close(a.gate)
-	for range 4 {
-		if err := <-errs; ErrorCode(err) != EUNAVAILABLE {
-			t.Fatalf("Visit() error = %v, want code %q", err, EUNAVAILABLE)
+	synctest.Test(t, func(t *testing.T) {
+		boom := Errorf(EUNAVAILABLE, errors.New("connection refused"), "storage unavailable")
+		a := &gatedAdder{gate: make(chan struct{}), err: boom}
+		c := NewCoalescer(a, 1, 5*time.Second)
+		errs := make(chan error, 4)
+		for range 4 {
+			go func() {
+				_, err := c.Visit(context.Background())
+				errs <- err
+			}()
 		}
-	}
-	// The slot is free again: the next visit writes alone.
-	a.mu.Lock()
-	a.err = nil
-	a.mu.Unlock()
-	if n, err := c.Visit(context.Background()); err != nil || n != 1 {
-		t.Fatalf("Visit() after errors = %d, %v; want 1, nil", n, err)
-	}
+		wantState(t, c, 1, 3)
+		close(a.gate)
+		for range 4 {
+			if err := <-errs; ErrorCode(err) != EUNAVAILABLE {
+				t.Fatalf("Visit() error = %v, want code %q", err, EUNAVAILABLE)
+			}
+		}
+
+		// The slot is free again: the next visit writes alone.
+		a.mu.Lock()
+		a.err = nil
+		a.mu.Unlock()
+		if n, err := c.Visit(context.Background()); err != nil || n != 1 {
+			t.Fatalf("Visit() after errors = %d, %v; want 1, nil", n, err)
+		}
+	})
 }
 
-func TestCoalescerWaiterGivesUpWithItsContext(t *testing.T) {
-	a := &gatedAdder{gate: make(chan struct{})}
-	c := NewCoalescer(a, 1, 5*time.Second)
-	go func() { _, _ = c.Visit(context.Background()) }()
-	waitInFlight(t, c, 1)
+func TestCoalescerWaiterGivesUpWithItsDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := &gatedAdder{gate: make(chan struct{})}
+		c := NewCoalescer(a, 1, 5*time.Second)
+		go func() { _, _ = c.Visit(context.Background()) }()
+		wantState(t, c, 1, 0)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	begin := time.Now()
-	_, err := c.Visit(ctx)
-	if ErrorCode(err) != EUNAVAILABLE || time.Since(begin) > time.Second {
-		t.Fatalf("Visit() = %v after %s, want unavailable soon after the 50ms deadline", err, time.Since(begin))
-	}
-	close(a.gate)
-	// The abandoned visit was in a batch and is counted: the total may exceed the answers,
-	// never fall short of them.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		total, _ := a.snapshot()
-		if total == 2 {
-			break
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		begin := time.Now()
+		_, err := c.Visit(ctx)
+		if took := time.Since(begin); ErrorCode(err) != EUNAVAILABLE || took != 50*time.Millisecond {
+			t.Fatalf("Visit() = %v after %s, want unavailable at the 50ms deadline", err, took)
 		}
-		if time.Now().After(deadline) {
+
+		close(a.gate)
+		synctest.Wait()
+		// The abandoned visit was in a batch and is counted: the total may exceed the answers,
+		// never fall short of them.
+		if total, _ := a.snapshot(); total != 2 {
 			t.Fatalf("store total = %d, want 2", total)
 		}
-		time.Sleep(time.Millisecond)
-	}
+	})
+}
+
+// A client that hangs up is not a storage failure: the error says cancelled, not unavailable.
+func TestCoalescerWaiterCancelledIsNotUnavailable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := &gatedAdder{gate: make(chan struct{})}
+		c := NewCoalescer(a, 1, 5*time.Second)
+		go func() { _, _ = c.Visit(context.Background()) }()
+		wantState(t, c, 1, 0)
+
+		ctx, cancel := context.WithCancel(context.Background())
+		errs := make(chan error, 1)
+		go func() {
+			_, err := c.Visit(ctx)
+			errs <- err
+		}()
+		wantState(t, c, 1, 1)
+		cancel()
+		if err := <-errs; ErrorCode(err) != ECANCELED {
+			t.Fatalf("Visit() after cancel = %v, want code %q", err, ECANCELED)
+		}
+		close(a.gate)
+	})
 }
 
 func TestCoalescerAllowsSeveralWritesInFlight(t *testing.T) {
-	a := &gatedAdder{gate: make(chan struct{})}
-	c := NewCoalescer(a, 3, 5*time.Second)
-	done := make(chan int64, 5)
-	for range 5 {
-		go func() {
-			n, _ := c.Visit(context.Background())
-			done <- n
-		}()
-	}
-	waitInFlight(t, c, 3)
-	waitQueued(t, c, 2)
-	close(a.gate)
-	var got []int64
-	for range 5 {
-		got = append(got, <-done)
-	}
-	slices.Sort(got)
-	if !slices.Equal(got, []int64{1, 2, 3, 4, 5}) {
-		t.Fatalf("counts = %v, want 1..5", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		a := &gatedAdder{gate: make(chan struct{})}
+		c := NewCoalescer(a, 3, 5*time.Second)
+		done := make(chan int64, 5)
+		for range 5 {
+			go func() {
+				n, _ := c.Visit(context.Background())
+				done <- n
+			}()
+		}
+		wantState(t, c, 3, 2)
+		close(a.gate)
+		var got []int64
+		for range 5 {
+			got = append(got, <-done)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, []int64{1, 2, 3, 4, 5}) {
+			t.Fatalf("counts = %v, want 1..5", got)
+		}
+	})
 }
 
 func TestCoalescerWaiterBoundedByTimeout(t *testing.T) {
-	a := &gatedAdder{gate: make(chan struct{})}
-	c := NewCoalescer(a, 1, 100*time.Millisecond)
-	go func() { _, _ = c.Visit(context.Background()) }()
-	waitInFlight(t, c, 1)
-	begin := time.Now()
-	_, err := c.Visit(context.Background()) // no deadline of its own
-	if took := time.Since(begin); ErrorCode(err) != EUNAVAILABLE || took > time.Second {
-		t.Fatalf("waiting Visit() = %v after %s, want unavailable after about 100ms", err, took)
-	}
-	close(a.gate)
+	synctest.Test(t, func(t *testing.T) {
+		a := &gatedAdder{gate: make(chan struct{})}
+		c := NewCoalescer(a, 1, 100*time.Millisecond)
+		go func() { _, _ = c.Visit(context.Background()) }()
+		wantState(t, c, 1, 0)
+		begin := time.Now()
+		_, err := c.Visit(context.Background()) // no deadline of its own
+		if took := time.Since(begin); ErrorCode(err) != EUNAVAILABLE || took != 100*time.Millisecond {
+			t.Fatalf("waiting Visit() = %v after %s, want unavailable at the 100ms timeout", err, took)
+		}
+		close(a.gate)
+	})
 }

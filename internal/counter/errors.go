@@ -9,6 +9,9 @@ import (
 const (
 	// EUNAVAILABLE: the store cannot be reached or did not answer in time. Retrying later helps.
 	EUNAVAILABLE = "unavailable"
+	// ECANCELED: the caller gave up (an HTTP client hung up) before the store answered. Not a
+	// store failure: nobody is waiting for the answer, and the visit may still be counted.
+	ECANCELED = "canceled"
 	// EINTERNAL: anything unexpected. The details are logged, never shown to a client.
 	EINTERNAL = "internal"
 )

@@ -1,56 +1,66 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
-	"strconv"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
 
-var (
-	headerTextPlain = []string{"text/plain; charset=utf-8"}
-	headerJSON      = []string{"application/json"}
-	headerRetry     = []string{"1"}
-)
+// StatusClientClosedRequest is nginx's status for a client that hung up before the answer. It
+// is never sent (nobody is there to read it); it marks the request in the log and metrics.
+const StatusClientClosedRequest = 499
 
 // statusFor is the one place where a domain error code becomes an HTTP status.
 func statusFor(code string) int {
 	switch code {
 	case counter.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
+	case counter.ECANCELED:
+		return StatusClientClosedRequest
 	}
 	return http.StatusInternalServerError
 }
 
-// writeText writes a one-line plain-text answer; for errors, msg must be safe to show a
-// client. Headers are set before WriteHeader.
+// writeText writes a one-line plain-text answer. Headers are set before WriteHeader.
 func writeText(w http.ResponseWriter, status int, msg string) {
 	h := w.Header()
-	h["Content-Type"] = headerTextPlain
-	h["Cache-Control"] = headerNoStore
-	h["X-Content-Type-Options"] = headerNoSniff
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(msg + "\n"))
 }
 
-// writeDomainError answers a failed domain call: the status from its code, its client-safe
-// message (JSON for JSON clients), and the full error noted for the log line.
-func writeDomainError(w http.ResponseWriter, f format, err error) {
-	noteError(w, err)
-	code := counter.ErrorCode(err)
-	status := statusFor(code)
+// errorAnswer is the JSON body of every error.
+type errorAnswer struct {
+	Error string `json:"error"`
+	Code  string `json:"code,omitempty"`
+}
+
+// writeError is the one error writer: msg (safe to show a client) and the domain code, if any,
+// as JSON for JSON clients, as one line of text for everyone else.
+func writeError(w http.ResponseWriter, f format, status int, msg, code string) {
 	if status == http.StatusServiceUnavailable {
-		w.Header()["Retry-After"] = headerRetry
+		w.Header().Set("Retry-After", "1")
 	}
-	msg := counter.ErrorMessage(err)
 	if f != formatJSON {
 		writeText(w, status, msg)
 		return
 	}
-	body := `{"error":` + strconv.Quote(msg) + `,"code":` + strconv.Quote(code) + "}\n"
 	h := w.Header()
-	h["Content-Type"] = headerJSON
-	h["Cache-Control"] = headerNoStore
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body))
+	_ = json.NewEncoder(w).Encode(errorAnswer{Error: msg, Code: code})
+}
+
+// writeDomainError answers a failed domain call: the status from its code and its client-safe
+// message; the full error is noted for the log line. (A client that hung up is answered 499
+// like anyone else; nobody reads it, and the log line says what happened.)
+func writeDomainError(w http.ResponseWriter, f format, err error) {
+	noteError(w, err)
+	code := counter.ErrorCode(err)
+	writeError(w, f, statusFor(code), counter.ErrorMessage(err), code)
 }

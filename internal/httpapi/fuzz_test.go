@@ -1,28 +1,37 @@
 package httpapi
 
 import (
+	"context"
+	"encoding/json"
 	"log/slog"
+	"math"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/redisstore"
 	"github.com/hitcounter/hitcounter/internal/redistest"
+	"golang.org/x/net/html"
 )
 
-// FuzzNegotiate: any Accept value picks one of the three formats or none, never panics, and
-// q-values stay in range.
+// FuzzNegotiate checks negotiate against an independent reading of the same header: the
+// standard library's media type parser (mime.ParseMediaType) and RFC 9110's rules written out
+// plainly below. Where every range in the header is well formed, both must pick the same
+// format, or both refuse; for any header, negotiate never panics and answers one of the offers.
 func FuzzNegotiate(f *testing.F) {
 	for _, seed := range []string{
 		"", "*/*", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
 		"application/json;q=0.5, text/plain;q=0.4", "text/*;q=0", "a/b;q=1.0000", ";;,,/", "text/plain;q=0.-1",
-		"\x00/\xff;q=\t1", strings.Repeat("text/plain;q=0.1,", 100),
+		"\x00/\xff;q=\t1", strings.Repeat("text/plain;q=0.1,", 100), "TEXT/HTML;Q=0.9, application/json;q=0.9",
+		"*/*;q=0, application/json", "text/plain;q=0, text/*;q=0.5", "application/*;q=0.3, text/html;q=0.2",
 	} {
 		f.Add(seed)
 	}
@@ -31,14 +40,156 @@ func FuzzNegotiate(f *testing.F) {
 		if got != formatText && got != formatJSON && got != formatHTML {
 			t.Fatalf("negotiate(%q) = %d, not a format", accept, got)
 		}
-		again, ok2 := negotiate(accept)
-		if again != got || ok2 != ok {
-			t.Fatalf("negotiate(%q) is not deterministic", accept)
+		want, wantOK, comparable := referenceNegotiate(accept)
+		if !comparable {
+			return
 		}
-		for _, o := range offers {
-			if q := quality(accept, o.typ, o.sub); q < 0 || q > 1000 {
-				t.Fatalf("quality(%q, %s/%s) = %d, outside 0..1000", accept, o.typ, o.sub, q)
+		if ok != wantOK || (ok && got != want) {
+			t.Fatalf("negotiate(%q) = %v, %v; the reference reading gives %v, %v", accept, got, ok, want, wantOK)
+		}
+	})
+}
+
+// qvalue is RFC 9110's grammar for a weight: 0 to 1 with up to three decimals.
+var qvalue = regexp.MustCompile(`^(0(\.[0-9]{1,3})?|1(\.0{1,3})?)$`)
+
+// referenceNegotiate reads Accept with mime.ParseMediaType. comparable is false when some range
+// is malformed (negotiate skips those; the reference has no opinion on them).
+func referenceNegotiate(accept string) (f format, ok, comparable bool) {
+	if strings.TrimSpace(accept) == "" {
+		return formatText, true, true
+	}
+	type mediaRange struct {
+		typ, sub string
+		q        float64
+	}
+	var ranges []mediaRange
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, params, err := mime.ParseMediaType(part)
+		if err != nil {
+			return 0, false, false
+		}
+		typ, sub, found := strings.Cut(mt, "/")
+		if !found || (typ == "*" && sub != "*") {
+			return 0, false, false
+		}
+		q := 1.0
+		if v, set := params["q"]; set {
+			if !qvalue.MatchString(v) {
+				return 0, false, false
 			}
+			q, _ = strconv.ParseFloat(v, 64)
+		}
+		ranges = append(ranges, mediaRange{typ, sub, q})
+	}
+	// Each offer takes the q of the most specific range that matches it (the first such range
+	// when a header repeats one); the highest q wins, ties going to the server's order.
+	bestQ := 0.0
+	for _, o := range offers {
+		specificity, q := 0, 0.0
+		for _, r := range ranges {
+			s := 0
+			switch {
+			case r.typ == o.typ && r.sub == o.sub:
+				s = 3
+			case r.typ == o.typ && r.sub == "*":
+				s = 2
+			case r.typ == "*":
+				s = 1
+			}
+			if s > specificity {
+				specificity, q = s, r.q
+			}
+		}
+		if q > bestQ {
+			f, bestQ = o.format, q
+		}
+	}
+	return f, bestQ > 0, true
+}
+
+// validUTF8 replaces every byte that is not part of valid UTF-8 with U+FFFD.
+func validUTF8(s string) string {
+	var b strings.Builder
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		if r == utf8.RuneError && size == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[:size])
+		}
+		s = s[size:]
+	}
+	return b.String()
+}
+
+// fixedCounter answers every visit with the same number, so the encoders can be fed any count.
+type fixedCounter int64
+
+func (c fixedCounter) Visit(context.Context) (int64, error) { return int64(c), nil }
+
+// FuzzVisitEncoders sends any hostname and count through the visit handler's JSON and HTML
+// answers and parses them back: encoding/json must read the same hostname and count, and an
+// HTML parser must find the count and the hostname as text, with no element the page did not
+// write (a hostname of "<script>" is text, never a tag).
+func FuzzVisitEncoders(f *testing.F) {
+	for _, host := range []string{"web-1", "<script>alert(1)</script>", `"quoted" & 'single'`, "tab\there\x7f\a", "ünïcödé", "\xff\xfe", "</code><p>", ""} {
+		f.Add(host, int64(42))
+	}
+	f.Add("web-1", int64(math.MaxInt64))
+	f.Add("web-1", int64(math.MinInt64))
+	f.Fuzz(func(t *testing.T, host string, count int64) {
+		h := handleVisit(fixedCounter(count), NewMetrics("x"), host)
+
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequestWithContext(t.Context(), "GET", "/", nil)
+		req.Header.Set("Accept", "application/json")
+		h.ServeHTTP(rec, req)
+		var v visitAnswer
+		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+			t.Fatalf("JSON answer %q does not parse: %v", rec.Body, err)
+		}
+		// encoding/json writes each invalid UTF-8 byte as U+FFFD.
+		if wantHost := validUTF8(host); v.Count != count || v.ServedBy != wantHost {
+			t.Fatalf("JSON answer reads back as %+v, want count %d host %q", v, count, wantHost)
+		}
+
+		rec = httptest.NewRecorder()
+		req = httptest.NewRequestWithContext(t.Context(), "GET", "/", nil)
+		req.Header.Set("Accept", "text/html")
+		h.ServeHTTP(rec, req)
+		doc, err := html.Parse(rec.Body)
+		if err != nil {
+			t.Fatalf("HTML answer does not parse: %v", err)
+		}
+		var tags []string
+		texts := map[string]string{} // element -> its text, for the ones that show values
+		for n := range doc.Descendants() {
+			if n.Type != html.ElementNode {
+				continue
+			}
+			tags = append(tags, n.Data)
+			if n.Data == "code" || (n.Data == "p" && len(n.Attr) == 1 && n.Attr[0].Val == "count") {
+				var b strings.Builder
+				for c := range n.Descendants() {
+					if c.Type == html.TextNode {
+						b.WriteString(c.Data)
+					}
+				}
+				texts[n.Data] = b.String()
+			}
+		}
+		if want := "html head meta meta title style body main p p p p code"; strings.Join(tags, " ") != want {
+			t.Fatalf("HTML elements %v, want exactly %s", tags, want)
+		}
+		if texts["p"] != strconv.FormatInt(count, 10) {
+			t.Fatalf("HTML count reads %q, want %d", texts["p"], count)
+		}
+		// An HTML parser reads NUL as U+FFFD and a CR or CRLF as LF (HTML's input stream
+		// preprocessing); invalid UTF-8 it passes through, as the page wrote it.
+		wantHost := strings.NewReplacer("\x00", "\uFFFD", "\r\n", "\n", "\r", "\n").Replace(host)
+		if texts["code"] != wantHost && texts["code"] != validUTF8(wantHost) {
+			t.Fatalf("HTML hostname reads %q, want %q", texts["code"], wantHost)
 		}
 	})
 }
@@ -93,10 +244,9 @@ func FuzzHandler(f *testing.F) {
 	rs := redistest.Start(f)
 	store := redisstore.New(redisstore.Options{Addr: rs.Addr(), Timeout: 2 * time.Second})
 	f.Cleanup(store.Close)
-	var draining atomic.Bool
 	h := NewHandler(Deps{
-		Counter: store, Pinger: store, Metrics: NewMetrics("fuzz"),
-		Logger: slog.New(slog.DiscardHandler), Hostname: "fuzz", AccessLog: true, Draining: draining.Load,
+		Counter: counter.NewCoalescer(store, 4, 2*time.Second), Pinger: store, Metrics: NewMetrics("fuzz"),
+		Logger: slog.New(slog.DiscardHandler), Hostname: "fuzz", AccessLog: true,
 	})
 
 	f.Fuzz(func(t *testing.T, method, path, query, accept, requestID string) {

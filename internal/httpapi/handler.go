@@ -17,17 +17,19 @@ type Deps struct {
 	Logger  *slog.Logger
 	// Hostname is sent as X-Served-By and shown on the page, so load balancing is visible.
 	Hostname string
-	// AccessLog logs one line per request; failed requests are logged either way.
+	// AccessLog logs one line per request, health probes excepted; failed requests are logged
+	// either way.
 	AccessLog bool
-	// Draining reports that the server is shutting down; /readyz then answers 503.
-	Draining func() bool
+	// Drain is closed when the server starts shutting down: /readyz answers 503 from then on,
+	// and every answer says Connection: close (see observe).
+	Drain <-chan struct{}
 }
 
 // NewHandler returns the complete HTTP handler: routes inside request-id, logging, metrics and
 // panic recovery.
 func NewHandler(d Deps) http.Handler {
-	if d.Draining == nil {
-		d.Draining = func() bool { return false }
+	if d.Drain == nil {
+		d.Drain = make(chan struct{}) // never closed
 	}
 	mux := http.NewServeMux()
 	addRoutes(mux, d)

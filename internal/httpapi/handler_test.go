@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,21 +11,22 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/redisstore"
 	"github.com/hitcounter/hitcounter/internal/redistest"
+	"github.com/hitcounter/hitcounter/internal/waitfor"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 type testServer struct {
-	url      string
-	redis    *redistest.Server
-	metrics  *Metrics
-	draining *atomic.Bool
-	logs     *lockedBuffer
+	url     string
+	redis   *redistest.Server
+	metrics *Metrics
+	drain   chan struct{}
+	logs    *lockedBuffer
 }
 
 // lockedBuffer is a log destination that handler goroutines write while the test reads.
@@ -51,15 +53,15 @@ func newTestServer(t *testing.T) *testServer {
 	rs := redistest.Start(t)
 	store := redisstore.New(redisstore.Options{Addr: rs.Addr(), Timeout: 500 * time.Millisecond})
 	t.Cleanup(store.Close)
-	ts := &testServer{redis: rs, metrics: NewMetrics("test-version"), draining: new(atomic.Bool), logs: new(lockedBuffer)}
+	ts := &testServer{redis: rs, metrics: NewMetrics("test-version"), drain: make(chan struct{}), logs: new(lockedBuffer)}
 	h := NewHandler(Deps{
-		Counter:   store,
+		Counter:   counter.NewCoalescer(store, 4, 500*time.Millisecond),
 		Pinger:    store,
 		Metrics:   ts.metrics,
 		Logger:    slog.New(slog.NewJSONHandler(ts.logs, nil)),
 		Hostname:  "web-1",
 		AccessLog: true,
-		Draining:  ts.draining.Load,
+		Drain:     ts.drain,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -220,20 +222,127 @@ func TestReadinessTransitions(t *testing.T) {
 		}
 	}
 	check(200, "ok\n")
-	ts.draining.Store(true)
-	check(503, "not ready: shutting down\n")
-	if resp, _ := ts.do(t, "GET", "/healthz"); resp.StatusCode != 200 {
-		t.Fatalf("/healthz while draining = %d, want 200", resp.StatusCode)
-	}
-	if resp, _ := ts.do(t, "GET", "/"); resp.StatusCode != 200 {
-		t.Fatalf("GET / while draining = %d, want 200: requests still in the pipe are served", resp.StatusCode)
-	}
-	ts.draining.Store(false)
-	check(200, "ok\n")
 	ts.redis.Kill()
 	check(503, "not ready: storage unavailable\n")
 	if resp, _ := ts.do(t, "GET", "/healthz"); resp.StatusCode != 200 {
 		t.Fatalf("/healthz with Redis down = %d, want 200", resp.StatusCode)
+	}
+	ts.redis.Restart()
+	waitfor.Until(t, 5*time.Second, func() error {
+		if resp, body := ts.do(t, "GET", "/readyz"); resp.StatusCode != 200 {
+			return fmt.Errorf("/readyz = %d %q", resp.StatusCode, body)
+		}
+		return nil
+	})
+
+	resp, _ := ts.do(t, "GET", "/")
+	if resp.Header.Get("Connection") == "close" {
+		t.Fatal("GET / before the drain says Connection: close")
+	}
+	close(ts.drain)
+	check(503, "not ready: shutting down\n")
+	if resp, _ := ts.do(t, "GET", "/healthz"); resp.StatusCode != 200 {
+		t.Fatalf("/healthz while draining = %d, want 200", resp.StatusCode)
+	}
+	resp, _ = ts.do(t, "GET", "/")
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET / while draining = %d, want 200: requests still in the pipe are served", resp.StatusCode)
+	}
+	if !resp.Close {
+		t.Fatal("GET / while draining does not close its connection; the balancer would keep reusing it")
+	}
+}
+
+// blockingPinger holds every Ping until its context ends, like a frozen Redis.
+type blockingPinger struct{ entered chan struct{} }
+
+func (p blockingPinger) Ping(ctx context.Context) error {
+	p.entered <- struct{}{}
+	<-ctx.Done()
+	return counter.Errorf(counter.EUNAVAILABLE, ctx.Err(), "storage did not answer in time")
+}
+
+// A probe already waiting on Redis when the drain begins answers "shutting down" at once: the
+// drain shows in the very next answer, whatever Redis does.
+func TestReadinessProbeInFlightSeesTheDrain(t *testing.T) {
+	drain := make(chan struct{})
+	p := blockingPinger{entered: make(chan struct{}, 1)}
+	h := handleReadyz(p, drain, NewMetrics("x"))
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(rec, httptest.NewRequestWithContext(context.Background(), "GET", "/readyz", nil))
+	}()
+	<-p.entered // the probe is in Ping, which would wait forever
+	close(drain)
+	<-done
+	if rec.Code != 503 || rec.Body.String() != "not ready: shutting down\n" {
+		t.Fatalf("/readyz in flight at the drain = %d %q, want 503 shutting down", rec.Code, rec.Body.String())
+	}
+}
+
+// hookedCounter tells the test when a visit has reached the counter.
+type hookedCounter struct {
+	counter.Counter
+	entered chan struct{}
+}
+
+func (h hookedCounter) Visit(ctx context.Context) (int64, error) {
+	h.entered <- struct{}{}
+	return h.Counter.Visit(ctx)
+}
+
+// A client that hangs up while its visit waits on Redis is logged as 499, as nginx does: not a
+// 503, not a warning, not a Redis error in the metrics.
+func TestClientHangUpIsNotARedisFailure(t *testing.T) {
+	rs := redistest.Start(t)
+	store := redisstore.New(redisstore.Options{Addr: rs.Addr(), Timeout: time.Second})
+	t.Cleanup(store.Close)
+	logs := new(lockedBuffer)
+	m := NewMetrics("x")
+	entered := make(chan struct{}, 1)
+	srv := httptest.NewServer(NewHandler(Deps{
+		Counter:   hookedCounter{counter.NewCoalescer(store, 4, time.Second), entered},
+		Pinger:    store,
+		Metrics:   m,
+		Logger:    slog.New(slog.NewJSONHandler(logs, nil)),
+		Hostname:  "web-1",
+		AccessLog: true,
+	}))
+	t.Cleanup(srv.Close)
+	if err := store.Ping(context.Background()); err != nil { // connected before the freeze
+		t.Fatal(err)
+	}
+	rs.Freeze()
+	defer rs.Thaw()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/", nil)
+	errs := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errs <- err
+	}()
+	<-entered
+	cancel() // the client hangs up while the visit waits on the frozen Redis
+	if err := <-errs; err == nil {
+		t.Fatal("the cancelled request got an answer")
+	}
+	waitfor.Until(t, 5*time.Second, func() error {
+		if !strings.Contains(logs.String(), `"status":499`) {
+			return fmt.Errorf("no 499 in the log yet:\n%s", logs)
+		}
+		return nil
+	})
+	if out := logs.String(); strings.Contains(out, `"status":503`) || strings.Contains(out, `"level":"WARN"`) {
+		t.Errorf("a client hang-up logged as a failure:\n%s", out)
+	}
+	if n := testutil.CollectAndCount(m.redisErrors); n != 0 {
+		t.Errorf("hitcounter_redis_errors_total has %d series after a hang-up, want none", n)
 	}
 }
 
@@ -245,8 +354,8 @@ func TestStorageErrorsAreShortAndMapped(t *testing.T) {
 		t.Fatalf("GET / on a corrupt counter = %d %q, want 500 %q", resp.StatusCode, body, "storage error\n")
 	}
 	resp, body = ts.do(t, "GET", "/", "Accept", "application/json")
-	if resp.StatusCode != 500 || body != `{"error":"storage error","code":"internal"}`+"\n" {
-		t.Fatalf("JSON error = %d %q", resp.StatusCode, body)
+	if resp.StatusCode != 500 || body != `{"error":"storage error","code":"internal"}`+"\n" || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("JSON error = %d %q %v", resp.StatusCode, body, resp.Header)
 	}
 	ts.redis.Kill()
 	resp, body = ts.do(t, "GET", "/")
@@ -372,13 +481,5 @@ func TestPanicBecomes500(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"panic"`) {
 		t.Fatalf("panic not logged:\n%s", logs)
-	}
-}
-
-func BenchmarkRenderVisit(b *testing.B) {
-	buf := make([]byte, 0, 1024)
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = renderVisit(buf[:0], formatJSON, 123456, `"web-1"`, "web-1")
 	}
 }

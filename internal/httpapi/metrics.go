@@ -15,6 +15,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 
 	requests    *prometheus.CounterVec
+	inFlight    prometheus.Gauge
 	duration    *prometheus.HistogramVec
 	redisErrors *prometheus.CounterVec
 	visits      prometheus.Counter
@@ -29,6 +30,10 @@ func NewMetrics(version string) *Metrics {
 			Name: "hitcounter_http_requests_total",
 			Help: "HTTP requests by route pattern, method and status code.",
 		}, []string{"route", "method", "code"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hitcounter_http_requests_in_flight",
+			Help: "Requests being served right now; what a drain waits for.",
+		}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hitcounter_http_request_duration_seconds",
 			Help:    "Time from reading the request to writing the response, by route pattern.",
@@ -49,7 +54,7 @@ func NewMetrics(version string) *Metrics {
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
 	})
 	buildInfo.Set(1)
-	reg.MustRegister(m.requests, m.duration, m.redisErrors, m.visits, buildInfo,
+	reg.MustRegister(m.requests, m.inFlight, m.duration, m.redisErrors, m.visits, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

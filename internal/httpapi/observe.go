@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"sync"
+	"strconv"
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
@@ -37,8 +37,6 @@ func (r *recorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection's own writer.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-var recorderPool = sync.Pool{New: func() any { return new(recorder) }}
-
 // noteError attaches err to the request's log line.
 func noteError(w http.ResponseWriter, err error) {
 	if rec, ok := w.(*recorder); ok {
@@ -48,8 +46,13 @@ func noteError(w http.ResponseWriter, err error) {
 
 // observe wraps the router: it sets X-Served-By and X-Request-Id on every response, turns a
 // panic into a 500, and records each request in the metrics and the log.
+//
+// While the server drains, every answer says Connection: close, so the load balancer drops each
+// connection to this replica as it is used, with notice. The replica closes idle connections
+// itself only at the end of the drain, once the balancer has stopped choosing it: a connection
+// closed without notice while the balancer sends on it is a request that may have been counted
+// and gets no answer (docs/reliability.md, "Exactly once through the load balancer").
 func observe(d Deps, next http.Handler) http.Handler {
-	servedBy := []string{d.Hostname}
 	ids := newIDGenerator()
 	log := d.Logger
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -59,12 +62,16 @@ func observe(d Deps, next http.Handler) http.Handler {
 			id = ids.next()
 		}
 		h := w.Header()
-		h["X-Served-By"] = servedBy
-		h["X-Request-Id"] = []string{id}
+		h.Set("X-Served-By", d.Hostname)
+		h.Set("X-Request-Id", id)
+		if draining(d.Drain) {
+			h.Set("Connection", "close")
+		}
 
-		rec := recorderPool.Get().(*recorder)
-		*rec = recorder{ResponseWriter: w}
+		rec := &recorder{ResponseWriter: w}
+		d.Metrics.inFlight.Inc()
 		defer func() {
+			d.Metrics.inFlight.Dec()
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p) // net/http's own way to abort a response; let it do its job
@@ -82,13 +89,11 @@ func observe(d Deps, next http.Handler) http.Handler {
 			}
 			route := routeLabel(r.Pattern)
 			elapsed := time.Since(start)
-			d.Metrics.requests.WithLabelValues(route, methodLabel(r.Method), statusText(status)).Inc()
+			d.Metrics.requests.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(status)).Inc()
 			d.Metrics.duration.WithLabelValues(route).Observe(elapsed.Seconds())
-			if d.AccessLog || rec.err != nil {
+			if rec.err != nil || (d.AccessLog && !probeRoutes[route]) {
 				logRequest(r.Context(), log, r.Method, route, status, elapsed, id, rec.err)
 			}
-			*rec = recorder{}
-			recorderPool.Put(rec)
 		}()
 		next.ServeHTTP(rec, r)
 	})
@@ -104,26 +109,14 @@ func logRequest(ctx context.Context, log *slog.Logger, method, route string, sta
 		slog.String("request_id", id),
 	}
 	if err != nil {
-		level = slog.LevelWarn
-		if counter.ErrorCode(err) == counter.EINTERNAL {
+		switch counter.ErrorCode(err) {
+		case counter.ECANCELED: // the client's doing, not the service's
+		case counter.EINTERNAL:
 			level = slog.LevelError
+		default:
+			level = slog.LevelWarn
 		}
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	log.LogAttrs(ctx, level, "request", attrs...)
-}
-
-// statusText avoids formatting the common codes on every request.
-func statusText(status int) string {
-	switch status {
-	case 200:
-		return "200"
-	case 404:
-		return "404"
-	case 405:
-		return "405"
-	case 503:
-		return "503"
-	}
-	return fmt.Sprint(status)
 }

@@ -34,7 +34,7 @@ type Options struct {
 // outage from turning into a storm of connection attempts (and DNS look-ups).
 const retryAfterFailure = 200 * time.Millisecond
 
-// Store is a counter.Counter and counter.Pinger backed by Redis. It connects lazily: the
+// Store is the counter.Adder and counter.Pinger backed by Redis. It connects lazily: the
 // server starts when Redis is down, and the first call after Redis comes back connects.
 type Store struct {
 	opt     rueidis.ClientOption
@@ -74,9 +74,8 @@ func (m *failureMemo) remember(err error) {
 }
 
 var (
-	_ counter.Counter = (*Store)(nil)
-	_ counter.Adder   = (*Store)(nil)
-	_ counter.Pinger  = (*Store)(nil)
+	_ counter.Adder  = (*Store)(nil)
+	_ counter.Pinger = (*Store)(nil)
 )
 
 // New returns a Store. It does not connect; see Store.
@@ -130,11 +129,6 @@ func (g *dialGuard) dial(ctx context.Context, addr string, d *net.Dialer, cfg *t
 		g.failures.remember(err)
 	}
 	return conn, err
-}
-
-// Visit increments the counter with one INCR and returns the new count.
-func (s *Store) Visit(ctx context.Context) (int64, error) {
-	return s.Add(ctx, 1)
 }
 
 // Add increments the counter by n in one atomic command (INCR or INCRBY) and returns the
@@ -207,11 +201,9 @@ func (s *Store) get(ctx context.Context) (rueidis.Client, error) {
 		return nil, err
 	}
 
-	opt := s.opt
-	if deadline, ok := ctx.Deadline(); ok {
-		opt.Dialer.Timeout = min(opt.Dialer.Timeout, time.Until(deadline))
-	}
-	c, err := rueidis.NewClient(opt)
+	// The client keeps its options for every later redial, so they hold the store's own
+	// timeout, never this caller's remaining time.
+	c, err := rueidis.NewClient(s.opt)
 	if err != nil {
 		err = classify(ctx, err)
 		s.connectFailure.remember(err)
@@ -237,11 +229,14 @@ var unavailablePrefixes = []string{
 // classify turns a rueidis error into a counter.Error. The messages are for clients; the
 // cause (which may name addresses, never credentials) is kept for the logs.
 func classify(ctx context.Context, err error) error {
+	// The caller went away (an HTTP client hung up): whatever the client library says, that
+	// is the story. rueidis notices only its deadline, not a cancellation, so it may report a
+	// timeout for a call whose caller left long before.
+	if errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled) {
+		return counter.Errorf(counter.ECANCELED, err, "request cancelled")
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return counter.Errorf(counter.EUNAVAILABLE, err, "storage did not answer in time")
-	}
-	if errors.Is(err, context.Canceled) {
-		return counter.Errorf(counter.EUNAVAILABLE, err, "request cancelled")
 	}
 	if re, ok := rueidis.IsRedisErr(err); ok {
 		msg := re.Error()

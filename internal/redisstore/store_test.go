@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/redistest"
+	"github.com/hitcounter/hitcounter/internal/waitfor"
 )
 
 const testTimeout = 250 * time.Millisecond
@@ -24,32 +26,22 @@ func newStore(t *testing.T, o Options) *Store {
 	return s
 }
 
-// eventually retries f until it succeeds or the bounded wait is over.
-func eventually(t *testing.T, within time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %s: %v", within, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+// visit is one visit without the coalescer: one INCR.
+func visit(s *Store) error {
+	_, err := s.Add(context.Background(), 1)
+	return err
 }
 
-func TestVisitCountsInRedis(t *testing.T) {
+func TestAddCountsInRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	s := newStore(t, Options{Addr: srv.Addr()})
 	for want := int64(1); want <= 3; want++ {
-		got, err := s.Visit(context.Background())
+		got, err := s.Add(context.Background(), 1)
 		if err != nil {
-			t.Fatalf("Visit() error = %v", err)
+			t.Fatalf("Add() error = %v", err)
 		}
 		if got != want {
-			t.Fatalf("Visit() = %d, want %d", got, want)
+			t.Fatalf("Add() = %d, want %d", got, want)
 		}
 	}
 	if got, want := srv.Int("GET", Key), int64(3); got != want {
@@ -60,19 +52,11 @@ func TestVisitCountsInRedis(t *testing.T) {
 	}
 }
 
+// The coalescer over the real store, on a Redis that fsyncs every write, as shipped.
 func TestVisitIsExactUnderConcurrency(t *testing.T) {
-	for _, tt := range []struct {
-		name    string
-		counter func(*Store) counter.Counter
-	}{
-		{"one INCR per visit", func(s *Store) counter.Counter { return s }},
-		{"coalesced INCRBY", func(s *Store) counter.Counter { return counter.NewCoalescer(s, 2, 5*time.Second) }},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
-			testExact(t, srv, tt.counter(newStore(t, Options{Addr: srv.Addr(), Timeout: 5 * time.Second})))
-		})
-	}
+	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	store := newStore(t, Options{Addr: srv.Addr(), Timeout: 5 * time.Second})
+	testExact(t, srv, counter.NewCoalescer(store, 2, 5*time.Second))
 }
 
 func testExact(t *testing.T, srv *redistest.Server, s counter.Counter) {
@@ -108,17 +92,27 @@ func testExact(t *testing.T, srv *redistest.Server, s counter.Counter) {
 	}
 }
 
-// checkUnavailableFast calls Visit and wants a 503-class error within the timeout plus slack.
+// checkUnavailableFast wants several calls to fail as unavailable, and their median within the
+// timeout plus 150 ms. The median, not each call: on a busy 2-core machine one call can be
+// descheduled for longer than the whole budget, which says nothing about the store, while a
+// store that waited for a dead or frozen Redis would put every call, and so the median, far
+// over it (TCP's own give-up takes minutes). The slack covers scheduling and process start-up
+// noise on such a machine; the timeout itself is 250 ms.
 func checkUnavailableFast(t *testing.T, s *Store) {
 	t.Helper()
-	start := time.Now()
-	_, err := s.Visit(context.Background())
-	elapsed := time.Since(start)
-	if got := counter.ErrorCode(err); got != counter.EUNAVAILABLE {
-		t.Fatalf("Visit() error = %v (code %q), want code %q", err, got, counter.EUNAVAILABLE)
+	const calls = 7
+	var took []time.Duration
+	for range calls {
+		start := time.Now()
+		err := visit(s)
+		took = append(took, time.Since(start))
+		if got := counter.ErrorCode(err); got != counter.EUNAVAILABLE {
+			t.Fatalf("Add() error = %v (code %q), want code %q", err, got, counter.EUNAVAILABLE)
+		}
 	}
-	if limit := testTimeout + 100*time.Millisecond; elapsed > limit {
-		t.Fatalf("Visit() took %s to fail, want at most %s", elapsed, limit)
+	slices.Sort(took)
+	if median, limit := took[calls/2], testTimeout+150*time.Millisecond; median > limit {
+		t.Fatalf("Add() took %v to fail (sorted), median %s; want a median of at most %s", took, median, limit)
 	}
 }
 
@@ -132,42 +126,31 @@ func TestRedisDownAtStartThenUp(t *testing.T) {
 	}
 
 	srv.Restart()
-	eventually(t, 2*time.Second, func() error {
-		_, err := s.Visit(context.Background())
-		return err
-	})
+	waitfor.Until(t, 2*time.Second, func() error { return visit(s) })
 }
 
 func TestRedisKilledMidRunRecovers(t *testing.T) {
 	srv := redistest.Start(t)
 	s := newStore(t, Options{Addr: srv.Addr()})
-	if _, err := s.Visit(context.Background()); err != nil {
-		t.Fatalf("Visit() error = %v", err)
+	if err := visit(s); err != nil {
+		t.Fatalf("Add() error = %v", err)
 	}
 	srv.Kill()
-	for range 5 {
-		checkUnavailableFast(t, s)
-	}
+	checkUnavailableFast(t, s)
 	srv.Restart()
-	eventually(t, 2*time.Second, func() error {
-		_, err := s.Visit(context.Background())
-		return err
-	})
+	waitfor.Until(t, 2*time.Second, func() error { return visit(s) })
 }
 
 func TestFrozenRedisTimesOut(t *testing.T) {
 	srv := redistest.Start(t)
 	s := newStore(t, Options{Addr: srv.Addr()})
-	if _, err := s.Visit(context.Background()); err != nil {
-		t.Fatalf("Visit() error = %v", err)
+	if err := visit(s); err != nil {
+		t.Fatalf("Add() error = %v", err)
 	}
 	srv.Freeze()
 	checkUnavailableFast(t, s)
 	srv.Thaw()
-	eventually(t, 2*time.Second, func() error {
-		_, err := s.Visit(context.Background())
-		return err
-	})
+	waitfor.Until(t, 2*time.Second, func() error { return visit(s) })
 }
 
 func TestWrongPasswordIsUnavailableAndNotShown(t *testing.T) {
@@ -175,17 +158,17 @@ func TestWrongPasswordIsUnavailableAndNotShown(t *testing.T) {
 	srv.MustDo("ACL", "SETUSER", "app", "on", ">right-password", "~hitcounter:*", "+incr", "+ping", "+hello")
 	const wrong = "wrong-password-123"
 	s := newStore(t, Options{Addr: srv.Addr(), Username: "app", Password: wrong})
-	_, err := s.Visit(context.Background())
+	err := visit(s)
 	if got := counter.ErrorCode(err); got != counter.EUNAVAILABLE {
-		t.Fatalf("Visit() error = %v, want code %q", err, counter.EUNAVAILABLE)
+		t.Fatalf("Add() error = %v, want code %q", err, counter.EUNAVAILABLE)
 	}
 	if strings.Contains(err.Error(), wrong) {
 		t.Fatalf("error shows the password: %v", err)
 	}
 
 	good := newStore(t, Options{Addr: srv.Addr(), Username: "app", Password: "right-password"})
-	if _, err := good.Visit(context.Background()); err != nil {
-		t.Fatalf("Visit() with the right password: %v", err)
+	if err := visit(good); err != nil {
+		t.Fatalf("Add() with the right password: %v", err)
 	}
 }
 
@@ -193,17 +176,17 @@ func TestNonNumericValueIsInternal(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.MustDo("SET", Key, "not a number")
 	s := newStore(t, Options{Addr: srv.Addr()})
-	_, err := s.Visit(context.Background())
+	err := visit(s)
 	if got := counter.ErrorCode(err); got != counter.EINTERNAL {
-		t.Fatalf("Visit() error = %v, want code %q", err, counter.EINTERNAL)
+		t.Fatalf("Add() error = %v, want code %q", err, counter.EINTERNAL)
 	}
 }
 
 func TestSelectsDatabase(t *testing.T) {
 	srv := redistest.Start(t)
 	s := newStore(t, Options{Addr: srv.Addr(), DB: 2})
-	if _, err := s.Visit(context.Background()); err != nil {
-		t.Fatalf("Visit() error = %v", err)
+	if err := visit(s); err != nil {
+		t.Fatalf("Add() error = %v", err)
 	}
 	if got := srv.Int("GET", Key); got != 0 {
 		t.Fatalf("db 0 holds %d, want the count in db 2 only", got)
@@ -221,8 +204,35 @@ func TestAddIncrementsByN(t *testing.T) {
 	}
 }
 
-// BenchmarkVisit compares one INCR per visit (auto-pipelined by rueidis) with coalesced
-// INCRBY, side by side on one real redis-server with appendfsync always:
+// A caller that gives up (an HTTP client hanging up) is not a storage failure.
+func TestCancelledCallIsNotUnavailable(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, Options{Addr: srv.Addr()})
+	if err := visit(s); err != nil {
+		t.Fatalf("Add() error = %v", err)
+	}
+	srv.Freeze() // the call is in flight when its caller goes
+	defer srv.Thaw()
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 1)
+	go func() {
+		_, err := s.Add(ctx, 1)
+		errs <- err
+	}()
+	cancel()
+	if err := <-errs; counter.ErrorCode(err) != counter.ECANCELED {
+		t.Fatalf("Add() after cancel = %v, want code %q", err, counter.ECANCELED)
+	}
+}
+
+// perVisit is one INCR per visit, without the coalescer: only the benchmark's comparison.
+type perVisit struct{ s *Store }
+
+func (p perVisit) Visit(ctx context.Context) (int64, error) { return p.s.Add(ctx, 1) }
+
+// BenchmarkVisit compares one INCR per visit (auto-pipelined by rueidis) with the shipped
+// coalescer at 1, 2 and 4 writes in flight, side by side on one real redis-server with
+// appendfsync always:
 //
 //	go test -run '^$' -bench Visit -cpu 2 ./internal/redisstore
 func BenchmarkVisit(b *testing.B) {
@@ -233,7 +243,7 @@ func BenchmarkVisit(b *testing.B) {
 		name    string
 		counter counter.Counter
 	}{
-		{"incr", store},
+		{"incr", perVisit{store}},
 		{"coalesce-1", counter.NewCoalescer(store, 1, 5*time.Second)},
 		{"coalesce-2", counter.NewCoalescer(store, 2, 5*time.Second)},
 		{"coalesce-4", counter.NewCoalescer(store, 4, 5*time.Second)},
