@@ -12,7 +12,8 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # deadline with "context deadline exceeded" and no finding (Go issue 75804, fixed in Go 1.27).
 # Each count is about 10 s on a 2-core machine. FUZZTIME=60s (or 1000000x) overrides them all.
 FUZZ_TARGETS := ./internal/httpapi:FuzzNegotiate:80000x ./internal/httpapi:FuzzRequestID:100000x \
-	./internal/httpapi:FuzzHandler:25000x ./internal/config:FuzzLoad:300000x
+	./internal/httpapi:FuzzHandler:25000x ./internal/httpapi:FuzzVisitEncoders:20000x \
+	./internal/config:FuzzLoad:300000x
 
 build: ## static binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hitcounter ./cmd/hitcounter
@@ -31,10 +32,10 @@ test-fuzz: ## each fuzz target for a bounded number of executions (FUZZTIME over
 	done
 
 test-e2e: ## only the Docker end-to-end tests (verbose: they print image size and start-up time)
-	$(GO) test -count=1 -timeout 25m -v ./e2e/...
+	HITCOUNTER_E2E=1 $(GO) test -count=1 -timeout 25m -v ./e2e/...
 
 chaos: ## the chaos suite in its long form; rewrites the table in docs/reliability.md
-	CHAOS_LONG=1 CHAOS_REPORT=1 $(GO) test -count=1 -v -run '^TestChaos' -timeout 30m ./e2e/...
+	HITCOUNTER_E2E=1 CHAOS_LONG=1 CHAOS_REPORT=1 $(GO) test -count=1 -v -run '^TestChaos' -timeout 30m ./e2e/...
 
 run: ## the service against a Redis on localhost:6379
 	REDIS_HOST=$${REDIS_HOST:-127.0.0.1} $(GO) run -ldflags '-X main.version=$(VERSION)' ./cmd/hitcounter

@@ -81,14 +81,18 @@ func TestHostileClients(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	req, _ := http.NewRequest("GET", s.base+"/", nil)
 	req.Header.Set("X-Big", strings.Repeat("h", 64<<10))
-	if resp, err := client.Do(req); err == nil {
+	if resp, err := client.Do(req); err != nil {
+		t.Errorf("64 KiB of headers: %v, want a 4xx answer", err)
+	} else {
 		resp.Body.Close()
 		if resp.StatusCode < 400 || resp.StatusCode >= 500 {
 			t.Errorf("64 KiB of headers: status %d, want a 4xx", resp.StatusCode)
 		}
 	}
 	body := strings.NewReader(strings.Repeat("b", 8<<20))
-	if resp, err := client.Post(s.base+"/", "application/octet-stream", body); err == nil {
+	if resp, err := client.Post(s.base+"/", "application/octet-stream", body); err != nil {
+		t.Errorf("POST with 8 MiB body: %v, want a 405 answer", err)
+	} else {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusMethodNotAllowed {
 			t.Errorf("POST with 8 MiB body: status %d, want 405", resp.StatusCode)

@@ -2,7 +2,8 @@
 // compose CLI against a real Docker engine. Every test has its own project, brings it down
 // before and after, bounds every wait, and prints the containers' logs when it fails.
 //
-// A missing Docker engine or Compose plugin fails the run: these tests never skip. On a
+// A missing Docker engine or Compose plugin fails the run in CI (CI set) and under make
+// (HITCOUNTER_E2E=1); a plain `go test ./...` without Docker says so and runs none of them. On a
 // machine without a registry, scripts/prepare-docker.sh makes the engine ready.
 package e2e
 
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +25,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hitcounter/hitcounter/internal/waitfor"
 )
 
 // projectPrefix starts every project name of this package. A run's own projects are
@@ -42,7 +46,13 @@ func TestMain(m *testing.M) {
 	}
 	composeFile = abs
 	if err := checkEngine(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\nThe end-to-end tests need a Docker engine with Compose v2 and Buildx: run scripts/prepare-docker.sh (machines without a registry) or install Docker; `make test-unit` runs everything else.\n", err)
+		fmt.Fprintf(os.Stderr, "e2e: %v\nThe end-to-end tests need a Docker engine with Compose v2 and Buildx: run scripts/prepare-docker.sh (machines without a registry) or install Docker.\n", err)
+		// `go test ./...` on a laptop without Docker runs the unit tests and passes; in CI, and
+		// under `make test` / `make test-e2e` (HITCOUNTER_E2E=1), a missing engine is a failure.
+		if os.Getenv("CI") == "" && os.Getenv("HITCOUNTER_E2E") != "1" {
+			fmt.Fprintln(os.Stderr, "e2e: SKIPPED, every end-to-end test (no Docker engine; CI and HITCOUNTER_E2E=1 make this a failure)")
+			os.Exit(0)
+		}
 		os.Exit(1)
 	}
 	removeLeftoverProjects()
@@ -256,24 +266,18 @@ func (s *stack) inspectContainer(id string) container {
 // waitHealthy polls a service's containers until all are healthy, within a bound.
 func (s *stack) waitHealthy(service string, within time.Duration) {
 	s.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	waitfor.Until(s.t, within, func() error {
 		ids := s.containers(service)
-		healthy := len(ids) > 0
+		if len(ids) == 0 {
+			return fmt.Errorf("no %s container", service)
+		}
 		for _, id := range ids {
-			c := s.inspectContainer(id)
-			if c.State.Health == nil || c.State.Health.Status != "healthy" {
-				healthy = false
+			if c := s.inspectContainer(id); c.State.Health == nil || c.State.Health.Status != "healthy" {
+				return fmt.Errorf("%s %s is not healthy", service, id[:12])
 			}
 		}
-		if healthy {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("%s not healthy within %s", service, within)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // visit is one GET / through the load balancer.
@@ -283,6 +287,7 @@ type visit struct {
 	servedBy string
 	took     time.Duration
 	err      error
+	attempts int // times the client sent it; more than 1 is a retry by Go's client
 }
 
 var countRe = regexp.MustCompile(`^Hello World! I have been seen (\d+) times\.\n$`)
@@ -294,13 +299,22 @@ var httpClient = &http.Client{
 
 func (s *stack) visit(path string) visit {
 	begin := time.Now()
-	resp, err := httpClient.Get(s.base + path)
+	// Go's client sends a GET again by itself when a reused connection closes before the
+	// answer. To the balancer that is a second request, which may be counted: attempts says
+	// how many times this one was sent.
+	attempts := 0
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { attempts++ }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", s.base+path, nil)
 	if err != nil {
-		return visit{err: err, took: time.Since(begin)}
+		return visit{err: err}
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return visit{err: err, took: time.Since(begin), attempts: attempts}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	v := visit{status: resp.StatusCode, servedBy: resp.Header.Get("X-Served-By"), took: time.Since(begin), err: err}
+	v := visit{status: resp.StatusCode, servedBy: resp.Header.Get("X-Served-By"), took: time.Since(begin), err: err, attempts: attempts}
 	if m := countRe.FindStringSubmatch(string(body)); m != nil {
 		v.count, _ = strconv.ParseInt(m[1], 10, 64)
 	} else if resp.StatusCode == 200 && path == "/" {
@@ -322,17 +336,14 @@ func (s *stack) mustVisit() visit {
 // waitVisit retries GET / until it answers 200, within a bound.
 func (s *stack) waitVisit(within time.Duration) visit {
 	s.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		v := s.visit("/")
-		if v.err == nil && v.status == 200 {
-			return v
+	var v visit
+	waitfor.Until(s.t, within, func() error {
+		if v = s.visit("/"); v.err != nil || v.status != 200 {
+			return fmt.Errorf("GET / = %d %v", v.status, v.err)
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("GET / still failing after %s: %d %v", within, v.status, v.err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
+	return v
 }
 
 // burst sends n visits from `clients` concurrent clients and returns every result.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -43,8 +44,14 @@ func TestRedisIsPrivate(t *testing.T) {
 	s := newStack(t)
 	s.up()
 
-	if out, err := s.compose(30*time.Second, "port", "redis", "6379"); err == nil && strings.TrimSpace(out) != "" && !strings.Contains(out, ":0") {
-		t.Fatalf("docker compose port redis 6379 = %q, want no binding", out)
+	// Compose answers "no port" for a port that is not published; any other failure (a wrong
+	// project, a missing service) proves nothing and fails the test.
+	if out, err := s.compose(30*time.Second, "port", "redis", "6379"); err == nil {
+		if strings.TrimSpace(out) != "" && strings.TrimSpace(out) != ":0" {
+			t.Fatalf("docker compose port redis 6379 = %q, want no binding", out)
+		}
+	} else if !strings.Contains(out, "no port") {
+		t.Fatalf("docker compose port redis 6379 failed for another reason: %v: %s", err, out)
 	}
 	ids := s.containers("redis")
 	if len(ids) != 1 {
@@ -156,8 +163,8 @@ func TestLeastPrivilege(t *testing.T) {
 	// The health check fails on a wrong password.
 	out, err := s.compose(30*time.Second, "exec", "-T", "-e", "SECRETS_DIR=/tmp/wrong", "redis", "sh", "-c",
 		`mkdir -p /tmp/wrong && echo not-the-password > /tmp/wrong/redis_health_password && hitcounter-redis-healthcheck`)
-	if err == nil {
-		t.Errorf("redis health check with a wrong password passed: %q", out)
+	if err == nil || !strings.Contains(out, "unhealthy:") || !(strings.Contains(out, "WRONGPASS") || strings.Contains(out, "invalid username-password")) {
+		t.Errorf("redis health check with a wrong password: %v %q, want it to fail on the password", err, out)
 	}
 }
 
@@ -215,13 +222,7 @@ func TestScaling(t *testing.T) {
 	s.up("--scale", "web=3")
 
 	// The balancer sees new replicas within a couple of seconds; wait for all three, bounded.
-	deadline := time.Now().Add(10 * time.Second)
-	for len(servedBy(s.burst(30, 3))) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("lb did not reach 3 replicas within 10s")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	s.waitReplicas(3, 10*time.Second)
 	results := s.burst(300, 6)
 	per := servedBy(results)
 	if len(per) != 3 {
@@ -259,9 +260,9 @@ func TestScaling(t *testing.T) {
 	if n := len(s.containers("web")); n != 1 {
 		t.Errorf("%d web containers after scaling to 1", n)
 	}
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // load on one replica
 	s.mustCompose(3*time.Minute, "up", "--wait", "--wait-timeout", "120", "--no-recreate", "--scale", "web=3")
-	time.Sleep(3 * time.Second)
+	time.Sleep(3 * time.Second) // load on the three again
 	close(stop)
 	wg.Wait()
 
@@ -279,13 +280,7 @@ func TestScaling(t *testing.T) {
 		t.Fatalf("only %d requests in the stream; the test proved nothing", len(stream))
 	}
 	// And traffic reaches the new replicas again.
-	deadline = time.Now().Add(10 * time.Second)
-	for len(servedBy(s.burst(30, 3))) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("lb did not use 3 replicas again within 10s of scaling back up")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	s.waitReplicas(3, 10*time.Second)
 }
 
 // 6. Outage: with Redis stopped, visits get 503 within 1 s and readiness fails; once Redis is
@@ -298,19 +293,24 @@ func TestRedisOutage(t *testing.T) {
 	before := s.inspectContainer(webID)
 
 	s.mustCompose(time.Minute, "stop", "redis")
-	end := time.Now().Add(3 * time.Second)
-	for n := 0; time.Now().Before(end); n++ {
+	// 20 requests over about 2 s: each a 503, and their median under 1 s. The median, not
+	// each: on a busy 2-core host one request can stall for longer, which says nothing about
+	// the service; a service waiting on the stopped Redis would stall them all.
+	var took []time.Duration
+	for range 20 {
 		v := s.visit("/")
 		if v.err != nil || v.status != 503 {
 			t.Fatalf("GET / with redis stopped = %d, %v; want 503", v.status, v.err)
 		}
-		if v.took > time.Second {
-			t.Fatalf("GET / with redis stopped took %s, want under 1s", v.took)
-		}
-		time.Sleep(100 * time.Millisecond)
+		took = append(took, v.took)
+		time.Sleep(100 * time.Millisecond) // pacing
 	}
-	if out, err := s.compose(30*time.Second, "exec", "-T", "web", "/hitcounter", "healthcheck"); err == nil {
-		t.Fatalf("web readiness passed with redis stopped: %s", out)
+	slices.Sort(took)
+	if median := took[len(took)/2]; median > time.Second {
+		t.Fatalf("GET / with redis stopped took %v (sorted), want a median under 1s", took)
+	}
+	if out, err := s.compose(30*time.Second, "exec", "-T", "web", "/hitcounter", "healthcheck"); err == nil || !strings.Contains(out, "/readyz 503") {
+		t.Fatalf("web readiness with redis stopped: %v %q, want it to fail with /readyz 503", err, out)
 	}
 	if out, err := s.compose(30*time.Second, "exec", "-T", "web", "/hitcounter", "healthcheck", "-live"); err != nil {
 		t.Fatalf("web liveness failed with redis stopped: %v %s", err, out)
