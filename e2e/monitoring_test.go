@@ -110,6 +110,35 @@ func TestMonitoringProfile(t *testing.T) {
 			}
 		}
 	}
+	// The processes themselves: not root, no capabilities, no way to gain privileges.
+	for _, service := range []string{"prometheus", "redis-exporter"} {
+		c := s.inspectMonitored(s.containers(service)[0])
+		st := procStatus(t, c.State.Pid)
+		if strings.HasPrefix(st["Uid"], "0 ") || st["CapEff"] != "0000000000000000" || st["CapPrm"] != "0000000000000000" || st["NoNewPrivs"] != "1" {
+			t.Errorf("%s: uid %q, capabilities effective %s permitted %s, NoNewPrivs %q; want non-root, none, 1",
+				service, st["Uid"], st["CapEff"], st["CapPrm"], st["NoNewPrivs"])
+		}
+	}
+
+	// The exporter's Redis user reads the server's state and nothing else.
+	exporterCLI := func(cmd string) string {
+		out, _ := s.compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
+			`REDISCLI_AUTH="$(cat /run/secrets/redis_exporter_password)" redis-cli --user exporter `+cmd)
+		return strings.TrimSpace(out)
+	}
+	for _, cmd := range []string{"GET hitcounter:visits", "INCR hitcounter:visits", "SCAN 0", "KEYS *", "CONFIG SET maxmemory 1",
+		"FLUSHALL", "ACL LIST", "CLIENT KILL ID 1", "CLIENT LIST", "SHUTDOWN", "EVAL 'return 1' 0", "MONITOR"} {
+		if out := exporterCLI(cmd); !strings.Contains(out, "NOPERM") {
+			t.Errorf("exporter user %s: %q, want NOPERM", cmd, out)
+		}
+	}
+	if out := exporterCLI("INFO server"); !strings.Contains(out, "redis_version:") {
+		t.Errorf("exporter user INFO: %q, want the server section", out)
+	}
+	if out := exporterCLI("CONFIG GET maxmemory"); !strings.HasPrefix(out, "maxmemory") {
+		t.Errorf("exporter user CONFIG GET maxmemory: %q, want the setting", out)
+	}
+
 	// Prometheus is published on loopback only; the exporter sees its own password file and
 	// no other secret.
 	pc := s.inspectMonitored(s.containers("prometheus")[0])
@@ -155,6 +184,7 @@ func (s *stack) loopbackPort(service, port string) string {
 
 // monitored is the part of `docker inspect` this file reads.
 type monitored struct {
+	State  struct{ Pid int }
 	Config struct{ User string }
 	Mounts []struct {
 		Name, Destination string
