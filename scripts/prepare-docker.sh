@@ -72,33 +72,34 @@ standin_state() {
 	fi
 }
 
-# debian_base PKGS: a Debian root file system with PKGS, imported as an image and cached by
-# package list; prints the image's name.
+# debian_base VAR PKGS: a Debian root file system with PKGS, imported as an image and cached by
+# package list; sets VAR to the image's name. (Not $(debian_base ...): set -e does not reach
+# into a command substitution.)
 debian_base() {
-	local pkgs=$1 key image tarball
+	local var=$1 pkgs=$2 key image tarball
 	key=$(printf '%s bookworm' "$pkgs" | sha256sum | cut -c1-12)
 	image="local/hitcounter-base:$key"
 	if ! docker image inspect "$image" >/dev/null 2>&1; then
 		tarball="$CACHE_DIR/rootfs-$key.tar"
 		if [ ! -f "$tarball" ] || [ ! -s "$tarball" ]; then
-			log "building a Debian root file system with $pkgs (about a minute)" >&2
+			log "building a Debian root file system with $pkgs (about a minute)"
 			rm -rf "$tarball" "$CACHE_DIR/rootfs-$key.partial.tar"
 			# The machine's own apt sources, which reach Debian's archive.
 			cat /etc/apt/sources.list.d/*.sources 2>/dev/null | mmdebstrap --quiet --variant=minbase --format=tar \
-				--include="$pkgs" bookworm "$CACHE_DIR/rootfs-$key.partial.tar" - >&2
+				--include="$pkgs" bookworm "$CACHE_DIR/rootfs-$key.partial.tar" -
 			mv "$CACHE_DIR/rootfs-$key.partial.tar" "$tarball"
 		fi
 		docker import --change 'CMD ["/bin/sh"]' "$tarball" "$image" >/dev/null
 	fi
-	echo "$image"
+	printf -v "$var" '%s' "$image"
 }
 
 # The root file system of the stack's stand-ins (golang, redis, haproxy).
-BASE_IMAGE=$(debian_base "ca-certificates,redis-server,redis-tools,haproxy,busybox")
+debian_base BASE_IMAGE "ca-certificates,redis-server,redis-tools,haproxy,busybox"
 log "base $BASE_IMAGE"
 # The monitoring profile's stand-ins have their own, so that they do not change the key (and
 # force a rebuild) of the others.
-MONITORING_BASE=$(debian_base "ca-certificates,busybox,prometheus,prometheus-redis-exporter")
+debian_base MONITORING_BASE "ca-certificates,busybox,prometheus,prometheus-redis-exporter"
 log "monitoring base $MONITORING_BASE"
 
 build_standin() { # IMAGE KEY DIR [docker build args...]
