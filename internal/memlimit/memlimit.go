@@ -6,6 +6,11 @@
 // the lowest memory limit found in the process's cgroup (v2 memory.max, v1
 // memory.limit_in_bytes) times Fraction becomes the runtime's limit. No limit found: nothing
 // changes.
+//
+// github.com/KimMachineGun/automemlimit does the same and more (it resolves cgroup v1 mounts
+// through /proc/self/mountinfo, and can refresh the limit); the fixed paths here cover a
+// container, where the cgroup's own files are at the top of /sys/fs/cgroup, and a host process
+// in a limited cgroup, without a dependency.
 package memlimit
 
 import (
