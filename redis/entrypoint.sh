@@ -33,15 +33,18 @@ password_hash() {
 
 app_hash=$(password_hash "$secrets/redis_app_password")
 health_hash=$(password_hash "$secrets/redis_health_password")
+exporter_hash=$(password_hash "$secrets/redis_exporter_password")
 
 umask 077
 # The application may only count on keys under hitcounter:, with the commands it uses. The
-# health check may only PING. The default user is off, so a connection without credentials
-# can do nothing but authenticate.
+# health check may only PING. The metrics exporter (monitoring profile) may read the server's
+# state (INFO, CONFIG GET, SLOWLOG, LATENCY) and name its connection, on no key. The default
+# user is off, so a connection without credentials can do nothing but authenticate.
 cat >/tmp/users.acl <<ACL
 user default off resetkeys resetchannels -@all
 user $app_user on #$app_hash resetkeys ~hitcounter:* resetchannels -@all +incr +incrby +ping +hello +auth +select
 user healthcheck on #$health_hash resetkeys resetchannels -@all +ping +hello +auth
+user exporter on #$exporter_hash resetkeys resetchannels -@all +ping +hello +auth +info +config|get +slowlog|len +slowlog|get +latency|latest +latency|histogram +client|setname
 ACL
 
 server=redis-server

@@ -45,8 +45,12 @@ dockerfile_default() { sed -n "s/^ARG $1=//p" "$2" | head -n 1; }
 GO_IMAGE=$(dockerfile_default GO_IMAGE Dockerfile)
 REDIS_IMAGE=$(dockerfile_default REDIS_IMAGE redis/Dockerfile)
 HAPROXY_IMAGE=$(dockerfile_default HAPROXY_IMAGE lb/Dockerfile)
-for name in GO_IMAGE REDIS_IMAGE HAPROXY_IMAGE; do
-	[ -n "${!name}" ] || { log "cannot read the default $name from the Dockerfiles"; exit 1; }
+# The monitoring profile's images, as compose.yaml pins them.
+compose_image() { sed -n "s|^    image: \($1:.*\)$|\1|p" compose.yaml | head -n 1; }
+PROMETHEUS_IMAGE=$(compose_image prom/prometheus)
+EXPORTER_IMAGE=$(compose_image oliver006/redis_exporter)
+for name in GO_IMAGE REDIS_IMAGE HAPROXY_IMAGE PROMETHEUS_IMAGE EXPORTER_IMAGE; do
+	[ -n "${!name}" ] || { log "cannot read the default $name from the Dockerfiles and compose.yaml"; exit 1; }
 done
 # compose.yaml passes REDIS_IMAGE too; it must name the same image.
 grep -q "REDIS_IMAGE:-$REDIS_IMAGE}" compose.yaml || { log "compose.yaml's REDIS_IMAGE default differs from redis/Dockerfile"; exit 1; }
@@ -68,33 +72,49 @@ standin_state() {
 	fi
 }
 
-# The Debian root file system every stand-in starts from, cached by package list.
-base_pkgs="ca-certificates,redis-server,redis-tools,haproxy,busybox"
-base_key=$(printf '%s bookworm' "$base_pkgs" | sha256sum | cut -c1-12)
-BASE_IMAGE="local/hitcounter-base:$base_key"
-if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
-	tarball="$CACHE_DIR/rootfs-$base_key.tar"
-	if [ ! -f "$tarball" ] || [ ! -s "$tarball" ]; then
-		log "building the Debian root file system (about a minute)"
-		rm -rf "$tarball" "$CACHE_DIR/rootfs-$base_key.partial.tar"
-		# The machine's own apt sources, which reach Debian's archive.
-		cat /etc/apt/sources.list.d/*.sources 2>/dev/null | mmdebstrap --quiet --variant=minbase --format=tar \
-			--include="$base_pkgs" bookworm "$CACHE_DIR/rootfs-$base_key.partial.tar" -
-		mv "$CACHE_DIR/rootfs-$base_key.partial.tar" "$tarball"
+# debian_base VAR PKGS: a Debian root file system with PKGS, imported as an image and cached by
+# package list; sets VAR to the image's name. (Not $(debian_base ...): set -e does not reach
+# into a command substitution.)
+debian_base() {
+	local var=$1 pkgs=$2 key image tarball
+	key=$(printf '%s bookworm' "$pkgs" | sha256sum | cut -c1-12)
+	image="local/hitcounter-base:$key"
+	if ! docker image inspect "$image" >/dev/null 2>&1; then
+		tarball="$CACHE_DIR/rootfs-$key.tar"
+		if [ ! -f "$tarball" ] || [ ! -s "$tarball" ]; then
+			log "building a Debian root file system with $pkgs (about a minute)"
+			rm -rf "$tarball" "$CACHE_DIR/rootfs-$key.partial.tar"
+			# The machine's own apt sources, which reach Debian's archive.
+			cat /etc/apt/sources.list.d/*.sources 2>/dev/null | mmdebstrap --quiet --variant=minbase --format=tar \
+				--include="$pkgs" bookworm "$CACHE_DIR/rootfs-$key.partial.tar" -
+			mv "$CACHE_DIR/rootfs-$key.partial.tar" "$tarball"
+		fi
+		docker import --change 'CMD ["/bin/sh"]' "$tarball" "$image" >/dev/null
 	fi
-	docker import --change 'CMD ["/bin/sh"]' "$tarball" "$BASE_IMAGE" >/dev/null
-fi
+	printf -v "$var" '%s' "$image"
+}
+
+# The root file system of the stack's stand-ins (golang, redis, haproxy).
+debian_base BASE_IMAGE "ca-certificates,redis-server,redis-tools,haproxy,busybox"
 log "base $BASE_IMAGE"
+# The monitoring profile's stand-ins have their own, so that they do not change the key (and
+# force a rebuild) of the others.
+debian_base MONITORING_BASE "ca-certificates,busybox,prometheus,prometheus-redis-exporter"
+log "monitoring base $MONITORING_BASE"
 
 build_standin() { # IMAGE KEY DIR [docker build args...]
-	local image=$1 key=$2 dir=$3
+	local image=$1 key=$2 dir=$3 base=$BASE_IMAGE
 	shift 3
+	if [ "${1:-}" = --base ]; then
+		base=$2
+		shift 2
+	fi
 	case $(standin_state "$image" "$key") in
 	current) log "stand-in $image is current" ;;
 	real) log "$image is a real image here; not replaced" ;;
 	missing)
 		log "building stand-in $image"
-		docker build -q --build-arg BASE="$BASE_IMAGE" --label "$LABEL=$key" -t "$image" "$@" "$dir" >/dev/null
+		docker build -q --build-arg BASE="$base" --label "$LABEL=$key" -t "$image" "$@" "$dir" >/dev/null
 		;;
 	esac
 }
@@ -103,6 +123,10 @@ key_of() { cat "$@" | sha256sum | cut -c1-12; }
 
 build_standin "$REDIS_IMAGE" "$(key_of scripts/standins/redis/Dockerfile <(echo "$BASE_IMAGE"))" scripts/standins/redis
 build_standin "$HAPROXY_IMAGE" "$(key_of scripts/standins/haproxy/Dockerfile <(echo "$BASE_IMAGE"))" scripts/standins/haproxy
+build_standin "$PROMETHEUS_IMAGE" "$(key_of scripts/standins/prometheus/Dockerfile <(echo "$MONITORING_BASE"))" \
+	scripts/standins/prometheus --base "$MONITORING_BASE"
+build_standin "$EXPORTER_IMAGE" "$(key_of scripts/standins/redis_exporter/Dockerfile <(echo "$MONITORING_BASE"))" \
+	scripts/standins/redis_exporter --base "$MONITORING_BASE"
 
 # golang: the host's Go plus a module cache for this go.sum. Rebuilt when either changes.
 go_version=$(go env GOVERSION)

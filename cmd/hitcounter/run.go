@@ -17,6 +17,7 @@ import (
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/logging"
+	"github.com/hitcounter/hitcounter/internal/memlimit"
 	"github.com/hitcounter/hitcounter/internal/redisstore"
 )
 
@@ -82,7 +83,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		hostname = "unknown"
 	}
-	log.Info("starting", "version", version, "hostname", hostname, "config", cfg)
+	log.Info("starting", "version", version, "hostname", hostname, "memory_limit", memlimit.Apply(getenv), "config", cfg)
 
 	store := redisstore.New(redisstore.Options{
 		Addr:     cfg.Redis.Addr,

@@ -569,7 +569,7 @@ func TestProcess(t *testing.T) {
 			if strings.Contains(logs, "do-not-print-me") {
 				t.Errorf("logs show the password:\n%s", logs)
 			}
-			for _, msg := range []string{`"msg":"starting"`, `"password_set":true`, `"msg":"shutting down"`, `"msg":"stopped"`} {
+			for _, msg := range []string{`"msg":"starting"`, `"memory_limit":{"source":`, `"password_set":true`, `"msg":"shutting down"`, `"msg":"stopped"`} {
 				if !strings.Contains(logs, msg) {
 					t.Errorf("logs lack %s:\n%s", msg, logs)
 				}

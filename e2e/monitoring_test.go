@@ -1,0 +1,319 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The monitoring profile: Prometheus finds every web replica by DNS and scrapes each one, and
+// scrapes Redis through redis_exporter with its own least-privilege Redis user. Everything is
+// checked through Prometheus's HTTP API on its published loopback port, against what Docker
+// says is running.
+func TestMonitoringProfile(t *testing.T) {
+	const replicas = 3
+	s := newStack(t)
+	// Every compose command of this stack, the final `down` included, sees the profile.
+	s.env = append(s.env, "COMPOSE_PROFILES=monitoring", "PROMETHEUS_BIND=127.0.0.1", "PROMETHEUS_PORT=0")
+	took := s.up("--scale", "web="+strconv.Itoa(replicas))
+	t.Logf("up --build --wait with the monitoring profile and %d replicas: %s", replicas, took.Round(100*time.Millisecond))
+
+	prom := s.loopbackPort("prometheus", "9090")
+
+	// The web targets Prometheus must have: each replica's address on the frontend network.
+	ids := s.containers("web")
+	if len(ids) != replicas {
+		t.Fatalf("%d web containers, want %d", len(ids), replicas)
+	}
+	want := map[string]bool{}
+	for _, id := range ids {
+		c := s.inspectMonitored(id)
+		ip := c.NetworkSettings.Networks[s.name+"_frontend"].IPAddress
+		if ip == "" {
+			t.Fatalf("web container %s has no address on %s_frontend", id, s.name)
+		}
+		want[ip+":5000"] = true
+	}
+	if len(want) != replicas {
+		t.Fatalf("web replicas' addresses %v are not %d distinct ones", want, replicas)
+	}
+
+	// Bounded: discovery every 5 s and a scrape every 10 s (monitoring/prometheus.yml) make
+	// this about 20 s; 90 s leaves room for a busy machine.
+	var webUp []string
+	var redisUp bool
+	var redisUpValue string
+	pollUntil(t, 90*time.Second, time.Second, func() (bool, string) {
+		targets, err := promTargets(prom)
+		if err != nil {
+			return false, err.Error()
+		}
+		webUp, redisUp = nil, false
+		for _, tg := range targets {
+			switch {
+			case tg.Labels["job"] == "web" && tg.Health == "up":
+				webUp = append(webUp, tg.Labels["instance"])
+			case tg.Labels["job"] == "redis" && tg.Health == "up":
+				redisUp = true
+			}
+		}
+		redisUpValue, err = promScalar(prom, "redis_up")
+		if err != nil {
+			return false, err.Error()
+		}
+		done := sameSet(webUp, want) && redisUp && redisUpValue == "1"
+		return done, fmt.Sprintf("web targets up %v (want %d: %v), redis target up %v, redis_up %q\ntargets: %+v",
+			webUp, replicas, keys(want), redisUp, redisUpValue, targets)
+	})
+	t.Logf("Prometheus scrapes %d web replicas %v and Redis (redis_up 1)", len(webUp), webUp)
+
+	// GOMEMLIMIT in effect in every replica: 90% of web's mem_limit (64 MiB), as the runtime
+	// itself reports it, and as the start log line says.
+	const wantLimit = "60397977"
+	series, err := promVector(prom, `go_gc_gomemlimit_bytes{job="web"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(series) != replicas {
+		t.Errorf("go_gc_gomemlimit_bytes has %d web series, want %d: %v", len(series), replicas, series)
+	}
+	for instance, v := range series {
+		if v != wantLimit {
+			t.Errorf("go_gc_gomemlimit_bytes{instance=%q} = %s, want %s (0.9 × 64 MiB)", instance, v, wantLimit)
+		}
+	}
+	logs := s.mustCompose(time.Minute, "logs", "--no-color", "web")
+	if n := strings.Count(logs, `"memory_limit":{"source":"cgroup","gomemlimit":`+wantLimit+`,"cgroup_limit":67108864}`); n != replicas {
+		t.Errorf("%d of %d web start lines show the derived memory limit:\n%s", n, replicas, logs)
+	}
+
+	// The new services are hardened like the others, and every service's log is bounded.
+	for _, service := range []string{"prometheus", "redis-exporter", "web", "lb", "redis"} {
+		for _, id := range s.containers(service) {
+			c := s.inspectMonitored(id)
+			h := c.HostConfig
+			if !h.ReadonlyRootfs || !slices.Equal(h.CapDrop, []string{"ALL"}) || len(h.CapAdd) != 0 ||
+				!slices.Contains(h.SecurityOpt, "no-new-privileges:true") || h.Memory == 0 || h.PidsLimit == nil || *h.PidsLimit == 0 {
+				t.Errorf("%s: not hardened: %+v", service, h)
+			}
+			if u := c.Config.User; u == "" || u == "0" || strings.HasPrefix(u, "root") || strings.HasPrefix(u, "0:") {
+				t.Errorf("%s runs as %q, want a non-root user", service, u)
+			}
+			if lc := h.LogConfig; lc.Type != "json-file" || lc.Config["max-size"] != "10m" || lc.Config["max-file"] != "3" {
+				t.Errorf("%s: log %+v, want json-file with max-size 10m and max-file 3", service, lc)
+			}
+		}
+	}
+	// The processes themselves: not root, no capabilities, no way to gain privileges.
+	for _, service := range []string{"prometheus", "redis-exporter"} {
+		c := s.inspectMonitored(s.containers(service)[0])
+		st := procStatus(t, c.State.Pid)
+		if strings.HasPrefix(st["Uid"], "0 ") || st["CapEff"] != "0000000000000000" || st["CapPrm"] != "0000000000000000" || st["NoNewPrivs"] != "1" {
+			t.Errorf("%s: uid %q, capabilities effective %s permitted %s, NoNewPrivs %q; want non-root, none, 1",
+				service, st["Uid"], st["CapEff"], st["CapPrm"], st["NoNewPrivs"])
+		}
+	}
+
+	// The exporter's Redis user reads the server's state and nothing else.
+	exporterCLI := func(cmd string) string {
+		out, _ := s.compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
+			`REDISCLI_AUTH="$(cat /run/secrets/redis_exporter_password)" redis-cli --user exporter `+cmd)
+		return strings.TrimSpace(out)
+	}
+	for _, cmd := range []string{"GET hitcounter:visits", "INCR hitcounter:visits", "SCAN 0", "KEYS *", "CONFIG SET maxmemory 1",
+		"FLUSHALL", "ACL LIST", "CLIENT KILL ID 1", "CLIENT LIST", "SHUTDOWN", "EVAL 'return 1' 0", "MONITOR"} {
+		if out := exporterCLI(cmd); !strings.Contains(out, "NOPERM") {
+			t.Errorf("exporter user %s: %q, want NOPERM", cmd, out)
+		}
+	}
+	if out := exporterCLI("INFO server"); !strings.Contains(out, "redis_version:") {
+		t.Errorf("exporter user INFO: %q, want the server section", out)
+	}
+	if out := exporterCLI("CONFIG GET maxmemory"); !strings.HasPrefix(out, "maxmemory") {
+		t.Errorf("exporter user CONFIG GET maxmemory: %q, want the setting", out)
+	}
+
+	// Prometheus is published on loopback only; the exporter sees its own password file and
+	// no other secret.
+	pc := s.inspectMonitored(s.containers("prometheus")[0])
+	for _, b := range pc.HostConfig.PortBindings["9090/tcp"] {
+		if b.HostIP != "127.0.0.1" {
+			t.Errorf("prometheus published on %q, want 127.0.0.1", b.HostIP)
+		}
+	}
+	ec := s.inspectMonitored(s.containers("redis-exporter")[0])
+	for _, m := range ec.Mounts {
+		if m.Name != s.name+"_exporter-secrets" || m.RW {
+			t.Errorf("redis-exporter mounts %s (%s, rw %v); want only %s_exporter-secrets, read-only", m.Name, m.Destination, m.RW, s.name)
+		}
+	}
+}
+
+// pollUntil calls check every interval until it reports done, and fails the test with check's
+// last status when within has passed. Bounded in time and so in count.
+func pollUntil(t *testing.T, within, interval time.Duration, check func() (done bool, status string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		done, status := check()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not done within %s: %s", within, status)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// loopbackPort is the host address a service's port is published on; it must be loopback.
+func (s *stack) loopbackPort(service, port string) string {
+	s.t.Helper()
+	out := strings.TrimSpace(s.mustCompose(30*time.Second, "port", service, port))
+	if !strings.HasPrefix(out, "127.0.0.1:") {
+		s.t.Fatalf("%s is published on %q, want 127.0.0.1:PORT", service, out)
+	}
+	return out
+}
+
+// monitored is the part of `docker inspect` this file reads.
+type monitored struct {
+	State  struct{ Pid int }
+	Config struct{ User string }
+	Mounts []struct {
+		Name, Destination string
+		RW                bool
+	}
+	HostConfig struct {
+		ReadonlyRootfs  bool
+		CapAdd, CapDrop []string
+		SecurityOpt     []string
+		Memory          int64
+		PidsLimit       *int64
+		LogConfig       struct {
+			Type   string
+			Config map[string]string
+		}
+		PortBindings map[string][]struct{ HostIP, HostPort string }
+	}
+	NetworkSettings struct {
+		Networks map[string]struct{ IPAddress string }
+	}
+}
+
+func (s *stack) inspectMonitored(id string) monitored {
+	s.t.Helper()
+	var cs []monitored
+	s.inspect(&cs, id)
+	if len(cs) != 1 {
+		s.t.Fatalf("docker inspect %s: %d results", id, len(cs))
+	}
+	return cs[0]
+}
+
+type promTarget struct {
+	Labels    map[string]string `json:"labels"`
+	Health    string            `json:"health"`
+	LastError string            `json:"lastError"`
+}
+
+// promGet decodes the data of one Prometheus API answer.
+func promGet(addr, path string, data any) error {
+	resp, err := httpClient.Get("http://" + addr + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	var answer struct {
+		Status string          `json:"status"`
+		Error  string          `json:"error"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &answer); err != nil {
+		return fmt.Errorf("GET %s: %d %q: %v", path, resp.StatusCode, body, err)
+	}
+	if answer.Status != "success" {
+		return fmt.Errorf("GET %s: %d, status %q: %s", path, resp.StatusCode, answer.Status, answer.Error)
+	}
+	return json.Unmarshal(answer.Data, data)
+}
+
+func promTargets(addr string) ([]promTarget, error) {
+	var data struct {
+		ActiveTargets []promTarget `json:"activeTargets"`
+	}
+	err := promGet(addr, "/api/v1/targets?state=active", &data)
+	return data.ActiveTargets, err
+}
+
+// promVector runs an instant query and returns each series' value by its instance label.
+func promVector(addr, query string) (map[string]string, error) {
+	var data struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		} `json:"result"`
+	}
+	if err := promGet(addr, "/api/v1/query?query="+url.QueryEscape(query), &data); err != nil {
+		return nil, err
+	}
+	if data.ResultType != "vector" {
+		return nil, fmt.Errorf("query %s: result type %q, want vector", query, data.ResultType)
+	}
+	out := map[string]string{}
+	for _, r := range data.Result {
+		v, _ := r.Value[1].(string)
+		out[r.Metric["instance"]] = v
+	}
+	return out, nil
+}
+
+// promScalar is the value of a query that must have exactly one series ("" while it has none).
+func promScalar(addr, query string) (string, error) {
+	series, err := promVector(addr, query)
+	if err != nil || len(series) == 0 {
+		return "", err
+	}
+	if len(series) > 1 {
+		return "", fmt.Errorf("query %s: %d series, want 1: %v", query, len(series), series)
+	}
+	for _, v := range series {
+		return v, nil
+	}
+	return "", nil
+}
+
+// sameSet reports whether got holds each of want's keys exactly once, and nothing else.
+func sameSet(got []string, want map[string]bool) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, g := range got {
+		if !want[g] || seen[g] {
+			return false
+		}
+		seen[g] = true
+	}
+	return true
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
