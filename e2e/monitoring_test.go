@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hitcounter/hitcounter/internal/waitfor"
 )
 
 // The monitoring profile: Prometheus finds every web replica by DNS and scrapes each one, and
@@ -49,10 +51,10 @@ func TestMonitoringProfile(t *testing.T) {
 	var webUp []string
 	var redisUp bool
 	var redisUpValue string
-	pollUntil(t, 90*time.Second, time.Second, func() (bool, string) {
+	waitfor.Until(t, 90*time.Second, func() error {
 		targets, err := promTargets(prom)
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
 		webUp, redisUp = nil, false
 		for _, tg := range targets {
@@ -65,10 +67,12 @@ func TestMonitoringProfile(t *testing.T) {
 		}
 		redisUpValue, err = promScalar(prom, "redis_up")
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
-		done := sameSet(webUp, want) && redisUp && redisUpValue == "1"
-		return done, fmt.Sprintf("web targets up %v (want %d: %v), redis target up %v, redis_up %q\ntargets: %+v",
+		if sameSet(webUp, want) && redisUp && redisUpValue == "1" {
+			return nil
+		}
+		return fmt.Errorf("web targets up %v (want %d: %v), redis target up %v, redis_up %q\ntargets: %+v",
 			webUp, replicas, keys(want), redisUp, redisUpValue, targets)
 	})
 	t.Logf("Prometheus scrapes %d web replicas %v and Redis (redis_up 1)", len(webUp), webUp)
@@ -152,23 +156,6 @@ func TestMonitoringProfile(t *testing.T) {
 		if m.Name != s.name+"_exporter-secrets" || m.RW {
 			t.Errorf("redis-exporter mounts %s (%s, rw %v); want only %s_exporter-secrets, read-only", m.Name, m.Destination, m.RW, s.name)
 		}
-	}
-}
-
-// pollUntil calls check every interval until it reports done, and fails the test with check's
-// last status when within has passed. Bounded in time and so in count.
-func pollUntil(t *testing.T, within, interval time.Duration, check func() (done bool, status string)) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		done, status := check()
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not done within %s: %s", within, status)
-		}
-		time.Sleep(interval)
 	}
 }
 

@@ -36,6 +36,10 @@ const projectPrefix = "hce2e-"
 
 var runPrefix = projectPrefix + strconv.Itoa(os.Getpid()) + "-"
 
+// runTag tags the images this run builds (HITCOUNTER_TAG), so that runs from two checkouts on
+// one engine never test each other's builds; TestMain removes them at the end.
+var runTag = "e2e-" + strconv.Itoa(os.Getpid())
+
 var composeFile string
 
 func TestMain(m *testing.M) {
@@ -57,11 +61,13 @@ func TestMain(m *testing.M) {
 	}
 	removeLeftoverProjects()
 	// Build once; each test's `up --build` then only checks the cache.
-	if out, err := run(10*time.Minute, nil, "docker", "compose", "-p", runPrefix+"build", "-f", composeFile, "build"); err != nil {
+	if out, err := run(10*time.Minute, []string{"HITCOUNTER_TAG=" + runTag}, "docker", "compose", "-p", runPrefix+"build", "-f", composeFile, "build"); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: building the images failed: %v\n%s\n", err, out)
 		os.Exit(1)
 	}
 	code := m.Run()
+	// The layers stay in the build cache; only this run's tags go.
+	_, _ = run(time.Minute, nil, "docker", "rmi", "hitcounter/web:"+runTag, "hitcounter/lb:"+runTag, "hitcounter/redis:"+runTag)
 	if err := writeReliabilityReport(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: writing docs/reliability.md:", err)
 		code = 1
@@ -158,7 +164,7 @@ func newStack(t *testing.T) *stack {
 		t:    t,
 		name: name + "-" + hex.EncodeToString(b[:]),
 		// Published on loopback only, on a port the engine picks.
-		env: []string{"HTTP_BIND=127.0.0.1", "HTTP_PORT=0", "ACCESS_LOG=false"},
+		env: []string{"HTTP_BIND=127.0.0.1", "HTTP_PORT=0", "ACCESS_LOG=false", "HITCOUNTER_TAG=" + runTag},
 	}
 	s.down()
 	t.Cleanup(func() {

@@ -348,7 +348,7 @@ func TestStartupOrder(t *testing.T) {
 	s.mustVisit()
 
 	var images []struct{ Size int64 }
-	s.inspect(&images, "--type", "image", "hitcounter/web:local")
+	s.inspect(&images, "--type", "image", "hitcounter/web:"+runTag)
 	size := float64(images[0].Size) / 1e6
 	fmt.Printf("e2e: web image %.1f MB; up (images built) to all healthy: %.1f s\n", size, took.Seconds())
 	if size > 15 {
