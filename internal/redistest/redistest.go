@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hitcounter/hitcounter/internal/waitfor"
 )
 
 // Server is one redis-server process owned by a test.
@@ -113,25 +115,27 @@ func (s *Server) start() error {
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 
-	deadline := time.Now().Add(startTimeout)
-	for {
-		if err := ping(s.Addr()); err == nil {
-			s.cmd, s.log = cmd, logFile
-			return nil
-		}
+	errExited := errors.New("exited")
+	err = waitfor.Poll(startTimeout, func() error {
 		select {
 		case <-exited:
-			logFile.Close()
-			return fmt.Errorf("redis-server on port %d exited at start:\n%s", s.port, s.readLog())
-		case <-time.After(20 * time.Millisecond):
+			return waitfor.Stop(errExited)
+		default:
 		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-exited
-			logFile.Close()
-			return fmt.Errorf("redis-server on port %d did not answer PING within %s:\n%s", s.port, startTimeout, s.readLog())
-		}
+		return ping(s.Addr())
+	})
+	switch {
+	case err == nil:
+		s.cmd, s.log = cmd, logFile
+		return nil
+	case errors.Is(err, errExited):
+		logFile.Close()
+		return fmt.Errorf("redis-server on port %d exited at start:\n%s", s.port, s.readLog())
 	}
+	_ = cmd.Process.Kill()
+	<-exited
+	logFile.Close()
+	return fmt.Errorf("redis-server on port %d did not answer PING within %s:\n%s", s.port, startTimeout, s.readLog())
 }
 
 func (s *Server) readLog() string {

@@ -24,8 +24,18 @@ func Until(t testing.TB, within time.Duration, check func() error) {
 	}
 }
 
-// Poll calls check until it returns nil, or within has passed; it returns check's last error.
-// For callers that are not a test (TestMain) or that report the failure themselves.
+// Stop wraps an error that ends the wait at once: what is awaited can no longer happen (the
+// process that should answer has exited).
+func Stop(err error) error { return stopped{err} }
+
+type stopped struct{ err error }
+
+func (s stopped) Error() string { return s.err.Error() }
+func (s stopped) Unwrap() error { return s.err }
+
+// Poll calls check until it returns nil, or within has passed, or check returns Stop(err); it
+// returns check's last error (unwrapped from Stop). For callers that are not a test (TestMain)
+// or that report the failure themselves.
 func Poll(within time.Duration, check func() error) error {
 	deadline := time.Now().Add(within)
 	interval := firstInterval
@@ -33,6 +43,9 @@ func Poll(within time.Duration, check func() error) error {
 		err := check()
 		if err == nil {
 			return nil
+		}
+		if s, ok := err.(stopped); ok {
+			return s.err
 		}
 		if !time.Now().Before(deadline) {
 			return err

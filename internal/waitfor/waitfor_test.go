@@ -30,3 +30,15 @@ func TestPollGivesUpWithTheLastError(t *testing.T) {
 		t.Fatalf("Poll() = %v after %d calls, want the last error after at least 2 calls", err, calls)
 	}
 }
+
+func TestPollStopsAtOnce(t *testing.T) {
+	calls := 0
+	gone := errors.New("gone")
+	err := Poll(10*time.Second, func() error {
+		calls++
+		return Stop(gone)
+	})
+	if err != gone || calls != 1 {
+		t.Fatalf("Poll() = %v after %d calls, want %v after 1", err, calls, gone)
+	}
+}
