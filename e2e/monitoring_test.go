@@ -35,7 +35,7 @@ func TestMonitoringProfile(t *testing.T) {
 	}
 	want := map[string]bool{}
 	for _, id := range ids {
-		c := s.inspectMonitored(id)
+		c := s.inspectContainer(id)
 		ip := c.NetworkSettings.Networks[s.name+"_frontend"].IPAddress
 		if ip == "" {
 			t.Fatalf("web container %s has no address on %s_frontend", id, s.name)
@@ -100,7 +100,7 @@ func TestMonitoringProfile(t *testing.T) {
 	// The new services are hardened like the others, and every service's log is bounded.
 	for _, service := range []string{"prometheus", "redis-exporter", "web", "lb", "redis"} {
 		for _, id := range s.containers(service) {
-			c := s.inspectMonitored(id)
+			c := s.inspectContainer(id)
 			h := c.HostConfig
 			if !h.ReadonlyRootfs || !slices.Equal(h.CapDrop, []string{"ALL"}) || len(h.CapAdd) != 0 ||
 				!slices.Contains(h.SecurityOpt, "no-new-privileges:true") || h.Memory == 0 || h.PidsLimit == nil || *h.PidsLimit == 0 {
@@ -116,7 +116,7 @@ func TestMonitoringProfile(t *testing.T) {
 	}
 	// The processes themselves: not root, no capabilities, no way to gain privileges.
 	for _, service := range []string{"prometheus", "redis-exporter"} {
-		c := s.inspectMonitored(s.containers(service)[0])
+		c := s.inspectContainer(s.containers(service)[0])
 		st := procStatus(t, c.State.Pid)
 		if strings.HasPrefix(st["Uid"], "0 ") || st["CapEff"] != "0000000000000000" || st["CapPrm"] != "0000000000000000" || st["NoNewPrivs"] != "1" {
 			t.Errorf("%s: uid %q, capabilities effective %s permitted %s, NoNewPrivs %q; want non-root, none, 1",
@@ -145,13 +145,13 @@ func TestMonitoringProfile(t *testing.T) {
 
 	// Prometheus is published on loopback only; the exporter sees its own password file and
 	// no other secret.
-	pc := s.inspectMonitored(s.containers("prometheus")[0])
+	pc := s.inspectContainer(s.containers("prometheus")[0])
 	for _, b := range pc.HostConfig.PortBindings["9090/tcp"] {
 		if b.HostIP != "127.0.0.1" {
 			t.Errorf("prometheus published on %q, want 127.0.0.1", b.HostIP)
 		}
 	}
-	ec := s.inspectMonitored(s.containers("redis-exporter")[0])
+	ec := s.inspectContainer(s.containers("redis-exporter")[0])
 	for _, m := range ec.Mounts {
 		if m.Name != s.name+"_exporter-secrets" || m.RW {
 			t.Errorf("redis-exporter mounts %s (%s, rw %v); want only %s_exporter-secrets, read-only", m.Name, m.Destination, m.RW, s.name)
@@ -167,41 +167,6 @@ func (s *stack) loopbackPort(service, port string) string {
 		s.t.Fatalf("%s is published on %q, want 127.0.0.1:PORT", service, out)
 	}
 	return out
-}
-
-// monitored is the part of `docker inspect` this file reads.
-type monitored struct {
-	State  struct{ Pid int }
-	Config struct{ User string }
-	Mounts []struct {
-		Name, Destination string
-		RW                bool
-	}
-	HostConfig struct {
-		ReadonlyRootfs  bool
-		CapAdd, CapDrop []string
-		SecurityOpt     []string
-		Memory          int64
-		PidsLimit       *int64
-		LogConfig       struct {
-			Type   string
-			Config map[string]string
-		}
-		PortBindings map[string][]struct{ HostIP, HostPort string }
-	}
-	NetworkSettings struct {
-		Networks map[string]struct{ IPAddress string }
-	}
-}
-
-func (s *stack) inspectMonitored(id string) monitored {
-	s.t.Helper()
-	var cs []monitored
-	s.inspect(&cs, id)
-	if len(cs) != 1 {
-		s.t.Fatalf("docker inspect %s: %d results", id, len(cs))
-	}
-	return cs[0]
 }
 
 type promTarget struct {

@@ -247,15 +247,25 @@ type container struct {
 	Config struct {
 		User string
 	}
+	Mounts []struct {
+		Name, Destination string
+		RW                bool
+	}
 	HostConfig struct {
 		ReadonlyRootfs  bool
 		CapAdd, CapDrop []string
 		SecurityOpt     []string
-		PortBindings    map[string][]struct{ HostIP, HostPort string }
+		Memory          int64
+		PidsLimit       *int64
+		LogConfig       struct {
+			Type   string
+			Config map[string]string
+		}
+		PortBindings map[string][]struct{ HostIP, HostPort string }
 	}
 	NetworkSettings struct {
 		Ports    map[string][]struct{ HostIP, HostPort string }
-		Networks map[string]struct{}
+		Networks map[string]struct{ IPAddress string }
 	}
 }
 
