@@ -269,7 +269,7 @@ func TestChaosKillWebReplica(t *testing.T) {
 // died and nobody answers them. That is the window in which a balancer that resends an
 // unanswered request counts a visit twice; with the seed's `retry-on ... empty-response` this
 // scenario fails its upper bound. Failures are expected here (the held requests on the killed
-// replica); the bound and the 2 s limit are what it checks.
+// replica, and 503s while Redis is held); the exactness bound is what it checks.
 func TestChaosKillWebReplicaMidWrite(t *testing.T) {
 	killReplicas(t, "1b. SIGKILL a web replica mid-write", true)
 }
@@ -338,6 +338,9 @@ func killReplicas(t *testing.T, name string, midWrite bool) {
 		t.Errorf("%d of %d requests failed, want at most %d (0.1%%, or one per kill): %s", len(fails), o.sent, limit, describe(fails))
 	}
 	for _, f := range fails {
+		if midWrite {
+			break // 1b is about exactness; the 2 s promise is scenario 1's
+		}
 		if f.servedBy != "" {
 			// Answered by a replica (a 503 when Redis was slow): not the balancer sending to
 			// the dead one, which is what the 2 s are about.
