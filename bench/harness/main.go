@@ -28,7 +28,7 @@
 // Environment: BENCH_DURATION (8s) per wrk run, BENCH_THREADS (2), BENCH_ROUNDS (2) of the
 // process-level runs, BENCH_OUT
 // (docs/benchmarks.md), BENCH_VEGETA_DURATION (15s), BENCH_CLIENT_DURATION (3s),
-// BENCH_TIMEOUT (30m), HITCOUNTER_CACHE (/var/cache/hitcounter, where vegeta is kept), and
+// BENCH_TIMEOUT (30m), BENCH_BASELINE (the commit of the "before" row, or none), HITCOUNTER_CACHE (/var/cache/hitcounter, where vegeta is kept), and
 // BENCH_STACK=0 to skip the Docker part while working on the harness (the report then says so).
 package main
 
@@ -46,6 +46,11 @@ import (
 
 const vegetaVersion = "v12.13.0"
 
+// defaultBaseline is the commit whose `make bench` recorded the figures from before issue #8
+// (hitcounter at 54% and 52% of the ceiling); the service as of that commit runs beside the
+// current one as the "before" row.
+const defaultBaseline = "e8d9467"
+
 // Concurrency levels of the closed-loop runs.
 var levels = []int{64, 256}
 
@@ -57,6 +62,7 @@ type bench struct {
 	durationArg    string
 	threads        int
 	rounds         int
+	baseline       string // commit of the "before" row; "" for none
 	vegetaDuration time.Duration
 	clientDuration time.Duration
 	cacheDir       string
@@ -123,6 +129,9 @@ func newBench() (*bench, error) {
 	}
 	if b.rounds, err = strconv.Atoi(envOr("BENCH_ROUNDS", "2")); err != nil || b.rounds < 1 || b.rounds > 5 {
 		return nil, fmt.Errorf("BENCH_ROUNDS=%q: want 1..5", os.Getenv("BENCH_ROUNDS"))
+	}
+	if b.baseline = envOr("BENCH_BASELINE", defaultBaseline); b.baseline == "none" {
+		b.baseline = ""
 	}
 	b.out = envOr("BENCH_OUT", filepath.Join("docs", "benchmarks.md"))
 	b.cacheDir = envOr("HITCOUNTER_CACHE", "/var/cache/hitcounter")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,7 +13,7 @@ import (
 	"time"
 )
 
-// tools installs what is missing from Debian's archive (as root, as scripts/bench.sh did) and
+// tools installs what is missing from Debian's archive (as root) and
 // builds vegeta from the Go module proxy once, into the cache.
 func (b *bench) tools(ctx context.Context) error {
 	var missing []string
@@ -24,23 +25,18 @@ func (b *bench) tools(ctx context.Context) error {
 			missing = append(missing, t.pkg)
 		}
 	}
-	// The Flask baseline's own dependencies (it is the program compared against). Not from the
-	// repository root, where the redis/ directory would pass for the module.
-	if _, err := output(ctx, 30*time.Second, os.TempDir(), nil, "python3", "-c", "import flask, redis"); err != nil {
-		missing = append(missing, "python3-flask", "python3-redis")
+	if err := aptInstall(ctx, missing); err != nil {
+		return err
 	}
-	if len(missing) > 0 {
-		if os.Geteuid() != 0 {
-			return fmt.Errorf("missing %s: install them (apt-get install %s)", strings.Join(missing, ", "), strings.Join(missing, " "))
-		}
-		logf("installing %s", strings.Join(missing, " "))
-		if _, err := output(ctx, 5*time.Minute, "", nil, "apt-get", "update", "-qq"); err != nil {
+	// The Flask baseline's own dependencies (it is the program compared against), checked with
+	// the interpreter gunicorn runs (another python3 may come first on PATH), and not from the
+	// repository root, where the redis/ directory would pass for the module.
+	if err := probe(ctx, gunicornPython(), "-c", "import flask, redis"); err != nil {
+		if err := aptInstall(ctx, []string{"python3-flask", "python3-redis"}); err != nil {
 			return err
 		}
-		env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		args := append([]string{"install", "-y", "-qq"}, missing...)
-		if _, err := output(ctx, 10*time.Minute, "", env, "apt-get", args...); err != nil {
-			return err
+		if err := probe(ctx, gunicornPython(), "-c", "import flask, redis"); err != nil {
+			return fmt.Errorf("the Flask baseline cannot import flask and redis: %w", err)
 		}
 	}
 	b.vegeta = filepath.Join(b.cacheDir, "bin", "vegeta-"+vegetaVersion)
@@ -75,6 +71,43 @@ func (b *bench) tools(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// probe runs a short command from a neutral directory.
+func probe(ctx context.Context, name string, args ...string) error {
+	_, err := output(ctx, 30*time.Second, os.TempDir(), nil, name, args...)
+	return err
+}
+
+// gunicornPython is the interpreter named on gunicorn's #! line.
+func gunicornPython() string {
+	path, err := exec.LookPath("gunicorn")
+	if err != nil {
+		return "python3"
+	}
+	first, _, _ := strings.Cut(readFile(path), "\n")
+	if f := strings.Fields(strings.TrimPrefix(first, "#!")); strings.HasPrefix(first, "#!") && len(f) > 0 && !strings.HasSuffix(f[0], "/env") {
+		return f[0]
+	}
+	return "python3"
+}
+
+// aptInstall installs Debian packages, as root.
+func aptInstall(ctx context.Context, pkgs []string) error {
+	if len(pkgs) == 0 {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("missing %s: install them (apt-get install %s)", strings.Join(pkgs, ", "), strings.Join(pkgs, " "))
+	}
+	logf("installing %s", strings.Join(pkgs, " "))
+	if _, err := output(ctx, 5*time.Minute, "", nil, "apt-get", "update", "-qq"); err != nil {
+		return err
+	}
+	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	args := append([]string{"install", "-y", "-qq"}, pkgs...)
+	_, err := output(ctx, 10*time.Minute, "", env, "apt-get", args...)
+	return err
 }
 
 func (b *bench) describe(ctx context.Context) {
@@ -116,6 +149,11 @@ func (b *bench) build(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := b.buildBaseline(ctx); err != nil {
+		// The comparison row is then missing, and the report says so; the rest still runs.
+		logf("no baseline row: %v", err)
+		b.baseline = ""
+	}
 	dir := filepath.Join(b.root, "bench", "clientcmp")
 	for _, p := range []struct{ name, pkg string }{{"clientcmp", "."}, {"visitsrv", "./visitsrv"}} {
 		if _, err := output(ctx, 5*time.Minute, dir, nil, "go", "build", "-o", b.bin(p.name), p.pkg); err != nil {
@@ -123,6 +161,34 @@ func (b *bench) build(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// buildBaseline builds the service as of BENCH_BASELINE (a commit; "none" to skip), from
+// `git archive` into the work directory, so that "no worse than before" is measured in the
+// same run as a row of its own rather than against figures of another day.
+func (b *bench) buildBaseline(ctx context.Context) error {
+	if b.baseline == "" {
+		return errors.New("BENCH_BASELINE=none")
+	}
+	full, err := output(ctx, 30*time.Second, b.root, nil, "git", "rev-parse", "--short", b.baseline+"^{commit}")
+	if err != nil {
+		return err
+	}
+	b.baseline = strings.TrimSpace(full)
+	dir := filepath.Join(b.work, "baseline")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tarPath := filepath.Join(b.work, "baseline.tar")
+	if _, err := output(ctx, time.Minute, b.root, nil, "git", "archive", "-o", tarPath, b.baseline); err != nil {
+		return err
+	}
+	if _, err := output(ctx, time.Minute, dir, nil, "tar", "-xf", tarPath); err != nil {
+		return err
+	}
+	env := append(os.Environ(), "CGO_ENABLED=0")
+	_, err = output(ctx, 5*time.Minute, dir, env, "go", "build", "-trimpath", "-o", b.bin("hitcounter-baseline"), "./cmd/hitcounter")
+	return err
 }
 
 func (b *bench) startRedis(ctx context.Context, name string, args ...string) (string, error) {
@@ -162,11 +228,15 @@ func (b *bench) startHTTP(ctx context.Context, readyPath string, env []string, d
 }
 
 func (b *bench) startHitcounter(ctx context.Context, redisAddr string, extra ...string) (string, error) {
+	return b.startService(ctx, b.bin("hitcounter"), redisAddr, extra...)
+}
+
+func (b *bench) startService(ctx context.Context, bin, redisAddr string, extra ...string) (string, error) {
 	host, port, _ := strings.Cut(redisAddr, ":")
 	return b.startHTTP(ctx, "/readyz", nil, "", func(p int) []string {
 		// A clean environment, as shipped: no COALESCE_VISITS or any other knob but these.
 		env := append([]string{"PORT=" + strconv.Itoa(p), "REDIS_HOST=" + host, "REDIS_PORT=" + port}, extra...)
-		return append([]string{"env", "-i"}, append(env, b.bin("hitcounter"))...)
+		return append([]string{"env", "-i"}, append(env, bin)...)
 	})
 }
 
@@ -206,6 +276,7 @@ type clientResult struct {
 const (
 	rowCeiling   = "ceiling (no Redis)"
 	rowHC        = "hitcounter"
+	rowBaseline  = "hitcounter before issue #8"
 	rowQuiet     = "hitcounter, no access log"
 	rowNoPersist = "hitcounter, no persistence"
 	rowFlask     = "flask (gunicorn, 5 workers)"
@@ -242,6 +313,12 @@ func (b *bench) processLevel(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var baseline string
+	if b.baseline != "" {
+		if baseline, err = b.startService(ctx, b.bin("hitcounter-baseline"), always); err != nil {
+			return err
+		}
+	}
 	visitsrv := func(mode string) (string, error) {
 		return b.startHTTP(ctx, "/", nil, "", func(p int) []string {
 			return []string{b.bin("visitsrv"), "-addr", fmt.Sprintf("127.0.0.1:%d", p), "-redis", always, "-counter", mode}
@@ -273,6 +350,7 @@ func (b *bench) processLevel(ctx context.Context) error {
 	rows := []processRow{
 		{rowCeiling, ceiling, levels, nil},
 		{rowHC, hc, levels, countAlways},
+		{rowBaseline, baseline, levels, countAlways},
 		{rowMinCoal, minCoal, levels, countAlways},
 		{rowMinIncr, minIncr, levels, countAlways},
 		{rowMinGoRed, minGoRedis, levels, countAlways},
@@ -285,7 +363,7 @@ func (b *bench) processLevel(ctx context.Context) error {
 	for round := 1; round <= b.rounds; round++ {
 		for _, c := range levels {
 			for _, r := range rows {
-				if !containsInt(r.levels, c) {
+				if r.url == "" || !containsInt(r.levels, c) {
 					continue
 				}
 				if _, err := b.wrkRun(ctx, "process", r.name, r.url, c, r.count); err != nil {
