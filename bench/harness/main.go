@@ -25,11 +25,12 @@
 // (bench/hitload) find no count handed out twice. A failed check fails the run (exit 1) after
 // the report is written.
 //
-// Environment: BENCH_DURATION (8s) per wrk run, BENCH_THREADS (2), BENCH_ROUNDS (2) of the
+// Environment: BENCH_DURATION (8s) per wrk run, BENCH_THREADS (2), BENCH_ROUNDS (3) of the
 // process-level runs, BENCH_OUT
 // (docs/benchmarks.md), BENCH_VEGETA_DURATION (15s), BENCH_CLIENT_DURATION (3s),
 // BENCH_TIMEOUT (30m), BENCH_BASELINE (the commit of the "before" row, or none), HITCOUNTER_CACHE (/var/cache/hitcounter, where vegeta is kept), and
-// BENCH_STACK=0 to skip the Docker part while working on the harness (the report then says so).
+// BENCH_STACK=0 to skip the Docker part while working on the harness (the report then says so);
+// BENCH_SAVE=FILE keeps the raw results, BENCH_RENDER=FILE rewrites the report from them.
 package main
 
 import (
@@ -127,7 +128,7 @@ func newBench() (*bench, error) {
 	if b.threads, err = strconv.Atoi(envOr("BENCH_THREADS", "2")); err != nil || b.threads < 1 || b.threads > 64 {
 		return nil, fmt.Errorf("BENCH_THREADS=%q: want 1..64", os.Getenv("BENCH_THREADS"))
 	}
-	if b.rounds, err = strconv.Atoi(envOr("BENCH_ROUNDS", "2")); err != nil || b.rounds < 1 || b.rounds > 5 {
+	if b.rounds, err = strconv.Atoi(envOr("BENCH_ROUNDS", "3")); err != nil || b.rounds < 1 || b.rounds > 5 {
 		return nil, fmt.Errorf("BENCH_ROUNDS=%q: want 1..5", os.Getenv("BENCH_ROUNDS"))
 	}
 	if b.baseline = envOr("BENCH_BASELINE", defaultBaseline); b.baseline == "none" {
@@ -151,14 +152,27 @@ func run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	if err := b.tools(ctx); err != nil {
-		return err
-	}
 	b.work, err = os.MkdirTemp("", "hcbench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(b.work)
+	if from := os.Getenv("BENCH_RENDER"); from != "" {
+		if err := b.load(from); err != nil {
+			return fmt.Errorf("BENCH_RENDER: %w", err)
+		}
+		if err := b.report(); err != nil {
+			return err
+		}
+		if err := b.chart(ctx); err != nil {
+			return err
+		}
+		logf("wrote %s and %s from %s", b.out, b.chartPath(), from)
+		return nil
+	}
+	if err := b.tools(ctx); err != nil {
+		return err
+	}
 	b.procs.logs = b.work
 	defer b.procs.stop()
 	b.loadAtStart = loadAverage()
@@ -178,6 +192,11 @@ func run(ctx context.Context) error {
 		logf("stack level skipped (BENCH_STACK=0)")
 	}
 	b.loadAtEnd = loadAverage()
+	if to := os.Getenv("BENCH_SAVE"); to != "" {
+		if err := b.save(to); err != nil {
+			return fmt.Errorf("BENCH_SAVE: %w", err)
+		}
+	}
 	if err := b.report(); err != nil {
 		return err
 	}

@@ -358,7 +358,7 @@ func (b *bench) processLevel(ctx context.Context) error {
 		{rowNoPersist, noPersist, levels[:1], redisCounter(none, key)},
 		{rowFlask, flask, levels[:1], redisCounter(always, "hits")},
 	}
-	// Interleaved rounds (BENCH_ROUNDS, 2 unless set); the report keeps the best of them for
+	// Interleaved rounds (BENCH_ROUNDS, 3 unless set); the report keeps the best of them for
 	// every row, so that a moment of noise on the shared cores does not decide a ratio.
 	for round := 1; round <= b.rounds; round++ {
 		for _, c := range levels {

@@ -279,7 +279,8 @@ func (b *bench) report() error {
 		m.w("| not measured | |")
 	}
 	m.w("")
-	m.w("wrk is missing because it exits before the second reading. The shares overlap a little (the")
+	m.w("wrk is missing because it exits before the second reading. Processes that are not part of the")
+	m.w("stack or the load (a compiler, a test run) are other work on the shared machine. The shares overlap a little (the")
 	m.w("kernel charges part of its network work to the process it interrupted), so they add up to about,")
 	m.w("not exactly, 100%.")
 	m.w("")
@@ -393,7 +394,7 @@ func (b *bench) chart(ctx context.Context) error {
 	if err := os.WriteFile(dat, []byte(data.String()), 0o644); err != nil {
 		return err
 	}
-	script := fmt.Sprintf(`set terminal pngcairo size 1100,640 font "sans,10"
+	script := fmt.Sprintf(`set terminal pngcairo size 1200,680 font "sans,10"
 set output %q
 set title "hitcounter: requests per second (wrk, loopback, %d cores; higher is better; run %s)"
 set style data histograms
@@ -404,7 +405,8 @@ set grid ytics
 set yrange [0:*]
 set xtics rotate by -35 nomirror
 set key top right
-set bmargin 11
+set bmargin 12
+set rmargin 14
 plot %q using 2:xtic(1) title "64 connections", "" using 3 title "256 connections"
 `, b.chartPath(), runtime.NumCPU(), b.started.UTC().Format("2006-01-02"), dat)
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -281,12 +281,14 @@ func cpuShares(before, after cpuSnapshot) []cpuShare {
 	}
 	byComm := map[string]int64{}
 	for pid, a := range after.procs {
+		// By pid, not by name: a kernel worker's name changes with the work it does. A pid
+		// reused between the two readings (fewer ticks than before) counts from zero.
 		d := a.ticks
-		if p, ok := before.procs[pid]; ok && p.comm == a.comm {
+		if p, ok := before.procs[pid]; ok && p.ticks <= a.ticks {
 			d -= p.ticks
 		}
 		if d > 0 {
-			byComm[a.comm] += d
+			byComm[groupName(a.comm)] += d
 		}
 	}
 	var shares []cpuShare
@@ -309,6 +311,14 @@ func cpuShares(before, after cpuSnapshot) []cpuShare {
 		cpuShare{"kernel: softirq (network stack, Docker bridge)", float64(after.stat[6]-before.stat[6]) / float64(total)},
 		cpuShare{"idle", float64(after.stat[3]-before.stat[3]) / float64(total)})
 	return shares
+}
+
+// groupName puts the kernel's worker threads under one name.
+func groupName(comm string) string {
+	if strings.HasPrefix(comm, "kworker/") {
+		return "kworker (kernel work queues: disk flushes, network)"
+	}
+	return comm
 }
 
 func clockTicks(ctx context.Context) float64 {
