@@ -71,6 +71,32 @@ func parseWrk(out string) (wrkResult, error) {
 	return r, nil
 }
 
+// settled reads the counter until two readings 100 ms apart agree (at most 5 s): the visits
+// wrk left in flight are still being written when it exits, and must land in this run's
+// reading, not in the next run's "before".
+func settled(ctx context.Context, count counterFunc) (int64, error) {
+	last, err := count(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for range 50 {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		v, err := count(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if v == last {
+			return v, nil
+		}
+		last = v
+	}
+	return last, nil
+}
+
 // wrkRun runs wrk for the configured duration against url and, when count is given, checks
 // that the counter moved by the 2xx answers: at least that, and at most one more per
 // connection (wrk stops with requests in flight, which the server still counts).
@@ -88,7 +114,7 @@ func (b *bench) wrkRun(ctx context.Context, level, name, url string, conns int, 
 		return row{}, err
 	}
 	if count != nil {
-		if after, err = count(ctx); err != nil {
+		if after, err = settled(ctx, count); err != nil {
 			return row{}, fmt.Errorf("%s: counter after: %w", name, err)
 		}
 	}

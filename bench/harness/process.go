@@ -443,7 +443,7 @@ func (b *bench) exactRun(ctx context.Context, name, url string, count counterFun
 	if err != nil {
 		return err
 	}
-	after, err := count(ctx)
+	after, err := settled(ctx, count)
 	if err != nil {
 		return err
 	}

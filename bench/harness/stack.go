@@ -204,7 +204,7 @@ func (b *bench) openLoop(ctx context.Context, lb string, rate int) error {
 	if err != nil {
 		return fmt.Errorf("vegeta attack: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	after, err := b.stackCounter(ctx)
+	after, err := settled(ctx, b.stackCounter)
 	if err != nil {
 		return err
 	}
