@@ -358,7 +358,7 @@ func (b *bench) processLevel(ctx context.Context) error {
 		{rowNoPersist, noPersist, levels[:1], redisCounter(none, key)},
 		{rowFlask, flask, levels[:1], redisCounter(always, "hits")},
 	}
-	// Interleaved rounds (BENCH_ROUNDS, 3 unless set); the report keeps the best of them for
+	// Interleaved rounds (BENCH_ROUNDS, 3 unless set); the report shows the median of them for
 	// every row, so that a moment of noise on the shared cores does not decide a ratio.
 	for round := 1; round <= b.rounds; round++ {
 		for _, c := range levels {
@@ -415,7 +415,7 @@ func (b *bench) processLevel(ctx context.Context) error {
 
 	logf("counter path without HTTP: go-redis vs rueidis, per-visit INCR vs coalesced (bench/clientcmp, %s each)", b.clientDuration)
 	out, err = output(ctx, 10*time.Minute, "", nil, b.bin("clientcmp"), "-addr", always,
-		"-duration", b.clientDuration.String(), "-clients", "64,256", "-rounds", "2")
+		"-duration", b.clientDuration.String(), "-clients", "64,256", "-rounds", "3")
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -17,29 +19,30 @@ func (b *bench) baselineName() string {
 	return b.baseline
 }
 
-// best keeps, for every (level, name, connections), the run with the highest req/s, in the
-// order the rows first appeared.
-func (b *bench) best() []row {
-	var out []row
+// summary has, for every (level, name, connections), the run with the median req/s of its
+// rounds, in the order the rows first appeared. The median, not the best: on a shared machine
+// a calm moment lifts whichever row happens to run in it, and noise goes both ways.
+func (b *bench) summary() []row {
+	var keys []row
+	groups := map[[3]string][]row{}
 	for _, r := range b.rows {
-		i := -1
-		for j, o := range out {
-			if o.Level == r.Level && o.Name == r.Name && o.Conns == r.Conns {
-				i = j
-			}
+		k := [3]string{r.Level, r.Name, fmt.Sprint(r.Conns)}
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, r)
 		}
-		switch {
-		case i < 0:
-			out = append(out, r)
-		case r.RPS > out[i].RPS:
-			out[i] = r
-		}
+		groups[k] = append(groups[k], r)
+	}
+	var out []row
+	for _, key := range keys {
+		g := slices.Clone(groups[[3]string{key.Level, key.Name, fmt.Sprint(key.Conns)}])
+		slices.SortFunc(g, func(x, y row) int { return cmp.Compare(x.RPS, y.RPS) })
+		out = append(out, g[(len(g)-1)/2])
 	}
 	return out
 }
 
 func (b *bench) rps(level, name string, conns int) float64 {
-	for _, r := range b.best() {
+	for _, r := range b.summary() {
 		if r.Level == level && r.Name == name && r.Conns == conns {
 			return r.RPS
 		}
@@ -47,15 +50,28 @@ func (b *bench) rps(level, name string, conns int) float64 {
 	return 0
 }
 
-// clientBest is the better of the rounds of one clientcmp measurement.
-func (b *bench) clientBest(group, name string, clients int) float64 {
-	v := 0.0
+// clientMedian is the median of the rounds of one clientcmp measurement.
+func (b *bench) clientMedian(group, name string, clients int) float64 {
+	var v []float64
 	for _, r := range b.clients {
 		if r.Group == group && r.Name == name && r.Clients == clients {
-			v = max(v, r.Ops)
+			v = append(v, r.Ops)
 		}
 	}
-	return v
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	return v[(len(v)-1)/2]
+}
+
+// clientRounds is how many rounds clientcmp ran.
+func (b *bench) clientRounds() int {
+	n := 0
+	for _, r := range b.clients {
+		n = max(n, r.Round)
+	}
+	return n
 }
 
 type md struct{ strings.Builder }
@@ -148,7 +164,7 @@ func (b *bench) report() error {
 	m.w("- machine load (1/5/15-minute load average): %s at the start, %s at the end. Above %d, other work", b.loadAtStart, b.loadAtEnd, runtime.NumCPU())
 	m.w("  shared the cores with this run, and only the same-run ratios below mean much.")
 	m.w("- closed loop: `wrk -t%d -d%s --latency` on loopback; wrk, the servers and Redis share the cores.", b.threads, b.durationArg)
-	m.w("- process-level rows ran %d times, interleaved; each row shows the best of its runs.", b.rounds)
+	m.w("- process-level rows ran %d times, interleaved; each row shows its median run (by req/s).", b.rounds)
 	m.w("- Redis `appendonly yes`, `appendfsync always` (as shipped) unless a row says otherwise.")
 	if !b.stack {
 		m.w("- **stack level not measured in this run** (`BENCH_STACK=0`).")
@@ -207,7 +223,7 @@ func (b *bench) report() error {
 	m.w("")
 	m.w("| level | configuration | connections | req/s | vs ceiling | p50 | p99 | check |")
 	m.w("|---|---|---|---|---|---|---|---|")
-	for _, r := range b.best() {
+	for _, r := range b.summary() {
 		ceil := ceiling[r.Conns]
 		if ceil == 0 {
 			ceil = ceiling[64]
@@ -298,8 +314,8 @@ func (b *bench) report() error {
 		m.w("| %d | %s req/s (%s of ceiling) | %s req/s (%s of ceiling) | %s |", c, num(incr), pct(incr, ceiling[c]), num(coal), pct(coal, ceiling[c]), ratio(coal, incr))
 	}
 	m.w("")
-	m.w("The counter alone, no HTTP (`bench/clientcmp`, %s per figure, two interleaved rounds, the better", b.clientDuration)
-	m.w("kept): N goroutines call `Visit` in a loop on the shipped store against the same `appendfsync always`")
+	m.w("The counter alone, no HTTP (`bench/clientcmp`, %s per figure, the median of %d interleaved", b.clientDuration, b.clientRounds())
+	m.w("rounds): N goroutines call `Visit` in a loop on the shipped store against the same `appendfsync always`")
 	m.w("redis-server; `coalesce-K` allows K writes in flight (the service uses 4).")
 	m.w("")
 	m.w("| counter path | 64 goroutines, visits/s | 256 goroutines, visits/s |")
@@ -310,7 +326,7 @@ func (b *bench) report() error {
 		{"coalesce-2", "store", "coalesce-2"},
 		{"coalesce-4 (as shipped)", "coalesced", "rueidis"},
 	} {
-		m.w("| %s | %s | %s |", s.label, num(b.clientBest(s.group, s.name, 64)), num(b.clientBest(s.group, s.name, 256)))
+		m.w("| %s | %s | %s |", s.label, num(b.clientMedian(s.group, s.name, 64)), num(b.clientMedian(s.group, s.name, 256)))
 	}
 	m.w("")
 	m.w("Coalescing keeps every guarantee of one INCR per visit: each visit gets its own number (a batch")
@@ -330,7 +346,7 @@ func (b *bench) report() error {
 	m.w("")
 	m.w("Both clients behind the shipped coalescer (`counter.NewCoalescer(adder, 4, 5s)`), the path the")
 	m.w("service runs; go-redis set up like the shipped store (no retries, no `CLIENT SETINFO`). Over HTTP")
-	m.w("(`minimal GET /` rows above) and without HTTP (`bench/clientcmp`, %s per figure, the better of two", b.clientDuration)
+	m.w("(`minimal GET /` rows above) and without HTTP (`bench/clientcmp`, %s per figure, the median of %d", b.clientDuration, b.clientRounds())
 	m.w("interleaved rounds):")
 	m.w("")
 	m.w("| through the coalescer | concurrency | go-redis | rueidis | rueidis / go-redis |")
@@ -340,7 +356,7 @@ func (b *bench) report() error {
 		m.w("| HTTP, `GET /` | %d connections | %s req/s | %s req/s | %s |", c, num(g), num(r), ratio(r, g))
 	}
 	for _, c := range levels {
-		g, r := b.clientBest("coalesced", "go-redis", c), b.clientBest("coalesced", "rueidis", c)
+		g, r := b.clientMedian("coalesced", "go-redis", c), b.clientMedian("coalesced", "rueidis", c)
 		m.w("| counter only | %d goroutines | %s visits/s | %s visits/s | %s |", c, num(g), num(r), ratio(r, g))
 	}
 	m.w("")
@@ -350,7 +366,7 @@ func (b *bench) report() error {
 	m.w("| goroutines | go-redis ops/s | rueidis ops/s | rueidis / go-redis |")
 	m.w("|---|---|---|---|")
 	for _, c := range levels {
-		g, r := b.clientBest("incr", "go-redis", c), b.clientBest("incr", "rueidis", c)
+		g, r := b.clientMedian("incr", "go-redis", c), b.clientMedian("incr", "rueidis", c)
 		m.w("| %d | %s | %s | %s |", c, num(g), num(r), ratio(r, g))
 	}
 	m.w("")
@@ -377,7 +393,7 @@ func (b *bench) chartPath() string { return filepath.Join(filepath.Dir(b.out), "
 func (b *bench) chart(ctx context.Context) error {
 	var names [][2]string
 	seen := map[string]bool{}
-	for _, r := range b.best() {
+	for _, r := range b.summary() {
 		k := r.Level + ": " + r.Name
 		if !seen[k] {
 			seen[k] = true
