@@ -424,7 +424,7 @@ set yrange [0:*]
 set xtics rotate by -35 nomirror
 set key top right
 set bmargin 12
-set rmargin 14
+set rmargin 20
 plot %q using 2:xtic(1) title "64 connections", "" using 3 title "256 connections"
 `, b.chartPath(), runtime.NumCPU(), b.started.UTC().Format("2006-01-02"), dat)
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
