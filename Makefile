@@ -45,8 +45,8 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-bench: ## side-by-side throughput and latency; writes docs/benchmarks.md
-	bash scripts/bench.sh
+bench: ## side-by-side throughput and latency in one run (bench/harness); writes docs/benchmarks.md and .png
+	$(GO) run ./bench/harness
 
 clean:
 	rm -rf bin

@@ -1,5 +1,5 @@
 # The Flask original that hitcounter replaces (Docker's Compose getting-started app), used only
-# as a baseline by scripts/bench.sh. Run under gunicorn: gunicorn -w 5 -b 127.0.0.1:PORT app:app
+# as a baseline by `make bench` (bench/harness). Run under gunicorn: gunicorn -w 5 -b 127.0.0.1:PORT app:app
 import os
 
 import redis

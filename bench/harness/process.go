@@ -1,0 +1,496 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// tools installs what is missing from Debian's archive (as root) and
+// builds vegeta from the Go module proxy once, into the cache.
+func (b *bench) tools(ctx context.Context) error {
+	var missing []string
+	for _, t := range []struct{ bin, pkg string }{
+		{"wrk", "wrk"}, {"redis-server", "redis-server"}, {"redis-benchmark", "redis-tools"},
+		{"gunicorn", "gunicorn"}, {"gnuplot", "gnuplot-nox"}, {"python3", "python3"},
+	} {
+		if _, err := exec.LookPath(t.bin); err != nil {
+			missing = append(missing, t.pkg)
+		}
+	}
+	if err := aptInstall(ctx, missing); err != nil {
+		return err
+	}
+	// The Flask baseline's own dependencies (it is the program compared against), checked with
+	// the interpreter gunicorn runs (another python3 may come first on PATH), and not from the
+	// repository root, where the redis/ directory would pass for the module.
+	if err := probe(ctx, gunicornPython(), "-c", "import flask, redis"); err != nil {
+		if err := aptInstall(ctx, []string{"python3-flask", "python3-redis"}); err != nil {
+			return err
+		}
+		if err := probe(ctx, gunicornPython(), "-c", "import flask, redis"); err != nil {
+			return fmt.Errorf("the Flask baseline cannot import flask and redis: %w", err)
+		}
+	}
+	b.vegeta = filepath.Join(b.cacheDir, "bin", "vegeta-"+vegetaVersion)
+	if _, err := os.Stat(b.vegeta); err != nil && b.stack {
+		logf("building vegeta %s", vegetaVersion)
+		gobin, err := os.MkdirTemp("", "hcbench-vegeta-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(gobin)
+		env := append(os.Environ(), "GOBIN="+gobin)
+		if _, err := output(ctx, 10*time.Minute, os.TempDir(), env, "go", "install", "github.com/tsenart/vegeta/v12@"+vegetaVersion); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(b.vegeta), 0o755); err != nil {
+			return err
+		}
+		data, err := os.ReadFile(filepath.Join(gobin, "vegeta"))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(b.vegeta+".tmp", data, 0o755); err != nil {
+			return err
+		}
+		if err := os.Rename(b.vegeta+".tmp", b.vegeta); err != nil {
+			return err
+		}
+	}
+	if b.stack {
+		if _, err := output(ctx, 30*time.Second, "", nil, "docker", "compose", "version"); err != nil {
+			return fmt.Errorf("docker compose is missing (run scripts/prepare-docker.sh, or BENCH_STACK=0 to skip the stack level): %w", err)
+		}
+	}
+	return nil
+}
+
+// probe runs a short command from a neutral directory.
+func probe(ctx context.Context, name string, args ...string) error {
+	_, err := output(ctx, 30*time.Second, os.TempDir(), nil, name, args...)
+	return err
+}
+
+// gunicornPython is the interpreter named on gunicorn's #! line.
+func gunicornPython() string {
+	path, err := exec.LookPath("gunicorn")
+	if err != nil {
+		return "python3"
+	}
+	first, _, _ := strings.Cut(readFile(path), "\n")
+	if f := strings.Fields(strings.TrimPrefix(first, "#!")); strings.HasPrefix(first, "#!") && len(f) > 0 && !strings.HasSuffix(f[0], "/env") {
+		return f[0]
+	}
+	return "python3"
+}
+
+// aptInstall installs Debian packages, as root.
+func aptInstall(ctx context.Context, pkgs []string) error {
+	if len(pkgs) == 0 {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("missing %s: install them (apt-get install %s)", strings.Join(pkgs, ", "), strings.Join(pkgs, " "))
+	}
+	logf("installing %s", strings.Join(pkgs, " "))
+	if _, err := output(ctx, 5*time.Minute, "", nil, "apt-get", "update", "-qq"); err != nil {
+		return err
+	}
+	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	args := append([]string{"install", "-y", "-qq"}, pkgs...)
+	_, err := output(ctx, 10*time.Minute, "", env, "apt-get", args...)
+	return err
+}
+
+func (b *bench) describe(ctx context.Context) {
+	first := func(s string, err error) string {
+		if err != nil {
+			return "?"
+		}
+		return strings.TrimSpace(s)
+	}
+	b.commit = first(output(ctx, 10*time.Second, b.root, nil, "git", "rev-parse", "--short", "HEAD"))
+	// Uncommitted changes, apart from this harness' own outputs (the previous run's report).
+	if d, err := output(ctx, 10*time.Second, b.root, nil, "git", "status", "--porcelain", "--untracked-files=no", "--",
+		".", ":!docs/benchmarks.md", ":!docs/benchmarks.png"); err == nil && strings.TrimSpace(d) != "" {
+		b.commit += " (with uncommitted changes)"
+	}
+	b.goVersion = first(output(ctx, 10*time.Second, b.root, nil, "go", "env", "GOVERSION"))
+	b.redisVersion = "?"
+	if v, err := output(ctx, 10*time.Second, "", nil, "redis-server", "--version"); err == nil {
+		for _, f := range strings.Fields(v) {
+			if s, ok := strings.CutPrefix(f, "v="); ok {
+				b.redisVersion = s
+			}
+		}
+	}
+	b.dockerVersion = "not used"
+	if b.stack {
+		b.dockerVersion = first(output(ctx, 10*time.Second, "", nil, "docker", "version", "--format", "{{.Server.Version}}"))
+	}
+}
+
+func (b *bench) bin(name string) string { return filepath.Join(b.work, name) }
+
+func (b *bench) build(ctx context.Context) error {
+	logf("building")
+	env := append(os.Environ(), "CGO_ENABLED=0")
+	if _, err := output(ctx, 5*time.Minute, b.root, env, "go", "build", "-trimpath", "-o", b.bin("hitcounter"), "./cmd/hitcounter"); err != nil {
+		return err
+	}
+	for _, tool := range []string{"ceiling", "hitload", "startup"} {
+		if _, err := output(ctx, 5*time.Minute, b.root, nil, "go", "build", "-o", b.bin(tool), "./bench/"+tool); err != nil {
+			return err
+		}
+	}
+	if err := b.buildBaseline(ctx); err != nil {
+		// The comparison row is then missing, and the report says so; the rest still runs.
+		logf("no baseline row: %v", err)
+		b.baseline = ""
+	}
+	dir := filepath.Join(b.root, "bench", "clientcmp")
+	for _, p := range []struct{ name, pkg string }{{"clientcmp", "."}, {"visitsrv", "./visitsrv"}} {
+		if _, err := output(ctx, 5*time.Minute, dir, nil, "go", "build", "-o", b.bin(p.name), p.pkg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildBaseline builds the service as of BENCH_BASELINE (a commit; "none" to skip), from
+// `git archive` into the work directory, so that "no worse than before" is measured in the
+// same run as a row of its own rather than against figures of another day.
+func (b *bench) buildBaseline(ctx context.Context) error {
+	if b.baseline == "" {
+		return errors.New("BENCH_BASELINE=none")
+	}
+	full, err := output(ctx, 30*time.Second, b.root, nil, "git", "rev-parse", "--short", b.baseline+"^{commit}")
+	if err != nil {
+		return err
+	}
+	b.baseline = strings.TrimSpace(full)
+	dir := filepath.Join(b.work, "baseline")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tarPath := filepath.Join(b.work, "baseline.tar")
+	if _, err := output(ctx, time.Minute, b.root, nil, "git", "archive", "-o", tarPath, b.baseline); err != nil {
+		return err
+	}
+	if _, err := output(ctx, time.Minute, dir, nil, "tar", "-xf", tarPath); err != nil {
+		return err
+	}
+	env := append(os.Environ(), "CGO_ENABLED=0")
+	_, err = output(ctx, 5*time.Minute, dir, env, "go", "build", "-trimpath", "-o", b.bin("hitcounter-baseline"), "./cmd/hitcounter")
+	return err
+}
+
+func (b *bench) startRedis(ctx context.Context, name string, args ...string) (string, error) {
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(b.work, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	all := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "",
+		"--daemonize", "no", "--logfile", filepath.Join(dir, "redis.log")}, args...)
+	if _, err := b.procs.start("", nil, "redis-server", all...); err != nil {
+		return "", err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	return addr, waitRedis(ctx, addr)
+}
+
+// startHTTP starts a server process on a free port and waits for readyPath to answer.
+func (b *bench) startHTTP(ctx context.Context, readyPath string, env []string, dir string, argv func(port int) []string) (string, error) {
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	args := argv(port)
+	logPath, err := b.procs.start(dir, env, args[0], args[1:]...)
+	if err != nil {
+		return "", err
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if err := waitHTTP(ctx, base+readyPath); err != nil {
+		return "", fmt.Errorf("%s: %w; its output: %s", strings.Join(args, " "), err, tail(logPath))
+	}
+	return base + "/", nil
+}
+
+func (b *bench) startHitcounter(ctx context.Context, redisAddr string, extra ...string) (string, error) {
+	return b.startService(ctx, b.bin("hitcounter"), redisAddr, extra...)
+}
+
+func (b *bench) startService(ctx context.Context, bin, redisAddr string, extra ...string) (string, error) {
+	host, port, _ := strings.Cut(redisAddr, ":")
+	return b.startHTTP(ctx, "/readyz", nil, "", func(p int) []string {
+		// A clean environment, as shipped: no COALESCE_VISITS or any other knob but these.
+		env := append([]string{"PORT=" + strconv.Itoa(p), "REDIS_HOST=" + host, "REDIS_PORT=" + port}, extra...)
+		return append([]string{"env", "-i"}, append(env, bin)...)
+	})
+}
+
+// processRow is one process-level configuration; later issues add theirs to processRows.
+type processRow struct {
+	name   string
+	url    string
+	levels []int
+	count  counterFunc
+}
+
+// exactRun is bench/hitload's JSON line plus how far the counter moved.
+type exactRun struct {
+	Name       string
+	Requests   int     `json:"requests"`
+	OK         int     `json:"ok"`
+	Other      int     `json:"other_status"`
+	Errors     int     `json:"errors"`
+	Duplicates int     `json:"duplicates"`
+	MinCount   int64   `json:"min_count"`
+	MaxCount   int64   `json:"max_count"`
+	RPS        float64 `json:"rps"`
+	P50ms      float64 `json:"p50_ms"`
+	P99ms      float64 `json:"p99_ms"`
+	Delta      int64
+}
+
+type clientResult struct {
+	Group   string  `json:"group"`
+	Name    string  `json:"name"`
+	Clients int     `json:"clients"`
+	Round   int     `json:"round"`
+	Ops     float64 `json:"ops_per_s"`
+}
+
+// Names of the process-level rows the report refers to.
+const (
+	rowCeiling   = "ceiling (no Redis)"
+	rowHC        = "hitcounter"
+	rowBaseline  = "hitcounter before issue #8"
+	rowQuiet     = "hitcounter, no access log"
+	rowNoPersist = "hitcounter, no persistence"
+	rowFlask     = "flask (gunicorn, 5 workers)"
+	rowMinCoal   = "minimal GET /, coalesced (rueidis)"
+	rowMinIncr   = "minimal GET /, INCR per visit"
+	rowMinGoRed  = "minimal GET /, coalesced (go-redis)"
+)
+
+func (b *bench) processLevel(ctx context.Context) error {
+	always, err := b.startRedis(ctx, "always", "--appendonly", "yes", "--appendfsync", "always")
+	if err != nil {
+		return err
+	}
+	none, err := b.startRedis(ctx, "none", "--appendonly", "no")
+	if err != nil {
+		return err
+	}
+	const key = "hitcounter:visits"
+	ceiling, err := b.startHTTP(ctx, "/", nil, "", func(p int) []string {
+		return []string{b.bin("ceiling"), "-addr", fmt.Sprintf("127.0.0.1:%d", p)}
+	})
+	if err != nil {
+		return err
+	}
+	hc, err := b.startHitcounter(ctx, always)
+	if err != nil {
+		return err
+	}
+	quiet, err := b.startHitcounter(ctx, always, "ACCESS_LOG=false")
+	if err != nil {
+		return err
+	}
+	noPersist, err := b.startHitcounter(ctx, none)
+	if err != nil {
+		return err
+	}
+	var baseline string
+	if b.baseline != "" {
+		if baseline, err = b.startService(ctx, b.bin("hitcounter-baseline"), always); err != nil {
+			return err
+		}
+	}
+	visitsrv := func(mode string) (string, error) {
+		return b.startHTTP(ctx, "/", nil, "", func(p int) []string {
+			return []string{b.bin("visitsrv"), "-addr", fmt.Sprintf("127.0.0.1:%d", p), "-redis", always, "-counter", mode}
+		})
+	}
+	minCoal, err := visitsrv("coalesced")
+	if err != nil {
+		return err
+	}
+	minIncr, err := visitsrv("incr")
+	if err != nil {
+		return err
+	}
+	minGoRedis, err := visitsrv("go-redis")
+	if err != nil {
+		return err
+	}
+	_, redisPort, _ := strings.Cut(always, ":")
+	flaskEnv := append(os.Environ(), "REDIS_PORT="+redisPort)
+	// The Flask app has only "/", which counts (in its own key, before any reading of it).
+	flask, err := b.startHTTP(ctx, "/", flaskEnv, filepath.Join(b.root, "bench", "flask"), func(p int) []string {
+		return []string{"gunicorn", "-w", "5", "-b", fmt.Sprintf("127.0.0.1:%d", p), "--log-level", "warning", "app:app"}
+	})
+	if err != nil {
+		return err
+	}
+
+	countAlways := redisCounter(always, key)
+	rows := []processRow{
+		{rowCeiling, ceiling, levels, nil},
+		{rowHC, hc, levels, countAlways},
+		{rowBaseline, baseline, levels, countAlways},
+		{rowMinCoal, minCoal, levels, countAlways},
+		{rowMinIncr, minIncr, levels, countAlways},
+		{rowMinGoRed, minGoRedis, levels, countAlways},
+		{rowQuiet, quiet, levels[:1], countAlways},
+		{rowNoPersist, noPersist, levels[:1], redisCounter(none, key)},
+		{rowFlask, flask, levels[:1], redisCounter(always, "hits")},
+	}
+	// Interleaved rounds (BENCH_ROUNDS, 3 unless set); the report shows the median of them for
+	// every row, so that a moment of noise on the shared cores does not decide a ratio.
+	for round := 1; round <= b.rounds; round++ {
+		for _, c := range levels {
+			for _, r := range rows {
+				if r.url == "" || !containsInt(r.levels, c) {
+					continue
+				}
+				if _, err := b.wrkRun(ctx, "process", r.name, r.url, c, r.count); err != nil {
+					return err
+				}
+			}
+		}
+	}
+
+	for _, e := range []struct{ name, url string }{
+		{"hitcounter, access log off", quiet},
+		{"minimal GET /, coalesced (go-redis)", minGoRedis},
+	} {
+		if err := b.exactRun(ctx, e.name, e.url, countAlways); err != nil {
+			return err
+		}
+	}
+
+	logf("process start to ready")
+	startPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	out, err := output(ctx, 2*time.Minute, "", nil, b.bin("startup"), "-bin", b.bin("hitcounter"),
+		"-port", strconv.Itoa(startPort), "-redis-port", redisPort, "-runs", "7")
+	if err != nil {
+		return err
+	}
+	if b.metrics["start_to_ready_ms"], err = strconv.ParseFloat(strings.TrimSpace(out), 64); err != nil {
+		return fmt.Errorf("startup printed %q", out)
+	}
+
+	logf("redis-benchmark INCR (appendfsync always)")
+	for _, rb := range []struct {
+		metric      string
+		n, pipeline int
+	}{{"redis_incr_p1", 200000, 1}, {"redis_incr_p16", 2000000, 16}} {
+		out, err := output(ctx, 3*time.Minute, "", nil, "redis-benchmark", "-p", redisPort, "-t", "incr", "-c", "50",
+			"-n", strconv.Itoa(rb.n), "-P", strconv.Itoa(rb.pipeline), "-q")
+		if err != nil {
+			return err
+		}
+		v, err := parseRedisBenchmark(out)
+		if err != nil {
+			return err
+		}
+		b.metrics[rb.metric] = v
+	}
+
+	logf("counter path without HTTP: go-redis vs rueidis, per-visit INCR vs coalesced (bench/clientcmp, %s each)", b.clientDuration)
+	out, err = output(ctx, 10*time.Minute, "", nil, b.bin("clientcmp"), "-addr", always,
+		"-duration", b.clientDuration.String(), "-clients", "64,256", "-rounds", "3")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r clientResult
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return fmt.Errorf("clientcmp printed %q: %w", line, err)
+		}
+		b.clients = append(b.clients, r)
+	}
+
+	// Free the cores for the stack.
+	b.procs.stop()
+	return nil
+}
+
+func (b *bench) exactRun(ctx context.Context, name, url string, count counterFunc) error {
+	const n = 20000
+	logf("exact run: %s (bench/hitload, %d requests, 64 connections)", name, n)
+	before, err := count(ctx)
+	if err != nil {
+		return err
+	}
+	out, err := output(ctx, 3*time.Minute, "", nil, b.bin("hitload"), "-url", url, "-n", strconv.Itoa(n), "-c", "64", "-timeout", "2m")
+	if err != nil {
+		return err
+	}
+	after, err := settled(ctx, count)
+	if err != nil {
+		return err
+	}
+	e := exactRun{Name: name, Delta: after - before}
+	if err := json.Unmarshal([]byte(out), &e); err != nil {
+		return fmt.Errorf("hitload printed %q: %w", out, err)
+	}
+	b.exact = append(b.exact, e)
+	// No count handed out twice, every count handed out is this run's (between the readings
+	// before and after), and 2xx ≤ growth ≤ requests: a request that failed may have counted.
+	if e.Requests != n || e.OK == 0 || e.Duplicates != 0 || e.Delta < int64(e.OK) || e.Delta > int64(e.Requests) ||
+		e.MinCount <= before || e.MaxCount > after {
+		b.fail("exact run %s: %d requests, %d 2xx, %d other statuses, %d errors, %d duplicates, counts %d..%d, counter +%d",
+			name, e.Requests, e.OK, e.Other, e.Errors, e.Duplicates, e.MinCount, e.MaxCount, e.Delta)
+	} else {
+		logf("exact check ok: %d requests, %d distinct counts, %d failed, counter +%d", n, e.OK, e.Other+e.Errors, e.Delta)
+	}
+	return nil
+}
+
+// parseRedisBenchmark reads "INCR: 12345.67 requests per second" from -q output, whose
+// progress lines are separated by carriage returns; the last figure is the result.
+func parseRedisBenchmark(out string) (float64, error) {
+	var v float64
+	found := false
+	for _, line := range strings.FieldsFunc(out, func(r rune) bool { return r == '\r' || r == '\n' }) {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "INCR:" {
+			x, err := strconv.ParseFloat(f[1], 64)
+			if err == nil {
+				v, found = x, true
+			}
+		}
+	}
+	if !found {
+		return 0, fmt.Errorf("redis-benchmark printed no INCR figure: %q", out)
+	}
+	return v, nil
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

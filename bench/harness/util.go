@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func logf(format string, args ...any) {
+	fmt.Printf("bench: "+format+"\n", args...)
+}
+
+// output runs a command to completion within timeout and returns its stdout; stderr goes into
+// the error.
+func output(ctx context.Context, timeout time.Duration, dir string, env []string, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = env
+	}
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if len(msg) > 400 {
+			msg = "…" + msg[len(msg)-400:]
+		}
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (stopped after %s)", err, timeout)
+		}
+		if msg != "" {
+			return stdout.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, msg)
+		}
+		return stdout.String(), fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return stdout.String(), nil
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitHTTP polls url until it answers 2xx, for at most 15 s.
+func waitHTTP(ctx context.Context, url string) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(15 * time.Second)
+	for i := 0; i < 1000 && time.Now().Before(deadline); i++ {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode/100 == 2 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s did not answer within 15s", url)
+}
+
+// redisDo sends one command to a Redis on loopback and returns a simple, integer or bulk reply
+// as a string ("" for a nil bulk).
+func redisDo(addr string, args ...string) (string, error) {
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := conn.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(conn)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("empty reply")
+	}
+	switch line[0] {
+	case '+', ':':
+		return line[1:], nil
+	case '-':
+		return "", errors.New(line[1:])
+	case '$':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil {
+			return "", err
+		}
+		if n < 0 {
+			return "", nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	}
+	return "", fmt.Errorf("unexpected reply %q", line)
+}
+
+// waitRedis polls PING for at most 10 s.
+func waitRedis(ctx context.Context, addr string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; i < 500 && time.Now().Before(deadline); i++ {
+		if pong, err := redisDo(addr, "PING"); err == nil && pong == "PONG" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("redis on %s did not answer within 10s", addr)
+}
+
+// redisCounter reads an integer key (0 when absent).
+func redisCounter(addr, key string) func(context.Context) (int64, error) {
+	return func(context.Context) (int64, error) {
+		v, err := redisDo(addr, "GET", key)
+		if err != nil {
+			return 0, fmt.Errorf("GET %s: %w", key, err)
+		}
+		if v == "" {
+			return 0, nil
+		}
+		return strconv.ParseInt(v, 10, 64)
+	}
+}
+
+// procs are the long-running processes the harness started; stop ends exactly those.
+type procs struct {
+	cmds []*exec.Cmd
+	logs string // directory for their output
+}
+
+// start starts a process with its output in a log file, and returns that file's path.
+func (p *procs) start(dir string, env []string, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = env
+	}
+	logPath := filepath.Join(p.logs, fmt.Sprintf("%d-%s.log", len(p.cmds), filepath.Base(name)))
+	f, err := os.Create(logPath)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	cmd.Stdout, cmd.Stderr = f, f
+	// Its own process group, so that a ^C to the harness reaches the harness first and the
+	// clean-up decides; and gunicorn's workers go with their master.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("start %s: %w", name, err)
+	}
+	p.cmds = append(p.cmds, cmd)
+	return logPath, nil
+}
+
+// tail returns the end of a log file, for an error message.
+func tail(path string) string {
+	s := strings.TrimSpace(readFile(path))
+	if len(s) > 600 {
+		s = "…" + s[len(s)-600:]
+	}
+	return s
+}
+
+// stop sends SIGTERM to every process it started, waits up to 10 s for each, then kills.
+func (p *procs) stop() {
+	for _, cmd := range p.cmds {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, cmd := range p.cmds {
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+	p.cmds = nil
+}
+
+func readFile(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// procField returns a "Name:  value kB" field of /proc/PID/status in MB.
+func procStatusMB(pid int, field string) (float64, error) {
+	for _, line := range strings.Split(readFile(fmt.Sprintf("/proc/%d/status", pid)), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				kb, err := strconv.ParseFloat(f[0], 64)
+				return kb / 1024, err
+			}
+		}
+	}
+	return 0, fmt.Errorf("no %s for pid %d", field, pid)
+}
+
+// procStat returns a process' name and its user+system CPU ticks.
+func procStat(pid string) (string, int64, bool) {
+	data := readFile("/proc/" + pid + "/stat")
+	open, closing := strings.IndexByte(data, '('), strings.LastIndexByte(data, ')')
+	if open < 0 || closing < open || closing+2 > len(data) {
+		return "", 0, false
+	}
+	fields := strings.Fields(data[closing+2:])
+	if len(fields) < 13 {
+		return "", 0, false
+	}
+	u, err1 := strconv.ParseInt(fields[11], 10, 64)
+	s, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return "", 0, false
+	}
+	return data[open+1 : closing], u + s, true
+}
+
+// cpuSnapshot is every process' CPU ticks and the machine's /proc/stat totals.
+type cpuSnapshot struct {
+	procs map[string]procTicks
+	stat  []int64
+}
+
+type procTicks struct {
+	comm  string
+	ticks int64
+}
+
+func takeCPUSnapshot() cpuSnapshot {
+	s := cpuSnapshot{procs: map[string]procTicks{}}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		if comm, ticks, ok := procStat(e.Name()); ok {
+			s.procs[e.Name()] = procTicks{comm, ticks}
+		}
+	}
+	first, _, _ := strings.Cut(readFile("/proc/stat"), "\n")
+	for _, f := range strings.Fields(first)[1:] {
+		v, _ := strconv.ParseInt(f, 10, 64)
+		s.stat = append(s.stat, v)
+	}
+	return s
+}
+
+func loadAverage() string {
+	f := strings.Fields(readFile("/proc/loadavg"))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
