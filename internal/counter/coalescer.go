@@ -37,6 +37,9 @@ type batch struct {
 	done  chan struct{}
 	total int64
 	err   error
+	// expired fires timeout after the batch opened: no visit in it waits longer than that. One
+	// timer per batch, not per visit, since a batch holds hundreds of visits under load.
+	expired <-chan time.Time
 }
 
 // NewCoalescer returns a Coalescer over add with at most maxInFlight concurrent writes, each
@@ -60,23 +63,24 @@ func (c *Coalescer) Visit(ctx context.Context) (int64, error) {
 	}
 	b := c.open
 	if b == nil {
-		b = &batch{done: make(chan struct{})}
+		// A waiting visit gets the same bound as a write: when the store is slow, the batch may
+		// start only after a write in flight timed out, and its visits must not wait for both.
+		b = &batch{done: make(chan struct{}), expired: time.After(c.timeout)}
 		c.open = b
 	}
 	b.n++
 	position := b.n
 	c.mu.Unlock()
 
-	// A waiting visit gets the same bound as a write: when the store is slow, the batch may
-	// start only after a write in flight timed out, and the visit must not wait for both.
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
 	select {
 	case <-b.done:
 		if b.err != nil {
 			return 0, b.err
 		}
 		return b.total - b.n + position, nil
+	case <-b.expired:
+		// The visit stays in its batch and may still be counted; it is just not answered.
+		return 0, Errorf(EUNAVAILABLE, context.DeadlineExceeded, "storage did not answer in time")
 	case <-ctx.Done():
 		// The visit stays in its batch and may still be counted; it is just not answered.
 		if errors.Is(ctx.Err(), context.Canceled) {

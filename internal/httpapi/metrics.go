@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -15,7 +16,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 
 	requests    *prometheus.CounterVec
-	inFlight    prometheus.Gauge
+	inFlight    atomic.Int64 // one atomic add per request; a Gauge's Inc is a CAS loop
 	duration    *prometheus.HistogramVec
 	redisErrors *prometheus.CounterVec
 	visits      prometheus.Counter
@@ -30,10 +31,6 @@ func NewMetrics(version string) *Metrics {
 			Name: "hitcounter_http_requests_total",
 			Help: "HTTP requests by route pattern, method and status code.",
 		}, []string{"route", "method", "code"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hitcounter_http_requests_in_flight",
-			Help: "Requests being served right now; what a drain waits for.",
-		}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hitcounter_http_request_duration_seconds",
 			Help:    "Time from reading the request to writing the response, by route pattern.",
@@ -54,7 +51,11 @@ func NewMetrics(version string) *Metrics {
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
 	})
 	buildInfo.Set(1)
-	reg.MustRegister(m.requests, m.inFlight, m.duration, m.redisErrors, m.visits, buildInfo,
+	inFlight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hitcounter_http_requests_in_flight",
+		Help: "Requests being served right now; what a drain waits for.",
+	}, func() float64 { return float64(m.inFlight.Load()) })
+	reg.MustRegister(m.requests, inFlight, m.duration, m.redisErrors, m.visits, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

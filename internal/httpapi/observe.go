@@ -69,9 +69,9 @@ func observe(d Deps, next http.Handler) http.Handler {
 		}
 
 		rec := &recorder{ResponseWriter: w}
-		d.Metrics.inFlight.Inc()
+		d.Metrics.inFlight.Add(1)
 		defer func() {
-			d.Metrics.inFlight.Dec()
+			d.Metrics.inFlight.Add(-1)
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p) // net/http's own way to abort a response; let it do its job
