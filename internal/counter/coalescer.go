@@ -37,9 +37,11 @@ type batch struct {
 	done  chan struct{}
 	total int64
 	err   error
-	// expired fires timeout after the batch opened: no visit in it waits longer than that. One
-	// timer per batch, not per visit, since a batch holds hundreds of visits under load.
-	expired <-chan time.Time
+	// expired is closed timeout after the batch opened: no visit in it waits longer than that.
+	// One timer per batch, not per visit, since a batch holds hundreds of visits under load; a
+	// closed channel, not time.After's, which wakes only one of them.
+	expired chan struct{}
+	timer   *time.Timer
 }
 
 // NewCoalescer returns a Coalescer over add with at most maxInFlight concurrent writes, each
@@ -65,7 +67,8 @@ func (c *Coalescer) Visit(ctx context.Context) (int64, error) {
 	if b == nil {
 		// A waiting visit gets the same bound as a write: when the store is slow, the batch may
 		// start only after a write in flight timed out, and its visits must not wait for both.
-		b = &batch{done: make(chan struct{}), expired: time.After(c.timeout)}
+		b = &batch{done: make(chan struct{}), expired: make(chan struct{})}
+		b.timer = time.AfterFunc(c.timeout, func() { close(b.expired) })
 		c.open = b
 	}
 	b.n++
@@ -108,6 +111,7 @@ func (c *Coalescer) flush(b *batch) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	b.total, b.err = c.add.Add(ctx, b.n)
 	cancel()
+	b.timer.Stop()
 	close(b.done)
 	c.release()
 }

@@ -206,6 +206,34 @@ func TestCoalescerAllowsSeveralWritesInFlight(t *testing.T) {
 	})
 }
 
+// Every visit of a batch gives up at the timeout, not just one of them (the chaos suite found a
+// timer that woke a single waiter while the rest waited for the write).
+func TestCoalescerEveryWaiterBoundedByTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := &gatedAdder{gate: make(chan struct{})}
+		c := NewCoalescer(a, 1, 100*time.Millisecond)
+		go func() { _, _ = c.Visit(context.Background()) }()
+		wantState(t, c, 1, 0)
+		begin := time.Now()
+		took := make(chan time.Duration, 5)
+		for range 5 {
+			go func() {
+				_, err := c.Visit(context.Background())
+				if ErrorCode(err) != EUNAVAILABLE {
+					t.Errorf("waiting Visit() = %v, want unavailable", err)
+				}
+				took <- time.Since(begin)
+			}()
+		}
+		for range 5 {
+			if d := <-took; d != 100*time.Millisecond {
+				t.Fatalf("a waiting visit gave up after %s, want every one at the 100ms timeout", d)
+			}
+		}
+		close(a.gate)
+	})
+}
+
 func TestCoalescerWaiterBoundedByTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := &gatedAdder{gate: make(chan struct{})}
