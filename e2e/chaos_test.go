@@ -30,11 +30,16 @@ type chaosConfig struct {
 	settle  time.Duration // load before the fault and after recovery
 	maxLoad time.Duration // hard bound on one scenario's load
 	kills   int           // scenario 1's SIGKILLs
+	// killGap is the least time between two kills. Docker doubles a container's restart delay
+	// at each crash (100 ms, 200 ms, ...) and resets it only after 10 s of running, so a
+	// replica killed ten times in a row would wait 51 s: the long form spaces its kills so
+	// each replica runs 10 s between two of them.
+	killGap time.Duration
 }
 
 func chaosSettings() chaosConfig {
 	if os.Getenv("CHAOS_LONG") == "1" {
-		return chaosConfig{rate: 400, settle: 10 * time.Second, maxLoad: 4 * time.Minute, kills: 30}
+		return chaosConfig{rate: 400, settle: 10 * time.Second, maxLoad: 5 * time.Minute, kills: 30, killGap: 3500 * time.Millisecond}
 	}
 	return chaosConfig{rate: 200, settle: 3 * time.Second, maxLoad: 2 * time.Minute, kills: 10}
 }
@@ -288,6 +293,9 @@ func killReplicas(t *testing.T, name string, midWrite bool) {
 		// kill` would mark the container as stopped by hand, and the restart policy leaves
 		// those alone.
 		pid := s.inspectContainer(victim).State.Pid
+		if i > 0 {
+			time.Sleep(time.Until(killedAt[i-1].Add(cfg.killGap))) // pacing, see killGap
+		}
 		if midWrite {
 			signal(t, redisPid, syscall.SIGSTOP)
 			time.Sleep(100 * time.Millisecond) // the hold: visits' writes pile up at Redis
