@@ -5,7 +5,7 @@ STATICCHECK_VERSION := v0.8.2
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test test-unit test-fuzz test-e2e chaos run lint bench clean
+.PHONY: build test test-unit test-fuzz test-e2e test-k8s chaos run lint bench clean
 
 # Fuzz targets (package:function:executions), from the seeds in the code plus the corpus under
 # the package's testdata/fuzz. Counts, not durations: a duration (-fuzztime 10s) can fail at its
@@ -32,6 +32,9 @@ test-fuzz: ## each fuzz target for a bounded number of executions (FUZZTIME over
 
 test-e2e: ## only the Docker end-to-end tests (verbose: they print image size and start-up time)
 	$(GO) test -count=1 -timeout 25m -v ./e2e/...
+
+test-k8s: ## the Helm chart on a real single-node Kubernetes built here (root; see docs/kubernetes.md)
+	bash scripts/k8s/test.sh
 
 chaos: ## the chaos suite in its long form; rewrites the table in docs/reliability.md
 	CHAOS_LONG=1 CHAOS_REPORT=1 $(GO) test -count=1 -v -run '^TestChaos' -timeout 30m ./e2e/...
