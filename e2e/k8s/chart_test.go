@@ -107,6 +107,16 @@ func testInstall(t *testing.T) {
 	if strategy != "0" {
 		t.Errorf("maxUnavailable = %q, want 0", strategy)
 	}
+	hpa := kubectl(t, "get", "hpa", fullname()+"-web", "-o", "jsonpath={.spec.scaleTargetRef.name} {.spec.minReplicas} {.spec.metrics[0].resource.name}")
+	if hpa != fullname()+"-web 2 cpu" {
+		t.Errorf("HPA (target, min, metric) = %q", hpa)
+	}
+}
+
+// redisSecret is the generated Secret's data, to compare across upgrades (never logged).
+func redisSecret(t *testing.T) string {
+	t.Helper()
+	return kubectl(t, "get", "secret", fullname()+"-redis", "-o", "jsonpath={.data}")
 }
 
 func testHelmTest(t *testing.T) {
@@ -160,6 +170,7 @@ func testRollingUpdate(t *testing.T) {
 	url := serviceURL(t)
 	before := redisCount(t)
 	oldPods := readyWebPods(t)
+	secret := redisSecret(t)
 	l := startLoad(url, 100, 3*time.Minute)
 	at := time.Now()
 	// Only the web image: a new Redis image would restart Redis, which is another test.
@@ -183,6 +194,9 @@ func testRollingUpdate(t *testing.T) {
 	after := redisCount(t)
 	c := count(samples)
 	t.Logf("rolling update took %.1fs under 100 req/s: %s; counter %d -> %d", rolled.Seconds(), c, before, after)
+	if redisSecret(t) != secret {
+		t.Errorf("helm upgrade changed the generated Redis passwords")
+	}
 	image := kubectl(t, "get", "deployment", fullname()+"-web", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
 	if !strings.HasSuffix(image, ":"+tagB) {
 		t.Errorf("deployment image %s, want tag %s", image, tagB)
@@ -219,7 +233,7 @@ func testDeleteWebPod(t *testing.T) {
 	samples := l.finish()
 	after := redisCount(t)
 	c := count(samples)
-	t.Logf("deleted %s under 100 req/s: %s; counter %d -> %d", pods[0], c, before, after)
+	t.Logf("deleted %s at %s under 100 req/s: %s; counter %d -> %d", pods[0], deletedAt.Format("15:04:05.000"), c, before, after)
 	if limit := c.sent / 1000; c.failed > limit {
 		t.Errorf("%d of %d requests failed (> 0.1%%): %v", c.failed, c.sent, c.examples)
 	}

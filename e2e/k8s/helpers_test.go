@@ -174,11 +174,13 @@ func serviceURL(t *testing.T) string {
 }
 
 type sample struct {
-	at     time.Time
-	took   time.Duration
-	status int
-	count  int64
-	err    error
+	at       time.Time
+	took     time.Duration
+	status   int
+	count    int64
+	servedBy string
+	body     string // of a non-2xx answer, for the failure report
+	err      error
 }
 
 func (s sample) ok() bool { return s.err == nil && s.status >= 200 && s.status < 300 }
@@ -199,12 +201,15 @@ func visit(url string) sample {
 		return sample{at: at, took: time.Since(at), err: err}
 	}
 	defer resp.Body.Close()
-	s := sample{at: at, status: resp.StatusCode}
+	s := sample{at: at, status: resp.StatusCode, servedBy: resp.Header.Get("X-Served-By")}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	s.took = time.Since(at)
 	if err != nil {
 		s.err = err
 		return s
+	}
+	if !s.ok() {
+		s.body = strings.TrimSpace(string(body[:min(len(body), 120)]))
 	}
 	if s.ok() {
 		var v struct {
@@ -298,7 +303,8 @@ func count(samples []sample) tally {
 			}
 			c.lastFail = s.at
 			if len(c.examples) < 5 {
-				c.examples = append(c.examples, fmt.Sprintf("%s: status %d, %v", s.at.Format("15:04:05.000"), s.status, s.err))
+				c.examples = append(c.examples, fmt.Sprintf("%s (took %s): status %d from %q %q, %v",
+					s.at.Format("15:04:05.000"), s.took.Round(time.Millisecond), s.status, s.servedBy, s.body, s.err))
 			}
 			continue
 		}

@@ -2,7 +2,7 @@
 # Builds the single-node test cluster's binaries from the Go module proxy and caches them by
 # version under $HITCOUNTER_CACHE/k8s-<version>/ (default /var/cache/hitcounter). A second run
 # finds them and does nothing. Usage: build-binaries.sh [kubernetes|etcd|helm|coredns|kuberouter|crictl]...
-# (no argument: all of them).
+# (no argument: all of them), or build-binaries.sh --check (are they all cached? builds nothing).
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.35.4}
@@ -126,6 +126,16 @@ build_crictl() {
 	build_main crictl sigs.k8s.io/cri-tools "$CRICTL_VERSION" ./cmd/crictl \
 		"-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" "$CACHE_DIR/k8s-crictl-$CRICTL_VERSION"
 }
+
+# --check: exit 0 when every binary is cached, 1 otherwise; builds nothing.
+if [ "${1:-}" = --check ]; then
+	have "$CACHE_DIR/k8s-$K8S_VERSION" kubelet kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl &&
+		have "$CACHE_DIR/k8s-etcd-$ETCD_VERSION" etcd && have "$CACHE_DIR/k8s-helm-$HELM_VERSION" helm &&
+		have "$CACHE_DIR/k8s-coredns-$COREDNS_VERSION" coredns &&
+		have "$CACHE_DIR/k8s-kube-router-$KUBE_ROUTER_VERSION" kube-router &&
+		have "$CACHE_DIR/k8s-crictl-$CRICTL_VERSION" crictl
+	exit
+fi
 
 mkdir -p "$CACHE_DIR"
 targets=("$@")
