@@ -545,8 +545,16 @@ remove_chains() {
 # Removes what the processes may leave behind: iptables chains, ipsets, the bridge and dummy
 # interface, the node's address, network namespaces, mounts, and the state directories.
 cleanup_leftovers() {
-	# Containers of ours still running (e.g. after a SIGKILL): their shims name our socket.
-	local pid
+	# Containers of ours still running when containerd is gone (e.g. after a SIGKILL): runc's
+	# state for the CRI's namespace, k8s.io, is ours alone (Docker's containerd uses "moby").
+	local id pid
+	if [ -d /run/containerd/runc/k8s.io ] && ! running containerd; then
+		for id in $(runc --root /run/containerd/runc/k8s.io list -q 2>/dev/null || true); do
+			runc --root /run/containerd/runc/k8s.io kill -a "$id" KILL 2>/dev/null || true
+			runc --root /run/containerd/runc/k8s.io delete -f "$id" 2>/dev/null || true
+		done
+	fi
+	# Their shims name our socket.
 	for pid in $(pgrep -f "containerd-shim.* -address $SOCK" || true); do
 		kill -KILL "$pid" 2>/dev/null || true
 	done
@@ -599,15 +607,21 @@ cleanup_leftovers() {
 	for c in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
 		[ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
 	done
-	# libcni's result cache for our network.
-	rm -f /var/lib/cni/results/hck8s-* 2>/dev/null || true
+	# libcni's result cache for our pods (our network and the CRI's loopback).
+	rm -f /var/lib/cni/results/hck8s-* /var/lib/cni/results/cni-loopback-* 2>/dev/null || true
+	# Sockets of shims that were killed: those no process listens on any more.
+	local sock
+	for sock in /run/containerd/s/*; do
+		[ -S "$sock" ] || continue
+		ss -xlH 2>/dev/null | grep -qF " $sock " || rm -f "$sock"
+	done
 	rm -rf "$RUN/containerd" "$ROOT/containerd" "$ROOT/kubelet" "$ROOT/etcd" "$ROOT/cni" "$ROOT/volumes" "$ROOT/pki" "$LOGS"
 	# Pod logs: kubelet writes them under /var/log/pods and /var/log/containers, always.
 	local d
 	for d in /var/log/pods /var/log/containers; do
 		[ -e "$ROOT/.had-$(echo "$d" | tr / _)" ] || rm -rf "$d"
 	done
-	for d in /var/lib/cni/results /var/lib/cni /run/netns; do
+	for d in /var/lib/cni/results /var/lib/cni /run/netns /run/containerd/runc/k8s.io /run/containerd/runc /run/containerd/s /run/containerd; do
 		[ -e "$ROOT/.had-$(echo "$d" | tr / _)" ] || rmdir "$d" 2>/dev/null || true
 	done
 }
@@ -658,7 +672,7 @@ up)
 	# Directories the kubelet and the CRI create outside ours, if they existed before this cluster
 	# first ran, are kept at down.
 	if [ ! -e "$ROOT/.log-dirs-checked" ]; then
-		for d in /var/log/pods /var/log/containers /var/lib/cni /run/netns; do
+		for d in /var/log/pods /var/log/containers /var/lib/cni /run/netns /run/containerd; do
 			if [ -d "$d" ]; then touch "$ROOT/.had-$(echo "$d" | tr / _)"; fi
 		done
 		nft list tables >"$ROOT/.nft-tables-before" 2>/dev/null || true
