@@ -29,7 +29,9 @@ func TestChart(t *testing.T) {
 	step("HelmTest", testHelmTest)
 	step("Exactness", testExactness)
 	step("RollingUpdate", testRollingUpdate)
-	step("DeleteWebPod", testDeleteWebPod)
+	step("DeleteWebPod", func(t *testing.T) { testDeleteWebPod(t, "") })
+	// The same with a 1 s grace period: SIGKILL lands 1 s after SIGTERM, mid-drain.
+	step("KillWebPod", func(t *testing.T) { testDeleteWebPod(t, "--grace-period=1") })
 	step("DeleteRedisPod", testDeleteRedisPod)
 	step("NetworkPolicy", testNetworkPolicy)
 	step("DrainRespectsPDB", testDrain)
@@ -172,6 +174,7 @@ func testRollingUpdate(t *testing.T) {
 	oldPods := readyWebPods(t)
 	secret := redisSecret(t)
 	l := startLoad(url, 100, 3*time.Minute)
+	defer l.finish()
 	at := time.Now()
 	// Only the web image: a new Redis image would restart Redis, which is another test.
 	helm(t, 5*time.Minute, "upgrade", release, chartDir, "--reuse-values", "--wait", "--timeout", "4m",
@@ -213,27 +216,38 @@ func testRollingUpdate(t *testing.T) {
 }
 
 // Deleting a web pod under load: at most 0.1% fail, none later than 2 s after the delete, and
-// the counter grows by no more than the requests that may have reached Redis.
-func testDeleteWebPod(t *testing.T) {
+// the counter grows by no more than the requests that may have reached Redis. extra is an
+// extra kubectl delete flag ("" for a normal, graceful delete).
+func testDeleteWebPod(t *testing.T, extra string) {
 	url := serviceURL(t)
 	before := redisCount(t)
 	pods := readyWebPods(t)
 	l := startLoad(url, 100, 2*time.Minute)
+	defer l.finish()
 	waitFor(t, "load to run 3 s", 10*time.Second, func() (bool, string) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		return len(l.samples) >= 250, fmt.Sprint(len(l.samples))
 	})
 	deletedAt := time.Now()
-	kubectl(t, "delete", "pod", pods[0], "--wait=false")
+	args := []string{"delete", "pod", pods[0], "--wait=false"}
+	if extra != "" {
+		args = append(args, extra)
+	}
+	kubectl(t, args...)
 	waitConverged(t, 2, 2*time.Minute)
-	waitFor(t, "load to run 5 s past convergence", 15*time.Second, func() (bool, string) {
-		return time.Since(deletedAt) > 20*time.Second, ""
+	// Keep the load on until 20 s after the delete and at least 5 s past convergence.
+	until := deletedAt.Add(20 * time.Second)
+	if later := time.Now().Add(5 * time.Second); later.After(until) {
+		until = later
+	}
+	waitFor(t, "load to run on past convergence", time.Until(until)+5*time.Second, func() (bool, string) {
+		return time.Now().After(until), ""
 	})
 	samples := l.finish()
 	after := redisCount(t)
 	c := count(samples)
-	t.Logf("deleted %s at %s under 100 req/s: %s; counter %d -> %d", pods[0], deletedAt.Format("15:04:05.000"), c, before, after)
+	t.Logf("deleted %s %s at %s under 100 req/s: %s; counter %d -> %d", pods[0], extra, deletedAt.Format("15:04:05.000"), c, before, after)
 	if limit := c.sent / 1000; c.failed > limit {
 		t.Errorf("%d of %d requests failed (> 0.1%%): %v", c.failed, c.sent, c.examples)
 	}
@@ -257,6 +271,7 @@ func testDeleteRedisPod(t *testing.T) {
 	uid := kubectl(t, "get", "pod", fullname()+"-redis-0", "-o", "jsonpath={.metadata.uid}")
 	before := redisCount(t)
 	l := startLoad(url, 50, 3*time.Minute)
+	defer l.finish()
 	waitFor(t, "load to run 2 s", 10*time.Second, func() (bool, string) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
