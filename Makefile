@@ -5,7 +5,7 @@ STATICCHECK_VERSION := v0.8.2
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test test-unit test-fuzz test-e2e chaos run lint bench clean
+.PHONY: build test test-unit test-fuzz test-e2e test-k8s test-k8s-if-cached k8s-binaries chaos run lint bench clean
 
 # Fuzz targets (package:function:executions), from the seeds in the code plus the corpus under
 # the package's testdata/fuzz. Counts, not durations: a duration (-fuzztime 10s) can fail at its
@@ -18,7 +18,7 @@ FUZZ_TARGETS := ./internal/httpapi:FuzzNegotiate:80000x ./internal/httpapi:FuzzR
 build: ## static binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hitcounter ./cmd/hitcounter
 
-test: test-unit test-fuzz test-e2e ## every test: unit, integration (real redis-server), fuzzing, end-to-end (real Docker engine)
+test: test-unit test-fuzz test-e2e test-k8s-if-cached ## every test: unit, integration (real redis-server), fuzzing, end-to-end (real Docker engine), Kubernetes (when its binaries are cached)
 
 test-unit: ## everything but the Docker end-to-end tests
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
@@ -33,6 +33,21 @@ test-fuzz: ## each fuzz target for a bounded number of executions (FUZZTIME over
 
 test-e2e: ## only the Docker end-to-end tests (verbose: they print image size and start-up time)
 	HITCOUNTER_E2E=1 $(GO) test -count=1 -timeout 25m -v ./e2e/...
+
+test-k8s: ## the Helm chart on a real single-node Kubernetes built here (root; see docs/kubernetes.md)
+	bash scripts/k8s/test.sh
+
+# make test runs test-k8s only where the cluster's binaries are cached: building them cold takes
+# longer than CI's budget allows on a fresh machine (see docs/kubernetes.md, "Measured times").
+test-k8s-if-cached:
+	@if bash scripts/k8s/build-binaries.sh --check; then \
+		$(MAKE) --no-print-directory test-k8s; \
+	else \
+		echo "test-k8s NOT RUN: the Kubernetes binaries are not cached; 'make k8s-binaries' builds them (about 15-35 min on 2 cores), then make test runs it"; \
+	fi
+
+k8s-binaries: ## build and cache the test cluster's binaries (Kubernetes, etcd, Helm, CoreDNS, kube-router, crictl)
+	bash scripts/k8s/build-binaries.sh
 
 chaos: ## the chaos suite in its long form; rewrites the table in docs/reliability.md
 	HITCOUNTER_E2E=1 CHAOS_LONG=1 CHAOS_REPORT=1 $(GO) test -count=1 -v -run '^TestChaos' -timeout 30m ./e2e/...

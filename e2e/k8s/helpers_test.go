@@ -1,0 +1,377 @@
+//go:build k8s
+
+// Package k8s tests the Helm chart in deploy/helm/hitcounter against a real single-node
+// Kubernetes (scripts/k8s/cluster.sh). Run through `make test-k8s`, which brings the cluster
+// up, loads the images, runs these tests and takes the cluster down. The tests drive kubectl
+// and helm, and send HTTP only to the chart's Service IP on this machine's cluster.
+package k8s
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Settings from the environment, set by scripts/k8s/test.sh.
+var (
+	namespace = envOr("HCK8S_NAMESPACE", "hck8s-test")
+	release   = envOr("HCK8S_RELEASE", "hc")
+	tagA      = os.Getenv("HCK8S_TAG_A") // installed first
+	tagB      = os.Getenv("HCK8S_TAG_B") // the rolling update's new tag
+	node      = envOr("HCK8S_NODE", "hck8s-node")
+	chartDir  string
+)
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func TestMain(m *testing.M) {
+	_, file, _, _ := runtime.Caller(0)
+	chartDir = filepath.Join(filepath.Dir(file), "..", "..", "deploy", "helm", "hitcounter")
+	// A missing tool or cluster is a failure, never a skip.
+	var missing []string
+	for _, tool := range []string{"kubectl", "helm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool+" not on PATH")
+		}
+	}
+	if os.Getenv("KUBECONFIG") == "" {
+		missing = append(missing, "KUBECONFIG is not set")
+	}
+	if tagA == "" || tagB == "" {
+		missing = append(missing, "HCK8S_TAG_A and HCK8S_TAG_B are not set")
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(os.Stderr, "k8s tests need the cluster from scripts/k8s/test.sh: %s\n", strings.Join(missing, "; "))
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// run executes a command with a deadline and returns its combined output.
+func run(timeout time.Duration, name string, args ...string) (string, error) {
+	return runInput(timeout, nil, name, args...)
+}
+
+func runInput(timeout time.Duration, stdin io.Reader, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdin = stdin
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%s %s: no answer within %s: %w", name, strings.Join(args, " "), timeout, err)
+	} else if err != nil {
+		err = fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return out.String(), err
+}
+
+func kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := run(2*time.Minute, "kubectl", append([]string{"-n", namespace}, args...)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return strings.TrimSpace(out)
+}
+
+func kubectlApply(t *testing.T, manifest string) {
+	t.Helper()
+	out, err := runInput(time.Minute, strings.NewReader(manifest), "kubectl", "-n", namespace, "apply", "-f", "-")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+func helm(t *testing.T, timeout time.Duration, args ...string) string {
+	t.Helper()
+	out, err := run(timeout, "helm", append([]string{"-n", namespace}, args...)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return out
+}
+
+func fullname() string { return release + "-hitcounter" }
+
+func webSelector() string {
+	return "app.kubernetes.io/instance=" + release + ",app.kubernetes.io/component=web"
+}
+
+// waitFor polls cond every 250 ms until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, within time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	last := ""
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s (last: %s)", what, within, last)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// readyWebPods returns the names of the web pods that are Ready and not terminating.
+func readyWebPods(t *testing.T) []string {
+	t.Helper()
+	out := kubectl(t, "get", "pods", "-l", webSelector(), "-o",
+		`jsonpath={range .items[*]}{.metadata.name} {.metadata.deletionTimestamp} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
+	var ready []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[1] == "True" {
+			ready = append(ready, f[0])
+		}
+	}
+	return ready
+}
+
+// waitConverged waits for n ready web pods, no others, and a ready Redis.
+func waitConverged(t *testing.T, n int, within time.Duration) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d ready web pods and a ready Redis", n), within, func() (bool, string) {
+		all := kubectl(t, "get", "pods", "-l", webSelector(), "-o", "name")
+		ready := readyWebPods(t)
+		redis := kubectl(t, "get", "pods", fullname()+"-redis-0", "--ignore-not-found", "-o",
+			`jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+		state := fmt.Sprintf("web ready %d of %d, redis ready %q", len(ready), len(strings.Fields(all)), redis)
+		return len(ready) == n && len(strings.Fields(all)) == n && redis == "True", state
+	})
+}
+
+// serviceURL is the chart's Service on its cluster IP, reached from this host through kube-proxy.
+func serviceURL(t *testing.T) string {
+	t.Helper()
+	ip := kubectl(t, "get", "service", fullname(), "-o", "jsonpath={.spec.clusterIP}")
+	return "http://" + ip + ":80/"
+}
+
+type sample struct {
+	at       time.Time
+	took     time.Duration
+	status   int
+	count    int64
+	servedBy string
+	body     string // of a non-2xx answer, for the failure report
+	err      error
+}
+
+func (s sample) ok() bool { return s.err == nil && s.status >= 200 && s.status < 300 }
+
+// A new connection per request, so kube-proxy picks a pod for every request, as it would for
+// many independent clients.
+var client = &http.Client{
+	Timeout:   5 * time.Second,
+	Transport: &http.Transport{DisableKeepAlives: true},
+}
+
+func visit(url string) sample {
+	at := time.Now()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return sample{at: at, took: time.Since(at), err: err}
+	}
+	defer resp.Body.Close()
+	s := sample{at: at, status: resp.StatusCode, servedBy: resp.Header.Get("X-Served-By")}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	s.took = time.Since(at)
+	if err != nil {
+		s.err = err
+		return s
+	}
+	if !s.ok() {
+		s.body = strings.TrimSpace(string(body[:min(len(body), 120)]))
+	}
+	if s.ok() {
+		var v struct {
+			Count int64 `json:"count"`
+		}
+		if err := json.Unmarshal(body, &v); err != nil || v.Count <= 0 {
+			s.err = fmt.Errorf("2xx without a count: %q", body)
+		}
+		s.count = v.Count
+	}
+	return s
+}
+
+// mustVisit wants one counted visit, retrying for a bounded time.
+func mustVisit(t *testing.T, url string, within time.Duration) int64 {
+	t.Helper()
+	var got sample
+	waitFor(t, "a counted visit", within, func() (bool, string) {
+		got = visit(url)
+		return got.ok(), fmt.Sprintf("status %d, %v", got.status, got.err)
+	})
+	return got.count
+}
+
+// loader sends GET / at a fixed rate (open loop: a slow answer does not slow the sending),
+// at most rate × bound requests, and stops by itself after bound.
+type loader struct {
+	mu      sync.Mutex
+	samples []sample
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+func startLoad(url string, rate int, bound time.Duration) *loader {
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	l := &loader{stop: cancel, done: make(chan struct{})}
+	limit := rate * int(bound/time.Second)
+	go func() {
+		defer close(l.done)
+		var wg sync.WaitGroup
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		for sent := 0; sent < limit; sent++ {
+			select {
+			case <-ctx.Done():
+				wg.Wait()
+				return
+			case <-tick.C:
+			}
+			wg.Go(func() {
+				s := visit(url)
+				l.mu.Lock()
+				l.samples = append(l.samples, s)
+				l.mu.Unlock()
+			})
+		}
+		wg.Wait()
+	}()
+	return l
+}
+
+// finish stops sending, waits for every answer, and returns them in order of sending.
+func (l *loader) finish() []sample {
+	l.stop()
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := slices.Clone(l.samples)
+	slices.SortFunc(out, func(a, b sample) int { return a.at.Compare(b.at) })
+	return out
+}
+
+type tally struct {
+	sent, ok, failed int
+	duplicates       []int64
+	highest          int64
+	firstFail        time.Time
+	lastFail         time.Time
+	examples         []string
+}
+
+func count(samples []sample) tally {
+	var c tally
+	seen := map[int64]bool{}
+	for _, s := range samples {
+		c.sent++
+		if !s.ok() {
+			c.failed++
+			if c.firstFail.IsZero() {
+				c.firstFail = s.at
+			}
+			c.lastFail = s.at
+			if len(c.examples) < 5 {
+				c.examples = append(c.examples, fmt.Sprintf("%s (took %s): status %d from %q %q, %v",
+					s.at.Format("15:04:05.000"), s.took.Round(time.Millisecond), s.status, s.servedBy, s.body, s.err))
+			}
+			continue
+		}
+		c.ok++
+		if seen[s.count] {
+			c.duplicates = append(c.duplicates, s.count)
+		}
+		seen[s.count] = true
+		c.highest = max(c.highest, s.count)
+	}
+	return c
+}
+
+func (c tally) String() string {
+	return fmt.Sprintf("sent %d, 2xx %d, failed %d %v", c.sent, c.ok, c.failed, c.examples)
+}
+
+// redisCount reads the counter in Redis without counting a visit (INCRBY 0 is the app user's
+// read), from inside the Redis pod.
+func redisCount(t *testing.T) int64 {
+	t.Helper()
+	var n int64
+	waitFor(t, "reading the counter in Redis", time.Minute, func() (bool, string) {
+		out, err := run(20*time.Second, "kubectl", "-n", namespace, "exec", fullname()+"-redis-0", "-c", "redis", "--",
+			"sh", "-c", `REDISCLI_AUTH="$(cat /run/secrets/redis_app_password)" redis-cli --no-auth-warning --user hitcounter INCRBY hitcounter:visits 0`)
+		if err != nil {
+			return false, fmt.Sprintf("%v: %s", err, out)
+		}
+		v, perr := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+		n = v
+		return perr == nil, out
+	})
+	return n
+}
+
+// runPod runs a one-shot pod and returns its log once it has ended.
+func runPod(t *testing.T, name string, labels map[string]string, image string, script string) string {
+	t.Helper()
+	var lbl []string
+	for k, v := range labels {
+		lbl = append(lbl, fmt.Sprintf("    %s: %q", k, v))
+	}
+	slices.Sort(lbl)
+	manifest := fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+  labels:
+%s
+spec:
+  restartPolicy: Never
+  automountServiceAccountToken: false
+  securityContext: {runAsNonRoot: true, runAsUser: 65532, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: main
+    image: %s
+    imagePullPolicy: Never
+    command: [/bin/sh, -c, %q]
+    # Never Ready, so that a pod carrying the web labels takes no Service traffic.
+    readinessProbe: {exec: {command: ["false"]}, periodSeconds: 60}
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+`, name, strings.Join(lbl, "\n"), image, script)
+	kubectlApply(t, manifest)
+	defer kubectl(t, "delete", "pod", name, "--wait=false", "--ignore-not-found")
+	waitFor(t, "pod "+name+" to end", 90*time.Second, func() (bool, string) {
+		phase := kubectl(t, "get", "pod", name, "-o", "jsonpath={.status.phase}")
+		return phase == "Succeeded" || phase == "Failed", phase
+	})
+	return kubectl(t, "logs", name)
+}
