@@ -58,6 +58,7 @@ run: ## the service against a Redis on localhost:6379
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags k8s ./e2e/k8s/
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 bench: ## side-by-side throughput and latency in one run (bench/harness); writes docs/benchmarks.md and .png

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hitcounter/hitcounter/internal/waitfor"
 )
 
 // Settings from the environment, set by scripts/k8s/test.sh.
@@ -120,21 +123,17 @@ func webSelector() string {
 	return "app.kubernetes.io/instance=" + release + ",app.kubernetes.io/component=web"
 }
 
-// waitFor polls cond every 250 ms until it holds or the deadline passes.
+// waitFor polls cond through the project's one polling helper until it holds or within passes.
 func waitFor(t *testing.T, what string, within time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	last := ""
-	for {
-		ok, state := cond()
-		if ok {
-			return
+	err := waitfor.Poll(within, func() error {
+		if ok, state := cond(); !ok {
+			return errors.New(state)
 		}
-		last = state
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s (last: %s)", what, within, last)
-		}
-		time.Sleep(250 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: not within %s (last: %s)", what, within, err)
 	}
 }
 
