@@ -33,7 +33,6 @@ password_hash() {
 
 app_hash=$(password_hash "$secrets/redis_app_password")
 health_hash=$(password_hash "$secrets/redis_health_password")
-exporter_hash=$(password_hash "$secrets/redis_exporter_password")
 
 umask 077
 # The application may only count on keys under hitcounter:, with the commands it uses. The
@@ -44,8 +43,13 @@ cat >/tmp/users.acl <<ACL
 user default off resetkeys resetchannels -@all
 user $app_user on #$app_hash resetkeys ~hitcounter:* resetchannels -@all +incr +incrby +ping +hello +auth +select
 user healthcheck on #$health_hash resetkeys resetchannels -@all +ping +hello +auth
-user exporter on #$exporter_hash resetkeys resetchannels -@all +ping +hello +auth +info +config|get +slowlog|len +slowlog|get +latency|latest +latency|histogram +client|setname
 ACL
+# The exporter's user exists only where its password does: Compose's secrets service always
+# writes one (the monitoring profile may start the exporter); a Helm install has none.
+if [ -e "$secrets/redis_exporter_password" ]; then
+	exporter_hash=$(password_hash "$secrets/redis_exporter_password")
+	echo "user exporter on #$exporter_hash resetkeys resetchannels -@all +ping +hello +auth +info +config|get +slowlog|len +slowlog|get +latency|latest +latency|histogram +client|setname" >>/tmp/users.acl
+fi
 
 server=redis-server
 if command -v valkey-server >/dev/null 2>&1; then
