@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hitcounter/hitcounter/internal/redistest"
 )
 
 func logf(format string, args ...any) {
@@ -82,59 +81,10 @@ func waitHTTP(ctx context.Context, url string) error {
 	return fmt.Errorf("%s did not answer within 15s", url)
 }
 
-// redisDo sends one command to a Redis on loopback and returns a simple, integer or bulk reply
-// as a string ("" for a nil bulk).
-func redisDo(addr string, args ...string) (string, error) {
-	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := conn.Write([]byte(b.String())); err != nil {
-		return "", err
-	}
-	r := bufio.NewReader(conn)
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		return "", errors.New("empty reply")
-	}
-	switch line[0] {
-	case '+', ':':
-		return line[1:], nil
-	case '-':
-		return "", errors.New(line[1:])
-	case '$':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil {
-			return "", err
-		}
-		if n < 0 {
-			return "", nil
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return "", err
-		}
-		return string(buf[:n]), nil
-	}
-	return "", fmt.Errorf("unexpected reply %q", line)
-}
-
-// waitRedis polls PING for at most 10 s.
 func waitRedis(ctx context.Context, addr string) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for i := 0; i < 500 && time.Now().Before(deadline); i++ {
-		if pong, err := redisDo(addr, "PING"); err == nil && pong == "PONG" {
+		if pong, err := redistest.Do(addr, "PING"); err == nil && pong == "PONG" {
 			return nil
 		}
 		select {
@@ -149,7 +99,7 @@ func waitRedis(ctx context.Context, addr string) error {
 // redisCounter reads an integer key (0 when absent).
 func redisCounter(addr, key string) func(context.Context) (int64, error) {
 	return func(context.Context) (int64, error) {
-		v, err := redisDo(addr, "GET", key)
+		v, err := redistest.Do(addr, "GET", key)
 		if err != nil {
 			return 0, fmt.Errorf("GET %s: %w", key, err)
 		}
