@@ -8,7 +8,7 @@ import (
 )
 
 // StatusClientClosedRequest is nginx's status for a client that hung up before the answer. It
-// is never sent (nobody is there to read it); it marks the request in the log and metrics.
+// goes to a connection nobody reads any more; what it is for is the log line and the metrics.
 const StatusClientClosedRequest = 499
 
 // statusFor is the one place where a domain error code becomes an HTTP status.
@@ -22,12 +22,17 @@ func statusFor(code string) int {
 	return http.StatusInternalServerError
 }
 
-// writeText writes a one-line plain-text answer. Headers are set before WriteHeader.
-func writeText(w http.ResponseWriter, status int, msg string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
+// setBodyHeaders sets what every answer with a body carries: its type, never cached, and no
+// sniffing of another type.
+func setBodyHeaders(h http.Header, contentType string) {
+	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+// writeText writes a one-line plain-text answer. Headers are set before WriteHeader.
+func writeText(w http.ResponseWriter, status int, msg string) {
+	setBodyHeaders(w.Header(), formatText.contentType())
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(msg + "\n"))
 }
@@ -48,10 +53,7 @@ func writeError(w http.ResponseWriter, f format, status int, msg, code string) {
 		writeText(w, status, msg)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setBodyHeaders(w.Header(), formatJSON.contentType())
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(errorAnswer{Error: msg, Code: code})
 }

@@ -55,9 +55,7 @@ func handleVisit(c counter.Counter, m *Metrics, hostname string) http.Handler {
 			writeError(w, formatText, http.StatusNotAcceptable, "not acceptable: this page is text/plain, text/html or application/json", "")
 			return
 		}
-		h.Set("Content-Type", f.contentType())
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
+		setBodyHeaders(h, f.contentType())
 		if f == formatHTML {
 			h.Set("Content-Security-Policy", htmlPolicy)
 		}
@@ -68,9 +66,7 @@ func handleVisit(c counter.Counter, m *Metrics, hostname string) http.Handler {
 
 		n, err := c.Visit(r.Context())
 		if err != nil {
-			if counter.ErrorCode(err) != counter.ECANCELED {
-				m.redisErrors.WithLabelValues("visit", counter.ErrorCode(err)).Inc()
-			}
+			m.redisError("visit", err)
 			writeDomainError(w, f, err)
 			return
 		}
@@ -129,9 +125,7 @@ func handleReadyz(p counter.Pinger, drain <-chan struct{}, m *Metrics) http.Hand
 		case errors.Is(context.Cause(ctx), errDraining):
 			writeText(w, http.StatusServiceUnavailable, "not ready: shutting down")
 		case err != nil:
-			if counter.ErrorCode(err) != counter.ECANCELED {
-				m.redisErrors.WithLabelValues("ping", counter.ErrorCode(err)).Inc()
-			}
+			m.redisError("ping", err)
 			noteError(w, err)
 			writeText(w, http.StatusServiceUnavailable, "not ready: "+counter.ErrorMessage(err))
 		default:

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync/atomic"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -65,6 +66,14 @@ func NewMetrics(version string) *Metrics {
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// redisError counts a failed Redis call by operation and error code; a caller that went away
+// (ECANCELED) is not a Redis failure and is not counted.
+func (m *Metrics) redisError(op string, err error) {
+	if code := counter.ErrorCode(err); code != counter.ECANCELED {
+		m.redisErrors.WithLabelValues(op, code).Inc()
+	}
 }
 
 // methodLabel keeps the method label to a fixed set, whatever clients send.
