@@ -1,5 +1,5 @@
 #!/bin/sh
-# Creates the Redis passwords on the first run: random, 256 bits each, written once into the
+# Creates the Redis passwords (and the web service's operator token) on the first run: random, 256 bits each, written once into the
 # secrets volume and kept across restarts and rebuilds. Existing secrets are never replaced.
 # Then writes the redis_exporter's password file (its own volume, so the exporter sees no other
 # secret) from redis_exporter_password, on every run, so a password you replaced is followed.
@@ -12,7 +12,7 @@ exporter_addr=${EXPORTER_REDIS_ADDR:-redis://redis:6379}
 exporter_user=${EXPORTER_REDIS_USER:-exporter}
 
 umask 022
-for name in redis_app_password redis_health_password redis_exporter_password; do
+for name in redis_app_password redis_health_password redis_exporter_password operator_token; do
 	file="$secrets/$name"
 	if [ -s "$file" ]; then
 		echo "secrets: $name exists, kept"

@@ -18,7 +18,9 @@ import (
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/logging"
 	"github.com/hitcounter/hitcounter/internal/memlimit"
+	"github.com/hitcounter/hitcounter/internal/ratelimit"
 	"github.com/hitcounter/hitcounter/internal/redisstore"
+	"github.com/hitcounter/hitcounter/internal/visitor"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -95,8 +97,21 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	})
 	defer store.Close()
 
+	proxies, err := visitor.ParseProxies(cfg.TrustedProxies)
+	if err != nil { // config.Load checked it already
+		return usageError{fmt.Errorf("TRUSTED_PROXIES: %w", err)}
+	}
+	named := store.Named()
 	drain := make(chan struct{})
 	handler := httpapi.NewHandler(httpapi.Deps{
+		Named: httpapi.CounterDeps{
+			Counters:      counter.NewCounters(named, maxWritesInFlight, cfg.RedisTimeout, cfg.CounterLimit, nil),
+			HitLimit:      ratelimit.New(store, "hits", cfg.RateLimitHits, cfg.RateLimitWindow, nil),
+			CreateLimit:   ratelimit.New(store, "creates", cfg.RateLimitCreates, cfg.RateLimitWindow, nil),
+			Proxies:       proxies,
+			Pseudonyms:    visitor.NewPseudonyms(store),
+			OperatorToken: cfg.OperatorToken.Reveal(),
+		},
 		Counter:   counter.NewCoalescer(store, maxWritesInFlight, cfg.RedisTimeout),
 		Pinger:    store,
 		Metrics:   httpapi.NewMetrics(version),

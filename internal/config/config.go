@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/visitor"
 	"github.com/redis/rueidis"
 )
 
@@ -37,6 +38,18 @@ type Config struct {
 
 	LogLevel  slog.Level
 	AccessLog bool
+
+	// CounterLimit caps the number of named counters; 0: no cap.
+	CounterLimit int64
+	// RateLimitWindow is the window of both rate limits; RateLimitHits and RateLimitCreates
+	// are what one client may do in it (0: no limit).
+	RateLimitWindow  time.Duration
+	RateLimitHits    int64
+	RateLimitCreates int64
+	// TrustedProxies is the TRUSTED_PROXIES list, checked by visitor.ParseProxies.
+	TrustedProxies string
+	// OperatorToken opens the operator routes; "" disables them.
+	OperatorToken Secret
 }
 
 // Redis says where and how to reach Redis.
@@ -88,6 +101,12 @@ func (c Config) LogValue() slog.Value {
 		slog.String("idle_timeout", c.IdleTimeout.String()),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.Bool("access_log", c.AccessLog),
+		slog.Int64("counter_limit", c.CounterLimit),
+		slog.String("rate_limit_window", c.RateLimitWindow.String()),
+		slog.Int64("rate_limit_hits", c.RateLimitHits),
+		slog.Int64("rate_limit_creates", c.RateLimitCreates),
+		slog.String("trusted_proxies", c.TrustedProxies),
+		slog.Bool("operator_token_set", c.OperatorToken != ""),
 	)
 }
 
@@ -112,6 +131,10 @@ const (
 	DefaultReadTimeout        = 10 * time.Second
 	DefaultWriteTimeout       = 10 * time.Second
 	DefaultIdleTimeout        = 60 * time.Second
+	DefaultCounterLimit       = 100_000
+	DefaultRateLimitWindow    = time.Minute
+	DefaultRateLimitHits      = 600
+	DefaultRateLimitCreates   = 10
 )
 
 // Load reads the configuration through getenv (os.Getenv in production). readFile reads
@@ -135,6 +158,22 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 		IdleTimeout:        duration("HTTP_IDLE_TIMEOUT", DefaultIdleTimeout),
 		LogLevel:           value(&p, "LOG_LEVEL", slog.LevelInfo, logLevel, "a log level (debug, info, warn, error)"),
 		AccessLog:          value(&p, "ACCESS_LOG", true, boolean, "a boolean (true or false)"),
+	}
+	cfg.CounterLimit = value(&p, "COUNTER_LIMIT", int64(DefaultCounterLimit), int64From(0), "a whole number of 0 (no limit) or more")
+	cfg.RateLimitWindow = value(&p, "RATE_LIMIT_WINDOW", DefaultRateLimitWindow, durationFrom(time.Second), "a duration of at least 1s (examples: 10s, 1m, 1h)")
+	cfg.RateLimitHits = value(&p, "RATE_LIMIT_HITS", int64(DefaultRateLimitHits), int64From(0), "a whole number of 0 (no limit) or more")
+	cfg.RateLimitCreates = value(&p, "RATE_LIMIT_CREATES", int64(DefaultRateLimitCreates), int64From(0), "a whole number of 0 (no limit) or more")
+	if proxies, ok := p.lookup("TRUSTED_PROXIES"); ok {
+		if _, err := visitor.ParseProxies(proxies); err != nil {
+			p.fail("TRUSTED_PROXIES", "%s", err)
+		}
+		cfg.TrustedProxies = proxies
+	}
+	if path, ok := p.lookup("OPERATOR_TOKEN_FILE"); ok {
+		cfg.OperatorToken = p.secretFile("OPERATOR_TOKEN_FILE", path, readFile)
+		if p.err == nil && len(cfg.OperatorToken) < 16 {
+			p.fail("OPERATOR_TOKEN_FILE", "%q holds fewer than 16 characters: too short for a token", path)
+		}
 	}
 	cfg.Redis = p.redis(readFile)
 	if p.err == nil && cfg.ShutdownDrainDelay >= cfg.ShutdownTimeout {
@@ -193,6 +232,14 @@ func intIn(lo, hi int) func(string) (int, bool) {
 	return func(v string) (int, bool) {
 		n, err := strconv.Atoi(v)
 		return n, err == nil && n >= lo && n <= hi
+	}
+}
+
+// int64From converts a whole number of at least lo.
+func int64From(lo int64) func(string) (int64, bool) {
+	return func(v string) (int64, bool) {
+		n, err := strconv.ParseInt(v, 10, 64)
+		return n, err == nil && n >= lo
 	}
 }
 
@@ -275,35 +322,42 @@ func (p *parser) redis(readFile func(string) ([]byte, error)) Redis {
 // The password's own text is never part of an error.
 func (p *parser) password(readFile func(string) ([]byte, error)) (Secret, bool) {
 	if path, ok := p.lookup("REDIS_PASSWORD_FILE"); ok {
-		data, err := readFile(path)
-		if err != nil {
-			reason := "cannot be read"
-			switch {
-			case errors.Is(err, os.ErrNotExist):
-				reason = "does not exist"
-			case errors.Is(err, os.ErrPermission):
-				reason = "permission denied"
-			}
-			p.fail("REDIS_PASSWORD_FILE", "%q: %s", path, reason)
-			return "", false
-		}
-		// Secret files usually end in a newline that is not part of the password.
-		pw := strings.TrimRight(string(data), "\r\n")
-		if pw == "" {
-			p.fail("REDIS_PASSWORD_FILE", "%q is empty", path)
-			return "", false
-		}
-		if strings.ContainsAny(pw, "\r\n") {
-			p.fail("REDIS_PASSWORD_FILE", "%q holds more than one line", path)
-			return "", false
-		}
-		return Secret(pw), true
+		pw := p.secretFile("REDIS_PASSWORD_FILE", path, readFile)
+		return pw, pw != ""
 	}
 	// Not trimmed: blanks may be part of a password. Only an empty value counts as unset.
 	if pw := p.getenv("REDIS_PASSWORD"); pw != "" {
 		return Secret(pw), true
 	}
 	return "", false
+}
+
+// secretFile reads a one-line secret from the file named by variable name. The secret's own text
+// is never part of an error.
+func (p *parser) secretFile(name, path string, readFile func(string) ([]byte, error)) Secret {
+	data, err := readFile(path)
+	if err != nil {
+		reason := "cannot be read"
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			reason = "does not exist"
+		case errors.Is(err, os.ErrPermission):
+			reason = "permission denied"
+		}
+		p.fail(name, "%q: %s", path, reason)
+		return ""
+	}
+	// Secret files usually end in a newline that is not part of the secret.
+	secret := strings.TrimRight(string(data), "\r\n")
+	if secret == "" {
+		p.fail(name, "%q is empty", path)
+		return ""
+	}
+	if strings.ContainsAny(secret, "\r\n") {
+		p.fail(name, "%q holds more than one line", path)
+		return ""
+	}
+	return Secret(secret)
 }
 
 // redisURL reads redis://[user[:password]@]host[:port][/db] (rediss:// for TLS) with the

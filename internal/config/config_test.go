@@ -37,6 +37,10 @@ func TestLoadDefaults(t *testing.T) {
 		IdleTimeout:        60 * time.Second,
 		LogLevel:           slog.LevelInfo,
 		AccessLog:          true,
+		CounterLimit:       100_000,
+		RateLimitWindow:    time.Minute,
+		RateLimitHits:      600,
+		RateLimitCreates:   10,
 	}
 	if got != want {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)
@@ -86,8 +90,20 @@ func TestLoadGood(t *testing.T) {
 		{"LOG_LEVEL warning", []string{"LOG_LEVEL", "warning"}, func(c Config) (any, any) { return c.LogLevel, slog.LevelWarn }},
 		{"ACCESS_LOG off", []string{"ACCESS_LOG", "false"}, func(c Config) (any, any) { return c.AccessLog, false }},
 		{"ACCESS_LOG on", []string{"ACCESS_LOG", "1"}, func(c Config) (any, any) { return c.AccessLog, true }},
+		{"COUNTER_LIMIT", []string{"COUNTER_LIMIT", "5000"}, func(c Config) (any, any) { return c.CounterLimit, int64(5000) }},
+		{"COUNTER_LIMIT off", []string{"COUNTER_LIMIT", "0"}, func(c Config) (any, any) { return c.CounterLimit, int64(0) }},
+		{"RATE_LIMIT_WINDOW", []string{"RATE_LIMIT_WINDOW", "1h"}, func(c Config) (any, any) { return c.RateLimitWindow, time.Hour }},
+		{"RATE_LIMIT_HITS", []string{"RATE_LIMIT_HITS", "60"}, func(c Config) (any, any) { return c.RateLimitHits, int64(60) }},
+		{"RATE_LIMIT_CREATES off", []string{"RATE_LIMIT_CREATES", "0"}, func(c Config) (any, any) { return c.RateLimitCreates, int64(0) }},
+		{"TRUSTED_PROXIES", []string{"TRUSTED_PROXIES", "lb, 10.0.0.0/8,::1"}, func(c Config) (any, any) { return c.TrustedProxies, "lb, 10.0.0.0/8,::1" }},
+		{"OPERATOR_TOKEN_FILE", []string{"OPERATOR_TOKEN_FILE", "/run/secrets/token"}, func(c Config) (any, any) { return c.OperatorToken.Reveal(), "0123456789abcdef-token" }},
 	}
-	readFile := func(string) ([]byte, error) { return []byte("from-file\n"), nil }
+	readFile := func(path string) ([]byte, error) {
+		if path == "/run/secrets/token" {
+			return []byte("0123456789abcdef-token\n"), nil
+		}
+		return []byte("from-file\n"), nil
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, err := Load(env(tt.env...), readFile)
@@ -138,10 +154,24 @@ func TestLoadMalformed(t *testing.T) {
 		{[]string{"HTTP_READ_TIMEOUT", "1"}, "HTTP_READ_TIMEOUT"},
 		{[]string{"HTTP_WRITE_TIMEOUT", "0"}, "HTTP_WRITE_TIMEOUT"},
 		{[]string{"HTTP_IDLE_TIMEOUT", "1d"}, "HTTP_IDLE_TIMEOUT"},
+		{[]string{"COUNTER_LIMIT", "-1"}, "COUNTER_LIMIT"},
+		{[]string{"COUNTER_LIMIT", "1e6"}, "COUNTER_LIMIT"},
+		{[]string{"RATE_LIMIT_WINDOW", "500ms"}, "RATE_LIMIT_WINDOW"},
+		{[]string{"RATE_LIMIT_HITS", "many"}, "RATE_LIMIT_HITS"},
+		{[]string{"RATE_LIMIT_CREATES", "-3"}, "RATE_LIMIT_CREATES"},
+		{[]string{"TRUSTED_PROXIES", "10.0.0.0/33"}, "TRUSTED_PROXIES"},
+		{[]string{"TRUSTED_PROXIES", "lb;rm -rf"}, "TRUSTED_PROXIES"},
+		{[]string{"OPERATOR_TOKEN_FILE", "/missing"}, "OPERATOR_TOKEN_FILE"},
+		{[]string{"OPERATOR_TOKEN_FILE", "/run/secrets/short"}, "OPERATOR_TOKEN_FILE"},
 		{[]string{"LOG_LEVEL", "verbose"}, "LOG_LEVEL"},
 		{[]string{"ACCESS_LOG", "maybe"}, "ACCESS_LOG"},
 	}
-	readFile := func(string) ([]byte, error) { return nil, fs.ErrNotExist }
+	readFile := func(path string) ([]byte, error) {
+		if path == "/run/secrets/short" {
+			return []byte("short\n"), nil
+		}
+		return nil, fs.ErrNotExist
+	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.env, "="), func(t *testing.T) {
 			_, err := Load(env(tt.env...), readFile)

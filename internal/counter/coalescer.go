@@ -12,24 +12,33 @@ type Adder interface {
 	Add(ctx context.Context, n int64) (total int64, err error)
 }
 
-// Coalescer is a Counter that turns the visits arriving while a write is in flight into one
-// Add(n). Each visit still gets its own number: a batch of n that returns total hands out
-// total-n+1 … total. The stored total moves by exactly the number of visits, and no visit is
-// answered before the store acknowledged the write that holds it.
+// AddFunc adds n to the total stored under key in one atomic step and returns the new total.
+type AddFunc[K comparable] func(ctx context.Context, key K, n int64) (total int64, err error)
+
+// Keyed turns the hits on one key that arrive while a write to that key is in flight into one
+// add(key, n). Each hit still gets its own number: a batch of n that returns total hands out
+// total-n+1 … total. The stored total moves by exactly the number of hits, and no hit is
+// answered before the store acknowledged the write that holds it. Keys are independent: a
+// slow or failing key holds up only its own hits.
 //
-// Under light load a visit finds nothing in flight and writes alone, so latency is one round
-// trip; under heavy load one round trip carries hundreds of visits.
-type Coalescer struct {
-	add Adder
-	// maxInFlight bounds the concurrent writes. More than one keeps the pipe to Redis busy
-	// while a reply is on its way back.
+// Under light load a hit finds nothing in flight on its key and writes alone, so latency is one
+// round trip; under heavy load one round trip carries hundreds of hits.
+type Keyed[K comparable] struct {
+	add AddFunc[K]
+	// maxInFlight bounds the concurrent writes per key. More than one keeps the pipe to the
+	// store busy while a reply is on its way back.
 	maxInFlight int
 	// timeout bounds a batch's write; the batch outlives any one request's context.
 	timeout time.Duration
 
-	mu       sync.Mutex
+	mu    sync.Mutex
+	lanes map[K]*lane // only keys with a write in flight: a lane goes when its last write ends
+}
+
+// lane is one key's state.
+type lane struct {
 	inFlight int
-	open     *batch // collecting visits until a write slot frees up
+	open     *batch // collecting hits until a write slot frees up
 }
 
 type batch struct {
@@ -37,39 +46,42 @@ type batch struct {
 	done  chan struct{}
 	total int64
 	err   error
-	// expired is closed timeout after the batch opened: no visit in it waits longer than that.
-	// One timer per batch, not per visit, since a batch holds hundreds of visits under load; a
+	// expired is closed timeout after the batch opened: no hit in it waits longer than that.
+	// One timer per batch, not per hit, since a batch holds hundreds of hits under load; a
 	// closed channel, not time.After's, which wakes only one of them.
 	expired chan struct{}
 	timer   *time.Timer
 }
 
-// NewCoalescer returns a Coalescer over add with at most maxInFlight concurrent writes, each
+// NewKeyed returns a Keyed over add with at most maxInFlight concurrent writes per key, each
 // bounded by timeout.
-func NewCoalescer(add Adder, maxInFlight int, timeout time.Duration) *Coalescer {
-	return &Coalescer{add: add, maxInFlight: max(maxInFlight, 1), timeout: timeout}
+func NewKeyed[K comparable](add AddFunc[K], maxInFlight int, timeout time.Duration) *Keyed[K] {
+	return &Keyed[K]{add: add, maxInFlight: max(maxInFlight, 1), timeout: timeout, lanes: make(map[K]*lane)}
 }
 
-var _ Counter = (*Coalescer)(nil)
-
-// Visit counts one visit and returns its number.
-func (c *Coalescer) Visit(ctx context.Context) (int64, error) {
+// Add1 counts one hit on key and returns its number.
+func (c *Keyed[K]) Add1(ctx context.Context, key K) (int64, error) {
 	c.mu.Lock()
-	if c.open == nil && c.inFlight < c.maxInFlight {
-		// Nothing waiting and a free slot: write this visit alone, on the caller's goroutine.
-		c.inFlight++
+	l := c.lanes[key]
+	if l == nil {
+		l = &lane{}
+		c.lanes[key] = l
+	}
+	if l.open == nil && l.inFlight < c.maxInFlight {
+		// Nothing waiting and a free slot: write this hit alone, on the caller's goroutine.
+		l.inFlight++
 		c.mu.Unlock()
-		total, err := c.add.Add(ctx, 1)
-		c.release()
+		total, err := c.add(ctx, key, 1)
+		c.release(key, l)
 		return total, err
 	}
-	b := c.open
+	b := l.open
 	if b == nil {
-		// A waiting visit gets the same bound as a write: when the store is slow, the batch may
-		// start only after a write in flight timed out, and its visits must not wait for both.
+		// A waiting hit gets the same bound as a write: when the store is slow, the batch may
+		// start only after a write in flight timed out, and its hits must not wait for both.
 		b = &batch{done: make(chan struct{}), expired: make(chan struct{})}
 		b.timer = time.AfterFunc(c.timeout, func() { close(b.expired) })
-		c.open = b
+		l.open = b
 	}
 	b.n++
 	position := b.n
@@ -82,10 +94,10 @@ func (c *Coalescer) Visit(ctx context.Context) (int64, error) {
 		}
 		return b.total - b.n + position, nil
 	case <-b.expired:
-		// The visit stays in its batch and may still be counted; it is just not answered.
+		// The hit stays in its batch and may still be counted; it is just not answered.
 		return 0, Errorf(EUNAVAILABLE, context.DeadlineExceeded, "storage did not answer in time")
 	case <-ctx.Done():
-		// The visit stays in its batch and may still be counted; it is just not answered.
+		// The hit stays in its batch and may still be counted; it is just not answered.
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return 0, Errorf(ECANCELED, ctx.Err(), "request cancelled")
 		}
@@ -93,25 +105,49 @@ func (c *Coalescer) Visit(ctx context.Context) (int64, error) {
 	}
 }
 
-// release frees a write slot and, if visits are waiting, sends them as the next batch.
-func (c *Coalescer) release() {
+// release frees a write slot of key's lane and, if hits are waiting, sends them as the next
+// batch.
+func (c *Keyed[K]) release(key K, l *lane) {
 	c.mu.Lock()
-	b := c.open
+	b := l.open
 	if b == nil {
-		c.inFlight--
+		l.inFlight--
+		if l.inFlight == 0 {
+			delete(c.lanes, key)
+		}
 		c.mu.Unlock()
 		return
 	}
-	c.open = nil // the slot passes to this batch: inFlight stays as it is
+	l.open = nil // the slot passes to this batch: inFlight stays as it is
 	c.mu.Unlock()
-	go c.flush(b)
+	go c.flush(key, l, b)
 }
 
-func (c *Coalescer) flush(b *batch) {
+func (c *Keyed[K]) flush(key K, l *lane, b *batch) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	b.total, b.err = c.add.Add(ctx, b.n)
+	b.total, b.err = c.add(ctx, key, b.n)
 	cancel()
 	b.timer.Stop()
 	close(b.done)
-	c.release()
+	c.release(key, l)
+}
+
+// Coalescer is the Counter of the single visit counter (GET /): a Keyed with one key.
+type Coalescer struct {
+	k *Keyed[struct{}]
+}
+
+// NewCoalescer returns a Coalescer over add with at most maxInFlight concurrent writes, each
+// bounded by timeout.
+func NewCoalescer(add Adder, maxInFlight int, timeout time.Duration) *Coalescer {
+	return &Coalescer{k: NewKeyed(func(ctx context.Context, _ struct{}, n int64) (int64, error) {
+		return add.Add(ctx, n)
+	}, maxInFlight, timeout)}
+}
+
+var _ Counter = (*Coalescer)(nil)
+
+// Visit counts one visit and returns its number.
+func (c *Coalescer) Visit(ctx context.Context) (int64, error) {
+	return c.k.Add1(ctx, struct{}{})
 }

@@ -51,12 +51,16 @@ func (a *gatedAdder) snapshot() (int64, []int64) {
 // flight and the visits queued in the open batch.
 func state(c *Coalescer) (inFlight int, queued int64) {
 	synctest.Wait()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.open != nil {
-		queued = c.open.n
+	c.k.mu.Lock()
+	defer c.k.mu.Unlock()
+	l := c.k.lanes[struct{}{}]
+	if l == nil {
+		return 0, 0
 	}
-	return c.inFlight, queued
+	if l.open != nil {
+		queued = l.open.n
+	}
+	return l.inFlight, queued
 }
 
 func wantState(t *testing.T, c *Coalescer, wantInFlight int, wantQueued int64) {

@@ -14,6 +14,20 @@ const (
 	ECANCELED = "canceled"
 	// EINTERNAL: anything unexpected. The details are logged, never shown to a client.
 	EINTERNAL = "internal"
+	// EINVALID: the request itself is wrong (a bad counter name, a value that is not a number).
+	EINVALID = "invalid"
+	// ENOTFOUND: the counter does not exist.
+	ENOTFOUND = "not_found"
+	// ECONFLICT: the counter already exists.
+	ECONFLICT = "conflict"
+	// EUNAUTHORIZED: the call needs a key and none was given.
+	EUNAUTHORIZED = "unauthorized"
+	// EFORBIDDEN: the key given does not open this counter (or the counter has none).
+	EFORBIDDEN = "forbidden"
+	// EFULL: the counter limit is reached; no counter is evicted to make room.
+	EFULL = "full"
+	// ERATELIMITED: the client used up its allowance for this window.
+	ERATELIMITED = "rate_limited"
 )
 
 // Error is a domain error: a code for machines, a short message safe to show a client, and the

@@ -18,6 +18,21 @@ func statusFor(code string) int {
 		return http.StatusServiceUnavailable
 	case counter.ECANCELED:
 		return StatusClientClosedRequest
+	case counter.EINVALID:
+		return http.StatusBadRequest
+	case counter.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case counter.EFORBIDDEN:
+		return http.StatusForbidden
+	case counter.ENOTFOUND:
+		return http.StatusNotFound
+	case counter.ECONFLICT:
+		return http.StatusConflict
+	case counter.ERATELIMITED:
+		return http.StatusTooManyRequests
+	case counter.EFULL:
+		// 507: the server cannot store what the request would create; nothing is evicted.
+		return http.StatusInsufficientStorage
 	}
 	return http.StatusInternalServerError
 }
@@ -46,8 +61,11 @@ type errorAnswer struct {
 // writeError is the one error writer: msg (safe to show a client) and the domain code, if any,
 // as JSON for JSON clients, as one line of text for everyone else.
 func writeError(w http.ResponseWriter, f format, status int, msg, code string) {
-	if status == http.StatusServiceUnavailable {
+	switch status {
+	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hitcounter"`)
 	}
 	if f != formatJSON {
 		writeText(w, status, msg)

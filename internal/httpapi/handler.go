@@ -5,6 +5,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
@@ -23,11 +24,16 @@ type Deps struct {
 	// Drain is closed when the server starts shutting down: /readyz answers 503 from then on,
 	// and every answer says Connection: close (see observe).
 	Drain <-chan struct{}
+	// Named serves the named counters (docs/api.md).
+	Named CounterDeps
 }
 
 // NewHandler returns the complete HTTP handler: routes inside request-id, logging, metrics and
 // panic recovery.
 func NewHandler(d Deps) http.Handler {
+	if d.Named.Now == nil {
+		d.Named.Now = time.Now
+	}
 	if d.Drain == nil {
 		d.Drain = make(chan struct{}) // never closed
 	}

@@ -21,6 +21,8 @@ type Metrics struct {
 	duration    *prometheus.HistogramVec
 	redisErrors *prometheus.CounterVec
 	visits      prometheus.Counter
+	hits        prometheus.Counter
+	rateLimited *prometheus.CounterVec
 }
 
 // NewMetrics registers hitcounter's metrics, plus the Go runtime and process collectors.
@@ -45,6 +47,14 @@ func NewMetrics(version string) *Metrics {
 			Name: "hitcounter_visits_total",
 			Help: "Visits counted by this process (acknowledged by Redis).",
 		}),
+		hits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hitcounter_counter_hits_total",
+			Help: "Hits on named counters counted by this process (acknowledged by Redis), all counters together.",
+		}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hitcounter_rate_limited_total",
+			Help: "Requests refused with 429, by limit (hits, creates).",
+		}, []string{"limit"}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "hitcounter_build_info",
@@ -56,7 +66,7 @@ func NewMetrics(version string) *Metrics {
 		Name: "hitcounter_http_requests_in_flight",
 		Help: "Requests being served right now; what a drain waits for.",
 	}, func() float64 { return float64(m.inFlight.Load()) })
-	reg.MustRegister(m.requests, inFlight, m.duration, m.redisErrors, m.visits, buildInfo,
+	reg.MustRegister(m.requests, inFlight, m.duration, m.redisErrors, m.visits, m.hits, m.rateLimited, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -68,10 +78,11 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// redisError counts a failed Redis call by operation and error code; a caller that went away
-// (ECANCELED) is not a Redis failure and is not counted.
+// redisError counts a failed Redis call by operation and error code. Only failures of the store
+// count: a caller that went away (ECANCELED) or a request the store refused (not found, wrong
+// key, full) is not a Redis failure.
 func (m *Metrics) redisError(op string, err error) {
-	if code := counter.ErrorCode(err); code != counter.ECANCELED {
+	if code := counter.ErrorCode(err); code == counter.EUNAVAILABLE || code == counter.EINTERNAL {
 		m.redisErrors.WithLabelValues(op, code).Inc()
 	}
 }
@@ -84,4 +95,14 @@ func methodLabel(method string) string {
 		return method
 	}
 	return "OTHER"
+}
+
+// limitedOrFailed counts a refused or failed named-counter call: a 429 under its limit, a store
+// failure under redis_errors.
+func (m *Metrics) limitedOrFailed(limit, op string, err error) {
+	if counter.ErrorCode(err) == counter.ERATELIMITED {
+		m.rateLimited.WithLabelValues(limit).Inc()
+		return
+	}
+	m.redisError(op, err)
 }

@@ -1,14 +1,61 @@
 package httpapi
 
-import "net/http"
+import (
+	_ "embed"
+	"net/http"
+)
 
-// addRoutes is the one place that lists every route. GET patterns also answer HEAD; any other
-// method gets 405 with an Allow header, and any other path 404, both from ServeMux.
+type route struct {
+	pattern string
+	handler http.Handler
+}
+
+// routes is the one place that lists every route. GET patterns also answer HEAD; any other
+// method gets 405 with an Allow header, and any other path 404, both from ServeMux. Every
+// route is in openapi.json, and nothing else is (TestOpenAPIMatchesRoutes).
+func routes(d Deps) []route {
+	c, m := d.Named, d.Metrics
+	return []route{
+		{"GET /{$}", handleVisit(d.Counter, m, d.Hostname)},
+		{"GET /healthz", handleHealthz()},
+		{"GET /readyz", handleReadyz(d.Pinger, d.Drain, m)},
+		{"GET /metrics", m.Handler()},
+		{"GET /openapi.json", handleOpenAPI()},
+
+		// Named counters, on CountAPI's and Abacus' paths (docs/api.md).
+		{"GET /hit/{namespace}/{key}", handleHit(c, m)},
+		{"GET /get/{namespace}/{key}", handleGet(c, m)},
+		{"GET /info/{namespace}/{key}", handleInfo(c, m)},
+		{"POST /create/{namespace}/{key}", handleCreate(c, m)},
+		{"POST /set/{namespace}/{key}", handleChange(c, m, "set")},
+		{"POST /update/{namespace}/{key}", handleChange(c, m, "update")},
+		{"POST /reset/{namespace}/{key}", handleChange(c, m, "reset")},
+		{"POST /delete/{namespace}/{key}", handleDelete(c, m)},
+
+		// The operator's routes.
+		{"POST /admin/key/{namespace}/{key}", handleAssignAdminKey(c, m)},
+		{"GET /admin/export", handleExport(c, m)},
+		{"POST /admin/import", handleImport(c, m)},
+	}
+}
+
 func addRoutes(mux *http.ServeMux, d Deps) {
-	mux.Handle("GET /{$}", handleVisit(d.Counter, d.Metrics, d.Hostname))
-	mux.Handle("GET /healthz", handleHealthz())
-	mux.Handle("GET /readyz", handleReadyz(d.Pinger, d.Drain, d.Metrics))
-	mux.Handle("GET /metrics", d.Metrics.Handler())
+	for _, r := range routes(d) {
+		mux.Handle(r.pattern, r.handler)
+	}
+}
+
+//go:embed openapi.json
+var openAPIDocument []byte
+
+// handleOpenAPI serves the API's OpenAPI 3.1 document.
+func handleOpenAPI() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setBodyHeaders(w.Header(), "application/json")
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(openAPIDocument)
+	})
 }
 
 // probeRoutes are asked every few seconds by every load balancer and orchestrator: they are

@@ -1,0 +1,208 @@
+package counter
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"time"
+)
+
+// Name names a counter: a namespace and a key, each 3 to 64 characters of A-Z a-z 0-9 _ . -
+// (Abacus' rule, so that its counters move here unchanged).
+type Name struct {
+	Namespace string
+	Key       string
+}
+
+// ParseName checks namespace and key and returns the Name, or an EINVALID error naming the part
+// that is wrong.
+func ParseName(namespace, key string) (Name, error) {
+	if !validPart(namespace) {
+		return Name{}, Errorf(EINVALID, nil, "namespace %q is invalid: want 3 to 64 characters of A-Z a-z 0-9 _ . -", clip(namespace))
+	}
+	if !validPart(key) {
+		return Name{}, Errorf(EINVALID, nil, "key %q is invalid: want 3 to 64 characters of A-Z a-z 0-9 _ . -", clip(key))
+	}
+	return Name{Namespace: namespace, Key: key}, nil
+}
+
+// String is "namespace/key"; the slash cannot occur in either part.
+func (n Name) String() string { return n.Namespace + "/" + n.Key }
+
+func validPart(s string) bool {
+	if len(s) < 3 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// clip keeps an invalid name short in an error message; %q escapes the rest.
+func clip(s string) string {
+	if len(s) > 70 {
+		return s[:70] + "…"
+	}
+	return s
+}
+
+// Info is what is known about one counter.
+type Info struct {
+	Name    Name
+	Value   int64
+	Created time.Time
+	// AdminKeyHash is the hex SHA-256 of the counter's admin key, "" when it has none.
+	AdminKeyHash string
+}
+
+// ImportResult counts what an import did.
+type ImportResult struct {
+	Created   int `json:"created"`
+	Updated   int `json:"updated"`
+	Unchanged int `json:"unchanged"`
+}
+
+// Auth is who asks to change a counter: the holder of an admin key (as its hash), or the
+// operator, who may change any counter.
+type Auth struct {
+	AdminKeyHash string
+	Operator     bool
+}
+
+// Store keeps named counters. Every method is one atomic step per counter in the store; none
+// is retried, so none is applied twice.
+type Store interface {
+	// Add adds n to an existing counter and returns the new value; ENOTFOUND if there is none
+	// (it creates nothing).
+	Add(ctx context.Context, name Name, n int64) (int64, error)
+	// Reserve makes room for name in the counter index: EFULL when that would pass limit
+	// (0: no limit). Reserving a name that is already there succeeds and takes no room.
+	Reserve(ctx context.Context, name Name, limit int64) error
+	// AddCreating adds n to the counter, creating it (created at now) if it does not exist.
+	AddCreating(ctx context.Context, name Name, n int64, now time.Time) (int64, error)
+	// Create creates the counter with value and admin key hash; ECONFLICT if it exists.
+	Create(ctx context.Context, info Info) error
+	// Get returns the counter; ENOTFOUND if there is none.
+	Get(ctx context.Context, name Name) (Info, error)
+	// Set sets the value, Update adds delta; both check auth against the counter's admin key.
+	Set(ctx context.Context, name Name, value int64, auth Auth) (int64, error)
+	Update(ctx context.Context, name Name, delta int64, auth Auth) (int64, error)
+	// Delete removes the counter after checking auth.
+	Delete(ctx context.Context, name Name, auth Auth) error
+	// SetAdminKey replaces the counter's admin key hash (operator only).
+	SetAdminKey(ctx context.Context, name Name, hash string) error
+	// Export calls each for every counter, one at a time.
+	Export(ctx context.Context, each func(Info) error) error
+	// Restore makes each counter exactly as given, creating it if missing (within limit).
+	Restore(ctx context.Context, infos []Info, limit int64) (ImportResult, error)
+}
+
+// Counters is the named-counter service: hits coalesced per counter, the counter limit, and
+// admin keys, over a Store.
+type Counters struct {
+	store Store
+	hits  *Keyed[Name]
+	limit int64
+	now   func() time.Time
+}
+
+// NewCounters returns the service. limit caps the number of counters (0: no cap); now is the
+// clock (nil: time.Now).
+func NewCounters(store Store, maxInFlight int, timeout time.Duration, limit int64, now func() time.Time) *Counters {
+	if now == nil {
+		now = time.Now
+	}
+	return &Counters{store: store, hits: NewKeyed(store.Add, maxInFlight, timeout), limit: limit, now: now}
+}
+
+// Hit counts one hit on name and returns its number. A counter that does not exist is created
+// by its first hit; mayCreate is asked first (a rate limit on creating counters) and its error
+// is returned as it is.
+func (c *Counters) Hit(ctx context.Context, name Name, mayCreate func() error) (int64, error) {
+	n, err := c.hits.Add1(ctx, name)
+	if ErrorCode(err) != ENOTFOUND {
+		return n, err
+	}
+	// The batch that found no counter changed nothing, so each of its hits comes here once.
+	// Creation is rare and not coalesced: several first hits all create, and the store keeps
+	// the first creation time.
+	if err := mayCreate(); err != nil {
+		return 0, err
+	}
+	if err := c.store.Reserve(ctx, name, c.limit); err != nil {
+		return 0, err
+	}
+	return c.store.AddCreating(ctx, name, 1, c.now())
+}
+
+// Create creates a counter with its first value and a new admin key, which it returns: the only
+// time the key is seen, since only its hash is stored.
+func (c *Counters) Create(ctx context.Context, name Name, initial int64) (adminKey string, err error) {
+	key, hash := NewAdminKey()
+	if err := c.store.Reserve(ctx, name, c.limit); err != nil {
+		return "", err
+	}
+	info := Info{Name: name, Value: initial, Created: c.now(), AdminKeyHash: hash}
+	if err := c.store.Create(ctx, info); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// Get returns the counter.
+func (c *Counters) Get(ctx context.Context, name Name) (Info, error) { return c.store.Get(ctx, name) }
+
+// Set sets the counter to value.
+func (c *Counters) Set(ctx context.Context, name Name, value int64, auth Auth) (int64, error) {
+	return c.store.Set(ctx, name, value, auth)
+}
+
+// Update adds delta (which may be negative) to the counter.
+func (c *Counters) Update(ctx context.Context, name Name, delta int64, auth Auth) (int64, error) {
+	return c.store.Update(ctx, name, delta, auth)
+}
+
+// Delete removes the counter.
+func (c *Counters) Delete(ctx context.Context, name Name, auth Auth) error {
+	return c.store.Delete(ctx, name, auth)
+}
+
+// AssignAdminKey gives the counter a new admin key, replacing any old one, and returns it.
+func (c *Counters) AssignAdminKey(ctx context.Context, name Name) (string, error) {
+	key, hash := NewAdminKey()
+	if err := c.store.SetAdminKey(ctx, name, hash); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// Export calls each for every counter.
+func (c *Counters) Export(ctx context.Context, each func(Info) error) error {
+	return c.store.Export(ctx, each)
+}
+
+// Restore makes each counter exactly as given: importing the same lines twice changes nothing.
+func (c *Counters) Restore(ctx context.Context, infos []Info) (ImportResult, error) {
+	return c.store.Restore(ctx, infos, c.limit)
+}
+
+// NewAdminKey returns a new random admin key (256 bits, base64url) and the hash that is stored.
+func NewAdminKey() (key, hash string) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (it crashes the program instead)
+	key = base64.RawURLEncoding.EncodeToString(b)
+	return key, HashAdminKey(key)
+}
+
+// HashAdminKey is how a presented admin key is compared with the stored one: hex SHA-256. The key
+// is 256 random bits, so a plain hash is enough; no salt or slow hash is needed.
+func HashAdminKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}

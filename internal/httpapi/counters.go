@@ -1,0 +1,558 @@
+package httpapi
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/ratelimit"
+	"github.com/hitcounter/hitcounter/internal/visitor"
+)
+
+// CounterDeps are what the named-counter routes need.
+type CounterDeps struct {
+	Counters *counter.Counters
+	// HitLimit and CreateLimit limit hits and counter creations per client; nil: no limit.
+	HitLimit, CreateLimit *ratelimit.Limiter
+	// Proxies say whose X-Forwarded-For is believed; nil: nobody's.
+	Proxies *visitor.Proxies
+	// Pseudonyms name clients in the rate limiter's shared counts without their address.
+	Pseudonyms *visitor.Pseudonyms
+	// OperatorToken opens the operator routes and every counter; "" disables them.
+	OperatorToken string
+	Now           func() time.Time
+}
+
+// valueAnswer is the answer of hit, get, set, update and reset: CountAPI's and Abacus' shape.
+type valueAnswer struct {
+	Value int64 `json:"value"`
+}
+
+type infoAnswer struct {
+	Namespace   string `json:"namespace"`
+	Key         string `json:"key"`
+	Value       int64  `json:"value"`
+	Created     string `json:"created"`
+	AdminKeySet bool   `json:"admin_key_set"`
+}
+
+type createdAnswer struct {
+	Namespace string `json:"namespace"`
+	Key       string `json:"key"`
+	Value     int64  `json:"value"`
+	AdminKey  string `json:"admin_key"`
+}
+
+type adminKeyAnswer struct {
+	Namespace string `json:"namespace"`
+	Key       string `json:"key"`
+	AdminKey  string `json:"admin_key"`
+}
+
+type statusAnswer struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+// exportLine is one line of an export, and of an import.
+type exportLine struct {
+	Namespace      string `json:"namespace"`
+	Key            string `json:"key"`
+	Value          *int64 `json:"value"`
+	Created        string `json:"created"`
+	AdminKeySHA256 string `json:"admin_key_sha256,omitempty"`
+}
+
+// writeJSON answers v as JSON with status. Headers are set before WriteHeader.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	setBodyHeaders(w.Header(), formatJSON.contentType())
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeAPIError answers a failed named-counter call as JSON.
+func writeAPIError(w http.ResponseWriter, err error) { writeDomainError(w, formatJSON, err) }
+
+// allowCORS lets any web page read the answer: only on the public read and hit routes, whose
+// answers hold nothing a page could not get by embedding them.
+func allowCORS(w http.ResponseWriter) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+}
+
+func nameFrom(r *http.Request) (counter.Name, error) {
+	return counter.ParseName(r.PathValue("namespace"), r.PathValue("key"))
+}
+
+// int64Param reads a required (or, with def, optional) integer query parameter.
+func int64Param(r *http.Request, name string, def *int64) (int64, error) {
+	raw, ok := r.URL.Query()[name]
+	if !ok || len(raw) == 0 {
+		if def != nil {
+			return *def, nil
+		}
+		return 0, counter.Errorf(counter.EINVALID, nil, "query parameter %q is required: an integer", name)
+	}
+	if len(raw) > 1 {
+		return 0, counter.Errorf(counter.EINVALID, nil, "query parameter %q is given %d times: give it once", name, len(raw))
+	}
+	v, err := strconv.ParseInt(raw[0], 10, 64)
+	if err != nil {
+		return 0, counter.Errorf(counter.EINVALID, nil, "query parameter %q must be an integer between -9223372036854775808 and 9223372036854775807", name)
+	}
+	return v, nil
+}
+
+// bearer returns the token of an "Authorization: Bearer <token>" header.
+func bearer(r *http.Request) (string, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", counter.Errorf(counter.EUNAUTHORIZED, nil, "missing Authorization header: send Bearer and the key")
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", counter.Errorf(counter.EUNAUTHORIZED, nil, "the Authorization header must be Bearer and the key")
+	}
+	return token, nil
+}
+
+// isOperator compares in constant time, through hashes so that the lengths match too.
+func (d CounterDeps) isOperator(token string) bool {
+	if d.OperatorToken == "" {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(d.OperatorToken))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// auth says who is asking: the operator, or the holder of some admin key, checked by the store
+// against the counter's.
+func (d CounterDeps) auth(r *http.Request) (counter.Auth, error) {
+	token, err := bearer(r)
+	if err != nil {
+		return counter.Auth{}, err
+	}
+	if d.isOperator(token) {
+		return counter.Auth{Operator: true}, nil
+	}
+	return counter.Auth{AdminKeyHash: counter.HashAdminKey(token)}, nil
+}
+
+// operator lets the request through only with the operator token.
+func (d CounterDeps) operator(r *http.Request) error {
+	if d.OperatorToken == "" {
+		return counter.Errorf(counter.EFORBIDDEN, nil, "operator routes are disabled: no operator token is configured (OPERATOR_TOKEN_FILE)")
+	}
+	token, err := bearer(r)
+	if err != nil {
+		return err
+	}
+	if !d.isOperator(token) {
+		return counter.Errorf(counter.EFORBIDDEN, nil, "the token given is not the operator token")
+	}
+	return nil
+}
+
+// camoAgent is how GitHub's image proxy introduces itself. It fetches every README badge for
+// every reader from a few addresses, so it is limited per counter, not per address.
+const camoAgent = "github-camo"
+
+// limit spends one of the client's tokens of l; ERATELIMITED (with Retry-After) when none is
+// left. The RateLimit-* headers describe l when headers is set, and whenever l refuses.
+func (d CounterDeps) limit(ctx context.Context, w http.ResponseWriter, r *http.Request, l *ratelimit.Limiter, name counter.Name, headers bool) error {
+	if l == nil {
+		return nil
+	}
+	client := d.Proxies.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For")).String()
+	if strings.HasPrefix(r.UserAgent(), camoAgent) {
+		client += "|" + name.String()
+	}
+	id, err := d.Pseudonyms.Of(ctx, d.Now(), "ratelimit", client)
+	if err != nil {
+		return err
+	}
+	dec, err := l.Allow(ctx, id)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return counter.Errorf(counter.ECANCELED, err, "request cancelled")
+		}
+		if counter.ErrorCode(err) == counter.EINTERNAL {
+			return counter.Errorf(counter.EUNAVAILABLE, err, "storage unavailable")
+		}
+		return err
+	}
+	reset := strconv.FormatInt(int64((dec.Reset+time.Second-1)/time.Second), 10)
+	h := w.Header()
+	if headers || !dec.Allowed {
+		h.Set("RateLimit-Limit", strconv.FormatInt(dec.Limit, 10))
+		h.Set("RateLimit-Remaining", strconv.FormatInt(dec.Remaining, 10))
+		h.Set("RateLimit-Reset", reset)
+	}
+	if !dec.Allowed {
+		h.Set("Retry-After", reset)
+		return counter.Errorf(counter.ERATELIMITED, nil, "rate limit: at most %d per %s per client; try again in %s s", dec.Limit, l.Window(), reset)
+	}
+	return nil
+}
+
+// handleHit counts one hit, creating the counter on its first. HEAD answers the headers and
+// counts nothing, like HEAD /.
+func handleHit(d CounterDeps, m *Metrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		allowCORS(w)
+		name, err := nameFrom(r)
+		if err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		if r.Method == http.MethodHead {
+			setBodyHeaders(w.Header(), formatJSON.contentType())
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		if err := d.limit(r.Context(), w, r, d.HitLimit, name, true); err != nil {
+			m.limitedOrFailed("hits", "hit", err)
+			writeAPIError(w, err)
+			return
+		}
+		n, err := d.Counters.Hit(r.Context(), name, func() error {
+			return d.limit(r.Context(), w, r, d.CreateLimit, name, false)
+		})
+		if err != nil {
+			m.limitedOrFailed("creates", "hit", err)
+			writeAPIError(w, err)
+			return
+		}
+		m.hits.Inc()
+		writeJSON(w, http.StatusOK, valueAnswer{Value: n})
+	})
+}
+
+func handleGet(d CounterDeps, m *Metrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		allowCORS(w)
+		info, err := d.get(r)
+		if err != nil {
+			m.redisError("get", err)
+			writeAPIError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, valueAnswer{Value: info.Value})
+	})
+}
+
+func handleInfo(d CounterDeps, m *Metrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		allowCORS(w)
+		info, err := d.get(r)
+		if err != nil {
+			m.redisError("get", err)
+			writeAPIError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, infoAnswer{
+			Namespace: info.Name.Namespace, Key: info.Name.Key, Value: info.Value,
+			Created: formatCreated(info.Created), AdminKeySet: info.AdminKeyHash != "",
+		})
+	})
+}
+
+func formatCreated(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func (d CounterDeps) get(r *http.Request) (counter.Info, error) {
+	name, err := nameFrom(r)
+	if err != nil {
+		return counter.Info{}, err
+	}
+	return d.Counters.Get(r.Context(), name)
+}
+
+func handleCreate(d CounterDeps, m *Metrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, err := nameFrom(r)
+		if err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		zero := int64(0)
+		initial, err := int64Param(r, "initializer", &zero)
+		if err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		if err := d.limit(r.Context(), w, r, d.CreateLimit, name, true); err != nil {
+			m.limitedOrFailed("creates", "create", err)
+			writeAPIError(w, err)
+			return
+		}
+		key, err := d.Counters.Create(r.Context(), name, initial)
+		if err != nil {
+			m.redisError("create", err)
+			writeAPIError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, createdAnswer{Namespace: name.Namespace, Key: name.Key, Value: initial, AdminKey: key})
+	})
+}
+
+// handleChange serves set, update and reset: authorise, then one atomic change in the store.
+func handleChange(d CounterDeps, m *Metrics, op string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, err := nameFrom(r)
+		if err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		var value int64
+		if op != "reset" {
+			if value, err = int64Param(r, "value", nil); err != nil {
+				writeAPIError(w, err)
+				return
+			}
+		}
+		auth, err := d.auth(r)
+		if err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		var v int64
+		switch op {
+		case "update":
+			v, err = d.Counters.Update(r.Context(), name, value, auth)
+		default: // set, and reset as set 0
+			v, err = d.Counters.Set(r.Context(), name, value, auth)
+		}
+		if err != nil {
+			m.redisError(op, err)
+			writeAPIError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, valueAnswer{Value: v})
+	})
+}
+
+func handleDelete(d CounterDeps, m *Metrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, err := nameFrom(r)
+		if err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		auth, err := d.auth(r)
+		if err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		if err := d.Counters.Delete(r.Context(), name, auth); err != nil {
+			m.redisError("delete", err)
+			writeAPIError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, statusAnswer{Status: "ok", Message: "counter " + name.String() + " deleted"})
+	})
+}
+
+func handleAssignAdminKey(d CounterDeps, m *Metrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, err := nameFrom(r)
+		if err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		if err := d.operator(r); err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		key, err := d.Counters.AssignAdminKey(r.Context(), name)
+		if err != nil {
+			m.redisError("admin_key", err)
+			writeAPIError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, adminKeyAnswer{Namespace: name.Namespace, Key: name.Key, AdminKey: key})
+	})
+}
+
+// transferTimeout replaces the server's read and write timeouts for an export or import, which
+// move every counter and may take minutes.
+const transferTimeout = 30 * time.Minute
+
+func handleExport(d CounterDeps, m *Metrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := d.operator(r); err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(transferTimeout))
+		setBodyHeaders(w.Header(), "application/x-ndjson")
+		started := false
+		enc := json.NewEncoder(w)
+		err := d.Counters.Export(r.Context(), func(info counter.Info) error {
+			if !started {
+				w.WriteHeader(http.StatusOK)
+				started = true
+			}
+			value := info.Value
+			return enc.Encode(exportLine{
+				Namespace: info.Name.Namespace, Key: info.Name.Key, Value: &value,
+				Created: formatCreated(info.Created), AdminKeySHA256: info.AdminKeyHash,
+			})
+		})
+		if err != nil {
+			m.redisError("export", err)
+			if !started {
+				writeAPIError(w, err)
+				return
+			}
+			// Half an export must not pass for a whole one: break the connection, so the
+			// client sees a truncated transfer rather than a clean end.
+			noteError(w, err)
+			panic(http.ErrAbortHandler)
+		}
+		if !started {
+			w.WriteHeader(http.StatusOK) // no counters: an empty export
+		}
+	})
+}
+
+// importBatch is how many lines go to the store together.
+const importBatch = 1000
+
+// maxImportLine bounds one line of an import: a line is under 300 bytes.
+const maxImportLine = 4 << 10
+
+func handleImport(d CounterDeps, m *Metrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := d.operator(r); err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(transferTimeout))
+		_ = rc.SetWriteDeadline(time.Now().Add(transferTimeout))
+
+		var total counter.ImportResult
+		batch := make([]counter.Info, 0, importBatch)
+		flush := func() error {
+			res, err := d.Counters.Restore(r.Context(), batch)
+			total.Created += res.Created
+			total.Updated += res.Updated
+			total.Unchanged += res.Unchanged
+			batch = batch[:0]
+			return err
+		}
+		sc := bufio.NewScanner(r.Body)
+		sc.Buffer(make([]byte, 0, maxImportLine), maxImportLine)
+		line := 0
+		for sc.Scan() {
+			line++
+			if strings.TrimSpace(sc.Text()) == "" {
+				continue
+			}
+			info, err := parseImportLine(sc.Bytes())
+			if err == nil && len(batch) == importBatch-1 {
+				batch = append(batch, info)
+				err = flush()
+			} else if err == nil {
+				batch = append(batch, info)
+			}
+			if err != nil {
+				writeImportError(w, m, line, err, total)
+				return
+			}
+		}
+		if err := sc.Err(); err != nil {
+			msg := "reading the body: " + err.Error()
+			if errors.Is(err, bufio.ErrTooLong) {
+				msg = fmt.Sprintf("a line is longer than %d bytes", maxImportLine)
+			}
+			writeImportError(w, m, line+1, counter.Errorf(counter.EINVALID, err, "%s", msg), total)
+			return
+		}
+		if err := flush(); err != nil {
+			writeImportError(w, m, line, err, total)
+			return
+		}
+		writeJSON(w, http.StatusOK, total)
+	})
+}
+
+// writeImportError answers a failed import. The lines before the failing batch are applied, and
+// so may be some of its own; re-running the whole import is safe, since each line sets its
+// counter to a fixed state.
+func writeImportError(w http.ResponseWriter, m *Metrics, line int, err error, done counter.ImportResult) {
+	m.redisError("import", err)
+	code := counter.ErrorCode(err)
+	msg := fmt.Sprintf("line %d: %s (applied before it: %d created, %d updated, %d unchanged; fix it and import again: lines already imported do not change)",
+		line, counter.ErrorMessage(err), done.Created, done.Updated, done.Unchanged)
+	noteError(w, err)
+	writeError(w, formatJSON, statusFor(code), msg, code)
+}
+
+// parseImportLine reads one export line, strictly: unknown fields are refused, so a file in
+// another shape is not half understood.
+func parseImportLine(b []byte) (counter.Info, error) {
+	var l exportLine
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&l); err != nil {
+		return counter.Info{}, counter.Errorf(counter.EINVALID, err, "not an export line: %s", jsonProblem(err))
+	}
+	if dec.More() {
+		return counter.Info{}, counter.Errorf(counter.EINVALID, nil, "more than one JSON value on the line")
+	}
+	name, err := counter.ParseName(l.Namespace, l.Key)
+	if err != nil {
+		return counter.Info{}, err
+	}
+	if l.Value == nil {
+		return counter.Info{}, counter.Errorf(counter.EINVALID, nil, "value is missing")
+	}
+	created, err := time.Parse(time.RFC3339, l.Created)
+	if err != nil {
+		return counter.Info{}, counter.Errorf(counter.EINVALID, nil, "created must be an RFC 3339 time (example: 2026-11-26T07:00:00Z)")
+	}
+	if l.AdminKeySHA256 != "" && !isLowerHex64(l.AdminKeySHA256) {
+		return counter.Info{}, counter.Errorf(counter.EINVALID, nil, "admin_key_sha256 must be 64 lowercase hex digits")
+	}
+	return counter.Info{Name: name, Value: *l.Value, Created: created, AdminKeyHash: l.AdminKeySHA256}, nil
+}
+
+// jsonProblem says what is wrong with a line without echoing it back at length.
+func jsonProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type)
+	}
+	msg := err.Error()
+	if len(msg) > 120 {
+		msg = msg[:120]
+	}
+	return msg
+}
+
+func isLowerHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !('0' <= s[i] && s[i] <= '9' || 'a' <= s[i] && s[i] <= 'f') {
+			return false
+		}
+	}
+	return true
+}

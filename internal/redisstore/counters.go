@@ -1,0 +1,510 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/redis/rueidis"
+)
+
+// Key layout of the named counters. Every key of one counter carries the counter's name as its
+// hash tag ({namespace/key}), so they all live in one hash slot: a counter's script touches one
+// slot, as Redis Cluster requires. The index is the one key outside any counter.
+const (
+	// counterPrefix + "{ns/key}" is a hash: v (value), t (created, Unix seconds), a (hex
+	// SHA-256 of the admin key, absent when it has none). Short field names: a million
+	// counters carry them a million times.
+	counterPrefix = "hitcounter:c:"
+	// IndexKey is the set of every counter's name ("ns/key"): it caps the number of counters
+	// and lists them for export without a SCAN over the whole keyspace.
+	IndexKey = "hitcounter:index"
+)
+
+// CounterKey is the Redis key of the counter's hash.
+func CounterKey(n counter.Name) string {
+	return counterPrefix + "{" + n.Namespace + "/" + n.Key + "}"
+}
+
+// The scripts. Each runs atomically on one key (one slot); none is ever sent twice for one call
+// (the client does not retry), so none is applied twice. Reply codes of the checking scripts:
+const (
+	replyOK        = 0
+	replyNotFound  = 1
+	replyForbidden = 2
+	replyExists    = 3
+)
+
+// hitScript adds to an existing counter; nil when there is none (the caller then creates it).
+var hitScript = rueidis.NewLuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])`)
+
+// addCreatingScript adds to the counter and sets its creation time if it is new.
+var addCreatingScript = rueidis.NewLuaScript(`
+redis.call('HSETNX', KEYS[1], 't', ARGV[2])
+return redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])`)
+
+// reserveScript adds the name to the index unless that would pass the limit (ARGV[2]; 0 none):
+// 1 added, 0 already there, -1 full. One script, so concurrent creators never overshoot.
+var reserveScript = rueidis.NewLuaScript(`
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+local limit = tonumber(ARGV[2])
+if limit > 0 and redis.call('SCARD', KEYS[1]) >= limit then return -1 end
+return redis.call('SADD', KEYS[1], ARGV[1])`)
+
+// createScript creates the counter unless it exists.
+var createScript = rueidis.NewLuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 3 end
+if ARGV[3] == '' then
+	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2])
+else
+	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2], 'a', ARGV[3])
+end
+return 0`)
+
+// changeScript checks the caller against the admin key (ARGV[1]: its hash, or "" for the
+// operator) and then sets (ARGV[2] "set") or adds (ARGV[2] "add") ARGV[3], or only checks
+// ("check"). Replies {code, value}. The check and the change are one step: a key replaced
+// in between cannot authorise a change.
+var changeScript = rueidis.NewLuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {1, 0} end
+if ARGV[1] ~= '' then
+	local a = redis.call('HGET', KEYS[1], 'a')
+	if not a or a ~= ARGV[1] then return {2, 0} end
+end
+if ARGV[2] == 'set' then
+	redis.call('HSET', KEYS[1], 'v', ARGV[3])
+	return {0, tonumber(ARGV[3])}
+elseif ARGV[2] == 'add' then
+	return {0, redis.call('HINCRBY', KEYS[1], 'v', ARGV[3])}
+elseif ARGV[2] == 'admin' then
+	redis.call('HSET', KEYS[1], 'a', ARGV[3])
+end
+return {0, 0}`)
+
+// restoreScript makes the counter exactly {v, t, a}: 0 created, 1 updated, 2 unchanged.
+var restoreScript = rueidis.NewLuaScript(`
+local cur = redis.call('HMGET', KEYS[1], 'v', 't', 'a')
+if cur[1] == ARGV[1] and cur[2] == ARGV[2] and (cur[3] or '') == ARGV[3] then return 2 end
+local existed = cur[1] ~= false
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2])
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], 'a') else redis.call('HSET', KEYS[1], 'a', ARGV[3]) end
+if existed then return 1 end
+return 0`)
+
+// Named is the counter.Store of named counters, on the Store's connection.
+type Named struct{ *Store }
+
+// Named returns the named-counter store over s's connection.
+func (s *Store) Named() *Named { return &Named{s} }
+
+var _ counter.Store = (*Named)(nil)
+
+func (s *Named) exec(ctx context.Context, script *rueidis.Lua, keys []string, args ...string) (rueidis.RedisResult, rueidis.Client, error) {
+	c, err := s.get(ctx)
+	if err != nil {
+		return rueidis.RedisResult{}, nil, err
+	}
+	return script.Exec(ctx, c, keys, args), c, nil
+}
+
+// withTimeout bounds one call by the store's timeout.
+func (s *Named) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// Add implements counter.Store.
+func (s *Named) Add(ctx context.Context, name counter.Name, n int64) (int64, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	res, _, err := s.exec(ctx, hitScript, []string{CounterKey(name)}, strconv.FormatInt(n, 10))
+	if err != nil {
+		return 0, err
+	}
+	v, err := res.AsInt64()
+	if rueidis.IsRedisNil(err) {
+		return 0, counter.Errorf(counter.ENOTFOUND, nil, "counter %s not found", name)
+	}
+	if err != nil {
+		return 0, classifyValue(ctx, err)
+	}
+	return v, nil
+}
+
+// Reserve implements counter.Store.
+func (s *Named) Reserve(ctx context.Context, name counter.Name, limit int64) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	res, _, err := s.exec(ctx, reserveScript, []string{IndexKey}, name.String(), strconv.FormatInt(limit, 10))
+	if err != nil {
+		return err
+	}
+	v, err := res.AsInt64()
+	if err != nil {
+		return classify(ctx, err)
+	}
+	if v < 0 {
+		return counter.Errorf(counter.EFULL, nil, "the counter limit (%d) is reached: no new counter can be created", limit)
+	}
+	return nil
+}
+
+// AddCreating implements counter.Store.
+func (s *Named) AddCreating(ctx context.Context, name counter.Name, n int64, now time.Time) (int64, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	res, _, err := s.exec(ctx, addCreatingScript, []string{CounterKey(name)}, strconv.FormatInt(n, 10), strconv.FormatInt(now.Unix(), 10))
+	if err != nil {
+		return 0, err
+	}
+	v, err := res.AsInt64()
+	if err != nil {
+		return 0, classifyValue(ctx, err)
+	}
+	return v, nil
+}
+
+// Create implements counter.Store.
+func (s *Named) Create(ctx context.Context, info counter.Info) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	res, _, err := s.exec(ctx, createScript, []string{CounterKey(info.Name)},
+		strconv.FormatInt(info.Value, 10), strconv.FormatInt(info.Created.Unix(), 10), info.AdminKeyHash)
+	if err != nil {
+		return err
+	}
+	code, err := res.AsInt64()
+	if err != nil {
+		return classify(ctx, err)
+	}
+	if code == replyExists {
+		return counter.Errorf(counter.ECONFLICT, nil, "counter %s already exists", info.Name)
+	}
+	return nil
+}
+
+// Get implements counter.Store.
+func (s *Named) Get(ctx context.Context, name counter.Name) (counter.Info, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	c, err := s.get(ctx)
+	if err != nil {
+		return counter.Info{}, err
+	}
+	vals, err := c.Do(ctx, c.B().Hmget().Key(CounterKey(name)).Field("v", "t", "a").Build()).ToArray()
+	if err != nil {
+		return counter.Info{}, classify(ctx, err)
+	}
+	info, ok, err := infoFrom(name, vals)
+	if err != nil {
+		return counter.Info{}, classify(ctx, err)
+	}
+	if !ok {
+		return counter.Info{}, counter.Errorf(counter.ENOTFOUND, nil, "counter %s not found", name)
+	}
+	return info, nil
+}
+
+// infoFrom reads an HMGET v t a reply; ok is false when the counter does not exist.
+func infoFrom(name counter.Name, vals []rueidis.RedisMessage) (info counter.Info, ok bool, err error) {
+	if len(vals) != 3 || vals[0].IsNil() {
+		return counter.Info{}, false, nil
+	}
+	info.Name = name
+	if info.Value, err = vals[0].AsInt64(); err != nil {
+		return counter.Info{}, false, err
+	}
+	if !vals[1].IsNil() {
+		created, err := vals[1].AsInt64()
+		if err != nil {
+			return counter.Info{}, false, err
+		}
+		info.Created = time.Unix(created, 0).UTC()
+	}
+	if !vals[2].IsNil() {
+		info.AdminKeyHash, _ = vals[2].ToString()
+	}
+	return info, true, nil
+}
+
+// change runs changeScript and maps its reply code.
+func (s *Named) change(ctx context.Context, name counter.Name, auth counter.Auth, op, arg string) (int64, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	presented := auth.AdminKeyHash
+	if auth.Operator {
+		presented = ""
+	} else if presented == "" {
+		return 0, counter.Errorf(counter.EUNAUTHORIZED, nil, "this needs the counter's admin key")
+	}
+	res, _, err := s.exec(ctx, changeScript, []string{CounterKey(name)}, presented, op, arg)
+	if err != nil {
+		return 0, err
+	}
+	reply, err := res.ToArray()
+	if err != nil {
+		return 0, classifyValue(ctx, err)
+	}
+	if len(reply) != 2 {
+		return 0, counter.Errorf(counter.EINTERNAL, nil, "storage error")
+	}
+	code, err1 := reply[0].AsInt64()
+	value, err2 := reply[1].AsInt64()
+	if err1 != nil || err2 != nil {
+		return 0, counter.Errorf(counter.EINTERNAL, nil, "storage error")
+	}
+	switch code {
+	case replyNotFound:
+		return 0, counter.Errorf(counter.ENOTFOUND, nil, "counter %s not found", name)
+	case replyForbidden:
+		return 0, counter.Errorf(counter.EFORBIDDEN, nil, "the key given is not this counter's admin key")
+	}
+	return value, nil
+}
+
+// Set implements counter.Store.
+func (s *Named) Set(ctx context.Context, name counter.Name, value int64, auth counter.Auth) (int64, error) {
+	return s.change(ctx, name, auth, "set", strconv.FormatInt(value, 10))
+}
+
+// Update implements counter.Store.
+func (s *Named) Update(ctx context.Context, name counter.Name, delta int64, auth counter.Auth) (int64, error) {
+	return s.change(ctx, name, auth, "add", strconv.FormatInt(delta, 10))
+}
+
+// SetAdminKey implements counter.Store.
+func (s *Named) SetAdminKey(ctx context.Context, name counter.Name, hash string) error {
+	_, err := s.change(ctx, name, counter.Auth{Operator: true}, "admin", hash)
+	return err
+}
+
+// Delete implements counter.Store. The name leaves the index before the counter goes: a
+// creation racing with the delete can leave a name in the index without a counter (it takes
+// one place of the limit until the name is used again), never a counter missing from the
+// index (and so from an export).
+func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth) error {
+	if _, err := s.change(ctx, name, auth, "check", ""); err != nil {
+		return err
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	c, err := s.get(ctx)
+	if err != nil {
+		return err
+	}
+	for _, res := range c.DoMulti(ctx,
+		c.B().Srem().Key(IndexKey).Member(name.String()).Build(),
+		c.B().Del().Key(CounterKey(name)).Build(),
+	) {
+		if err := res.Error(); err != nil {
+			return classify(ctx, err)
+		}
+	}
+	return nil
+}
+
+// exportBatch is how many names one SSCAN step asks for, and how many HMGETs go in one pipeline.
+const exportBatch = 500
+
+// Export implements counter.Store: the index, walked with SSCAN, each counter read with HMGET.
+// Each counter is read atomically; counters changing during the walk are read at some moment
+// of it. A name in the index without a counter (see Delete) is skipped.
+func (s *Named) Export(ctx context.Context, each func(counter.Info) error) error {
+	var cursor uint64
+	for {
+		stepCtx, cancel := s.withTimeout(ctx)
+		c, err := s.get(stepCtx)
+		if err != nil {
+			cancel()
+			return err
+		}
+		entry, err := c.Do(stepCtx, c.B().Sscan().Key(IndexKey).Cursor(cursor).Count(exportBatch).Build()).AsScanEntry()
+		if err != nil {
+			cancel()
+			return classify(stepCtx, err)
+		}
+		names := make([]counter.Name, 0, len(entry.Elements))
+		cmds := make(rueidis.Commands, 0, len(entry.Elements))
+		for _, member := range entry.Elements {
+			ns, key, ok := strings.Cut(member, "/")
+			if !ok {
+				continue
+			}
+			name := counter.Name{Namespace: ns, Key: key}
+			names = append(names, name)
+			cmds = append(cmds, c.B().Hmget().Key(CounterKey(name)).Field("v", "t", "a").Build())
+		}
+		var infos []counter.Info
+		if len(cmds) > 0 {
+			for i, res := range c.DoMulti(stepCtx, cmds...) {
+				vals, err := res.ToArray()
+				if err != nil {
+					cancel()
+					return classify(stepCtx, err)
+				}
+				info, ok, err := infoFrom(names[i], vals)
+				if err != nil {
+					cancel()
+					return classify(stepCtx, err)
+				}
+				if ok {
+					infos = append(infos, info)
+				}
+			}
+		}
+		cancel()
+		for _, info := range infos {
+			if err := each(info); err != nil {
+				return err
+			}
+		}
+		cursor = entry.Cursor
+		if cursor == 0 {
+			return nil
+		}
+	}
+}
+
+// restoreWorkers is how many counters an import writes at once: the client pipelines them, so
+// one fsync covers many (an import of a million lines one at a time would wait for a million).
+const restoreWorkers = 64
+
+// Restore implements counter.Store.
+func (s *Named) Restore(ctx context.Context, infos []counter.Info, limit int64) (counter.ImportResult, error) {
+	var (
+		mu       sync.Mutex
+		result   counter.ImportResult
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	next := make(chan counter.Info)
+	for range min(restoreWorkers, len(infos)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for info := range next {
+				outcome, err := s.restoreOne(ctx, info, limit)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				switch outcome {
+				case 0:
+					result.Created++
+				case 1:
+					result.Updated++
+				case 2:
+					result.Unchanged++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, info := range infos {
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		next <- info
+	}
+	close(next)
+	wg.Wait()
+	return result, firstErr
+}
+
+// restoreOne reserves the name and writes the counter; it returns restoreScript's code, or -1.
+func (s *Named) restoreOne(ctx context.Context, info counter.Info, limit int64) (int64, error) {
+	if err := s.Reserve(ctx, info.Name, limit); err != nil {
+		return -1, err
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	res, _, err := s.exec(ctx, restoreScript, []string{CounterKey(info.Name)},
+		strconv.FormatInt(info.Value, 10), strconv.FormatInt(info.Created.Unix(), 10), info.AdminKeyHash)
+	if err != nil {
+		return -1, err
+	}
+	code, err := res.AsInt64()
+	if err != nil {
+		return -1, classify(ctx, err)
+	}
+	return code, nil
+}
+
+// classifyValue is classify, except that Redis refusing the arithmetic (an increment that would
+// overflow 64 bits) is the caller's mistake, not a storage error.
+func classifyValue(ctx context.Context, err error) error {
+	if re, ok := rueidis.IsRedisErr(err); ok && strings.Contains(re.Error(), "overflow") {
+		return counter.Errorf(counter.EINVALID, err, "the value would overflow a 64-bit integer")
+	}
+	return classify(ctx, err)
+}
+
+// saltPrefix + day holds the day's random salt for pseudonyms (visitor.Pseudonyms).
+const saltPrefix = "hitcounter:salt:"
+
+// saltTTL keeps a day's salt a day past the day's end, for windows that straddle midnight; then
+// it is gone, and the day's pseudonyms can no longer be linked to anything.
+const saltTTL = 48 * time.Hour
+
+// Salt implements visitor.SaltStore: the first replica to ask for a day's salt sets it (SET NX),
+// everyone reads the one that won.
+func (s *Store) Salt(ctx context.Context, day string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	c, err := s.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fresh := make([]byte, 32)
+	_, _ = rand.Read(fresh)
+	key := saltPrefix + day
+	res := c.DoMulti(ctx,
+		c.B().Set().Key(key).Value(hex.EncodeToString(fresh)).Nx().Ex(saltTTL).Build(),
+		c.B().Get().Key(key).Build(),
+	)
+	if err := res[0].Error(); err != nil && !rueidis.IsRedisNil(err) {
+		return nil, classify(ctx, err)
+	}
+	salt, err := res[1].ToString()
+	if err != nil {
+		return nil, classify(ctx, err)
+	}
+	return []byte(salt), nil
+}
+
+// rateLimitPrefix + limiter name + pseudonym + window holds a client's count in one window.
+const rateLimitPrefix = "hitcounter:rl:"
+
+// Lease implements ratelimit.Leaser: INCRBY n, then hand out what fitted under limit.
+func (s *Store) Lease(ctx context.Context, key string, n, limit int64, ttl time.Duration) (granted, used int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	c, err := s.get(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	key = rateLimitPrefix + key
+	res := c.DoMulti(ctx,
+		c.B().Incrby().Key(key).Increment(n).Build(),
+		c.B().Expire().Key(key).Seconds(int64(ttl/time.Second)+1).Nx().Build(),
+	)
+	total, err := res[0].AsInt64()
+	if err != nil {
+		return 0, 0, classify(ctx, err)
+	}
+	if err := res[1].Error(); err != nil {
+		return 0, 0, classify(ctx, err)
+	}
+	before := total - n
+	granted = min(max(limit-before, 0), n)
+	return granted, min(total, limit), nil
+}
