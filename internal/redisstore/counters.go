@@ -32,7 +32,9 @@ func CounterKey(n counter.Name) string {
 }
 
 // The scripts. Each runs atomically on one key (one slot); none is ever sent twice for one call
-// (the client does not retry), so none is applied twice. Reply codes of the checking scripts:
+// (the client does not retry), so none is applied twice. Values go back as the strings HGET
+// reads, never through a Lua number: those are doubles, exact only up to 2^53, and a counter
+// may be set anywhere in 64 bits. Reply codes of the checking scripts:
 const (
 	replyOK        = 0
 	replyNotFound  = 1
@@ -43,12 +45,14 @@ const (
 // hitScript adds to an existing counter; nil when there is none (the caller then creates it).
 var hitScript = rueidis.NewLuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-return redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])`)
+redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])
+return redis.call('HGET', KEYS[1], 'v')`)
 
 // addCreatingScript adds to the counter and sets its creation time if it is new.
 var addCreatingScript = rueidis.NewLuaScript(`
 redis.call('HSETNX', KEYS[1], 't', ARGV[2])
-return redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])`)
+redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])
+return redis.call('HGET', KEYS[1], 'v')`)
 
 // reserveScript adds the name to the index unless that would pass the limit (ARGV[2]; 0 none):
 // 1 added, 0 already there, -1 full. One script, so concurrent creators never overshoot.
@@ -73,20 +77,19 @@ return 0`)
 // ("check"). Replies {code, value}. The check and the change are one step: a key replaced
 // in between cannot authorise a change.
 var changeScript = rueidis.NewLuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return {1, 0} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {1, '0'} end
 if ARGV[1] ~= '' then
 	local a = redis.call('HGET', KEYS[1], 'a')
-	if not a or a ~= ARGV[1] then return {2, 0} end
+	if not a or a ~= ARGV[1] then return {2, '0'} end
 end
 if ARGV[2] == 'set' then
 	redis.call('HSET', KEYS[1], 'v', ARGV[3])
-	return {0, tonumber(ARGV[3])}
 elseif ARGV[2] == 'add' then
-	return {0, redis.call('HINCRBY', KEYS[1], 'v', ARGV[3])}
+	redis.call('HINCRBY', KEYS[1], 'v', ARGV[3])
 elseif ARGV[2] == 'admin' then
 	redis.call('HSET', KEYS[1], 'a', ARGV[3])
 end
-return {0, 0}`)
+return {0, redis.call('HGET', KEYS[1], 'v')}`)
 
 // restoreScript makes the counter exactly {v, t, a}: 0 created, 1 updated, 2 unchanged.
 var restoreScript = rueidis.NewLuaScript(`

@@ -1,0 +1,377 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/ratelimit"
+	"github.com/hitcounter/hitcounter/internal/redisstore"
+	"github.com/hitcounter/hitcounter/internal/redistest"
+	"github.com/hitcounter/hitcounter/internal/visitor"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/rueidis"
+)
+
+const testOperatorToken = "operator-token-0123456789"
+
+type counterOptions struct {
+	hitLimit, createLimit, counterLimit int64
+	trustedProxies                      string
+}
+
+// newCounterServer serves the real handler, named counters included, over a real Redis.
+func newCounterServer(t *testing.T, o counterOptions) *testServer {
+	t.Helper()
+	rs := redistest.Start(t)
+	store := redisstore.New(redisstore.Options{Addr: rs.Addr(), Timeout: 2 * time.Second})
+	t.Cleanup(store.Close)
+	proxies, err := visitor.ParseProxies(o.trustedProxies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{redis: rs, metrics: NewMetrics("test-version"), drain: make(chan struct{}), logs: new(lockedBuffer)}
+	h := NewHandler(Deps{
+		Counter:  counter.NewCoalescer(store, 4, 2*time.Second),
+		Pinger:   store,
+		Metrics:  ts.metrics,
+		Logger:   slog.New(slog.NewJSONHandler(ts.logs, nil)),
+		Hostname: "web-1",
+		Drain:    ts.drain,
+		Named: CounterDeps{
+			Counters:      counter.NewCounters(store.Named(), 4, 2*time.Second, o.counterLimit, nil),
+			HitLimit:      ratelimit.New(store, "hits", o.hitLimit, time.Hour, nil),
+			CreateLimit:   ratelimit.New(store, "creates", o.createLimit, time.Hour, nil),
+			Proxies:       proxies,
+			Pseudonyms:    visitor.NewPseudonyms(store),
+			OperatorToken: testOperatorToken,
+		},
+	})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	ts.url = srv.URL
+	return ts
+}
+
+// call is one request of a scripted conversation and what must come back.
+type call struct {
+	method, path string
+	header       []string
+	wantStatus   int
+	wantBody     string // a regular expression
+}
+
+func (ts *testServer) run(t *testing.T, calls []call) {
+	t.Helper()
+	for _, c := range calls {
+		resp, body := ts.do(t, c.method, c.path, c.header...)
+		if resp.StatusCode != c.wantStatus || !regexp.MustCompile(c.wantBody).MatchString(body) {
+			t.Fatalf("%s %s %v: %d %q, want %d matching %q", c.method, c.path, c.header, resp.StatusCode, body, c.wantStatus, c.wantBody)
+		}
+	}
+}
+
+// adminKeyOf creates ns/key and returns its admin key.
+func (ts *testServer) adminKeyOf(t *testing.T, path string) string {
+	t.Helper()
+	resp, body := ts.do(t, "POST", "/create/"+path+"?initializer=10")
+	var created createdAnswer
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal([]byte(body), &created) != nil || len(created.AdminKey) != 43 {
+		t.Fatalf("POST /create/%s: %d %q", path, resp.StatusCode, body)
+	}
+	return created.AdminKey
+}
+
+func bearerHeader(token string) []string { return []string{"Authorization", "Bearer " + token} }
+
+// Every route and every status it can answer, on a real Redis.
+func TestCounterRoutes(t *testing.T) {
+	ts := newCounterServer(t, counterOptions{})
+	key := ts.adminKeyOf(t, "site/two")
+	owner, stranger, operator := bearerHeader(key), bearerHeader("not-the-key"), bearerHeader(testOperatorToken)
+	const invalidNS, invalidKey = `"namespace \\"ab\\" is invalid`, `"key \\"o\\" is invalid`
+
+	ts.run(t, []call{
+		// Public: hit, get, info.
+		{"GET", "/hit/site/one", nil, 200, `^\{"value":1\}\n$`},
+		{"GET", "/hit/site/one", nil, 200, `^\{"value":2\}\n$`},
+		{"HEAD", "/hit/site/one", nil, 200, `^$`},
+		{"GET", "/get/site/one", nil, 200, `^\{"value":2\}\n$`},
+		{"GET", "/get/site/none", nil, 404, `"code":"not_found"`},
+		{"GET", "/info/site/one", nil, 200, `^\{"namespace":"site","key":"one","value":2,"created":"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ","admin_key_set":false\}\n$`},
+		{"GET", "/info/site/none", nil, 404, `"code":"not_found"`},
+		{"GET", "/hit/ab/one", nil, 400, invalidNS},
+		{"GET", "/hit/site/o", nil, 400, invalidKey},
+		{"GET", "/get/site/o", nil, 400, invalidKey},
+		{"GET", "/hit/site/one%2Fx", nil, 400, `"code":"invalid"`},
+		{"POST", "/hit/site/one", nil, 405, ``},
+		{"GET", "/create/site/three", nil, 405, ``},
+
+		// Create.
+		{"POST", "/create/site/two", nil, 409, `"code":"conflict"`},
+		{"POST", "/create/site/three?initializer=x", nil, 400, `"initializer\\" must be an integer`},
+		{"POST", "/create/site/three?initializer=1&initializer=2", nil, 400, `given 2 times`},
+		{"POST", "/create/ab/three", nil, 400, invalidNS},
+		{"POST", "/create/site/neg?initializer=-5", nil, 201, `"value":-5`},
+
+		// Owner's changes: refused without changing anything, then done.
+		{"POST", "/set/site/two?value=5", nil, 401, `"code":"unauthorized"`},
+		{"POST", "/set/site/two?value=5", []string{"Authorization", "Basic " + key}, 401, `"code":"unauthorized"`},
+		{"POST", "/set/site/two?value=5", stranger, 403, `"code":"forbidden"`},
+		{"POST", "/update/site/two?value=5", stranger, 403, `"code":"forbidden"`},
+		{"POST", "/reset/site/two", stranger, 403, `"code":"forbidden"`},
+		{"POST", "/delete/site/two", stranger, 403, `"code":"forbidden"`},
+		{"POST", "/set/site/one?value=1", owner, 403, `"code":"forbidden"`}, // another counter's key
+		{"POST", "/set/site/none?value=1", owner, 404, `"code":"not_found"`},
+		{"POST", "/set/site/two", owner, 400, `"value\\" is required`},
+		{"POST", "/update/site/two?value=1.5", owner, 400, `must be an integer`},
+		{"GET", "/get/site/two", nil, 200, `^\{"value":10\}\n$`},
+		{"POST", "/set/site/two?value=5", owner, 200, `^\{"value":5\}\n$`},
+		{"POST", "/update/site/two?value=-7", owner, 200, `^\{"value":-2\}\n$`},
+		{"POST", "/update/site/two?value=9223372036854775807", owner, 200, `^\{"value":9223372036854775805\}\n$`},
+		{"POST", "/update/site/two?value=9", owner, 400, `overflow`},
+		{"POST", "/reset/site/two", owner, 200, `^\{"value":0\}\n$`},
+		{"POST", "/set/site/two?value=3", operator, 200, `^\{"value":3\}\n$`},
+
+		// The operator assigns a key to a counter created by its first hit.
+		{"POST", "/admin/key/site/one", owner, 403, `not the operator token`},
+		{"POST", "/admin/key/site/one", nil, 401, `"code":"unauthorized"`},
+		{"POST", "/admin/key/site/none", operator, 404, `"code":"not_found"`},
+
+		{"POST", "/delete/site/two", owner, 200, `^\{"status":"ok","message":"counter site/two deleted"\}\n$`},
+		{"GET", "/get/site/two", nil, 404, `"code":"not_found"`},
+		{"POST", "/delete/site/two", owner, 404, `"code":"not_found"`},
+
+		{"GET", "/admin/export", nil, 401, `"code":"unauthorized"`},
+		{"GET", "/admin/export", owner, 403, `"code":"forbidden"`},
+		{"POST", "/admin/import", owner, 403, `"code":"forbidden"`},
+	})
+	if got := ts.redis.Int("HGET", redisstore.CounterKey(counter.Name{Namespace: "site", Key: "one"}), "v"); got != 2 {
+		t.Fatalf("site/one = %d after two hits and a HEAD, want 2", got)
+	}
+
+	resp, body := ts.do(t, "POST", "/admin/key/site/one", operator...)
+	var assigned adminKeyAnswer
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &assigned) != nil || len(assigned.AdminKey) != 43 {
+		t.Fatalf("POST /admin/key: %d %q", resp.StatusCode, body)
+	}
+	ts.run(t, []call{
+		{"POST", "/set/site/one?value=50", bearerHeader(assigned.AdminKey), 200, `^\{"value":50\}\n$`},
+		{"GET", "/info/site/one", nil, 200, `"admin_key_set":true`},
+	})
+	checkStatusesDocumented(t, ts.metrics)
+}
+
+// CORS is open on the public read and hit routes only; no answer carries the admin key's hash.
+func TestCounterHeaders(t *testing.T) {
+	ts := newCounterServer(t, counterOptions{})
+	for _, path := range []string{"/hit/site/one", "/get/site/one", "/info/site/one", "/get/site/none", "/hit/ab/cd"} {
+		resp, _ := ts.do(t, "GET", path)
+		if resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s: headers %v, want CORS *, JSON, no-store", path, resp.Header)
+		}
+	}
+	for _, path := range []string{"/create/site/two", "/set/site/one?value=1", "/delete/site/one", "/admin/import"} {
+		resp, _ := ts.do(t, "POST", path)
+		if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("POST %s answers with CORS", path)
+		}
+	}
+	resp, _ := ts.do(t, "POST", "/set/site/one?value=1")
+	if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("401 without WWW-Authenticate: %v", resp.Header)
+	}
+}
+
+func (ts *testServer) post(t *testing.T, path, body string, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", ts.url+path, strings.NewReader(body))
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// An export imported into an empty service restores every counter; importing it again changes
+// nothing; a bad line is refused with its line number.
+func TestExportImportOverHTTP(t *testing.T) {
+	from := newCounterServer(t, counterOptions{})
+	key := from.adminKeyOf(t, "blog/first-post")
+	for range 3 {
+		from.do(t, "GET", "/hit/blog/second-post")
+	}
+	operator := bearerHeader(testOperatorToken)
+	resp, export := from.do(t, "GET", "/admin/export", operator...)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" || strings.Count(export, "\n") != 2 {
+		t.Fatalf("export: %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), export)
+	}
+	if !strings.Contains(export, `"admin_key_sha256":"`+counter.HashAdminKey(key)+`"`) || strings.Contains(export, key) {
+		t.Fatalf("export %q: want the admin key's hash and never the key", export)
+	}
+
+	to := newCounterServer(t, counterOptions{counterLimit: 5})
+	resp, body := to.post(t, "/admin/import", export, operator...)
+	if resp.StatusCode != 200 || body != `{"created":2,"updated":0,"unchanged":0}`+"\n" {
+		t.Fatalf("import: %d %q", resp.StatusCode, body)
+	}
+	resp, body = to.post(t, "/admin/import", export, operator...)
+	if resp.StatusCode != 200 || body != `{"created":0,"updated":0,"unchanged":2}`+"\n" {
+		t.Fatalf("second import: %d %q", resp.StatusCode, body)
+	}
+	if _, again := to.do(t, "GET", "/admin/export", operator...); !sameLines(again, export) {
+		t.Fatalf("export after import:\n%s\nwant\n%s", again, export)
+	}
+	to.run(t, []call{
+		{"GET", "/get/blog/second-post", nil, 200, `^\{"value":3\}\n$`},
+		{"POST", "/set/blog/first-post?value=1", bearerHeader(key), 200, `^\{"value":1\}\n$`}, // the key still opens it
+	})
+
+	for _, tt := range []struct{ body, want string }{
+		{`{"namespace":"ok-ns","key":"ok-key","value":1,"created":"2026-11-26T07:00:00Z"}` + "\n" + `{"namespace":"x","key":"ok-key","value":1,"created":"2026-11-26T07:00:00Z"}`, `line 2: namespace`},
+		{`{"namespace":"ok-ns","key":"ok-key","created":"2026-11-26T07:00:00Z"}`, `line 1: value is missing`},
+		{`{"namespace":"ok-ns","key":"ok-key","value":"7","created":"2026-11-26T07:00:00Z"}`, `line 1: not an export line`},
+		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"yesterday"}`, `line 1: created must be`},
+		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","extra":1}`, `line 1: not an export line`},
+		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","admin_key_sha256":"XYZ"}`, `line 1: admin_key_sha256`},
+		{"\n\n" + strings.Repeat("x", 5000), `line 3: a line is longer`},
+	} {
+		resp, body := to.post(t, "/admin/import", tt.body, operator...)
+		if resp.StatusCode != 400 || !strings.Contains(body, tt.want) {
+			t.Errorf("import %.60q: %d %q, want 400 with %q", tt.body, resp.StatusCode, body, tt.want)
+		}
+	}
+	// The counter limit (5) stops an import that would pass it, and nothing is evicted.
+	var lines []string
+	for i := range 6 {
+		lines = append(lines, `{"namespace":"bulk-ns","key":"key-`+string(rune('a'+i))+`xx","value":1,"created":"2026-11-26T07:00:00Z"}`)
+	}
+	resp, body = to.post(t, "/admin/import", strings.Join(lines, "\n"), operator...)
+	if resp.StatusCode != http.StatusInsufficientStorage || !strings.Contains(body, `"code":"full"`) {
+		t.Fatalf("import past the limit: %d %q", resp.StatusCode, body)
+	}
+	to.run(t, []call{{"GET", "/get/blog/second-post", nil, 200, `^\{"value":3\}\n$`}})
+	checkStatusesDocumented(t, to.metrics)
+	checkStatusesDocumented(t, from.metrics)
+}
+
+func sameLines(a, b string) bool {
+	x, y := strings.Split(strings.TrimSpace(a), "\n"), strings.Split(strings.TrimSpace(b), "\n")
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+// Rate limits: per client address (taken from X-Forwarded-For only from a trusted proxy), per
+// counter for GitHub's camo; creation has its own limit; the counter limit answers 507. No
+// address reaches Redis.
+func TestRateLimitsAndCounterLimit(t *testing.T) {
+	ts := newCounterServer(t, counterOptions{hitLimit: 5, createLimit: 3, counterLimit: 5, trustedProxies: "127.0.0.1"})
+	from := func(addr string) []string { return []string{"X-Forwarded-For", addr} }
+	for i := range 5 {
+		resp, body := ts.do(t, "GET", "/hit/site/page", from("198.51.100.7")...)
+		if resp.StatusCode != 200 || resp.Header.Get("RateLimit-Limit") != "5" {
+			t.Fatalf("hit %d: %d %q %v", i+1, resp.StatusCode, body, resp.Header)
+		}
+	}
+	resp, body := ts.do(t, "GET", "/hit/site/page", from("198.51.100.7")...)
+	if resp.StatusCode != 429 || !strings.Contains(body, `"code":"rate_limited"`) || resp.Header.Get("Retry-After") == "" ||
+		resp.Header.Get("RateLimit-Remaining") != "0" || resp.Header.Get("RateLimit-Reset") != resp.Header.Get("Retry-After") {
+		t.Fatalf("6th hit: %d %q %v; want 429 with Retry-After and RateLimit-*", resp.StatusCode, body, resp.Header)
+	}
+	// A spoofed address left of the proxy's entry does not make a new client.
+	if resp, _ := ts.do(t, "GET", "/hit/site/page", "X-Forwarded-For", "203.0.113.1, 198.51.100.7"); resp.StatusCode != 429 {
+		t.Fatalf("spoofed X-Forwarded-For escaped the limit: %d", resp.StatusCode)
+	}
+	// Another client is not affected.
+	ts.run(t, []call{{"GET", "/hit/site/page", from("198.51.100.8"), 200, `"value":6`}})
+
+	// Camo is counted per counter: one busy badge does not starve the others.
+	camo := append(from("140.82.115.1"), "User-Agent", "github-camo (876de43e)")
+	for range 5 {
+		ts.run(t, []call{{"GET", "/hit/site/page", camo, 200, `value`}})
+	}
+	ts.run(t, []call{
+		{"GET", "/hit/site/page", camo, 429, `rate_limited`},
+		{"GET", "/hit/site/other", camo, 200, `^\{"value":1\}\n$`},
+	})
+
+	// Creation: client .9 may create 3 counters; the 4th new name is refused and not created.
+	for _, k := range []string{"new-1", "new-2"} {
+		ts.run(t, []call{{"GET", "/hit/site/" + k, from("198.51.100.9"), 200, `^\{"value":1\}\n$`}})
+	}
+	ts.run(t, []call{{"POST", "/create/site/new-3", from("198.51.100.9"), 201, `admin_key`}})
+	ts.run(t, []call{
+		{"GET", "/hit/site/new-4", from("198.51.100.9"), 429, `rate_limited`},
+		{"GET", "/get/site/new-4", nil, 404, `not_found`},
+	})
+	// The counter limit (5: page, other, new-1, new-2, new-3) answers 507 and evicts nothing.
+	ts.run(t, []call{
+		{"POST", "/create/site/new-5", from("198.51.100.10"), 507, `"code":"full"`},
+		{"GET", "/hit/site/new-6", from("198.51.100.10"), 507, `"code":"full"`},
+		{"GET", "/get/site/page", nil, 200, `"value":11`},
+	})
+	if got := testutil.ToFloat64(ts.metrics.rateLimited.WithLabelValues("hits")); got < 3 {
+		t.Errorf("rate_limited_total{limit=hits} = %v, want at least 3", got)
+	}
+
+	checkStatusesDocumented(t, ts.metrics)
+
+	dump := dumpRedis(t, ts.redis.Addr())
+	for _, addr := range []string{"198.51.100", "140.82.115", "127.0.0.1"} {
+		if strings.Contains(dump, addr) {
+			t.Fatalf("Redis holds %s:\n%s", addr, dump)
+		}
+	}
+}
+
+// dumpRedis returns every key and value in Redis as text.
+func dumpRedis(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	keys, err := c.Do(ctx, c.B().Keys().Pattern("*").Build()).AsStrSlice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + " =")
+		typ, _ := c.Do(ctx, c.B().Type().Key(k).Build()).ToString()
+		var vals []string
+		switch typ {
+		case "string":
+			v, _ := c.Do(ctx, c.B().Get().Key(k).Build()).ToString()
+			vals = []string{v}
+		case "hash":
+			m, _ := c.Do(ctx, c.B().Hgetall().Key(k).Build()).AsStrMap()
+			for f, v := range m {
+				vals = append(vals, f, v)
+			}
+		case "set":
+			vals, _ = c.Do(ctx, c.B().Smembers().Key(k).Build()).AsStrSlice()
+		default:
+			t.Fatalf("key %s of type %s: teach dumpRedis to read it", k, typ)
+		}
+		b.WriteString(" " + strings.Join(vals, " ") + "\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,479 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/ratelimit"
+	"github.com/hitcounter/hitcounter/internal/redistest"
+)
+
+// appUserRules are the ACL rules of the application's Redis user, read from the entrypoint that
+// the Redis container runs, so the store is tested with exactly the permissions it gets there.
+func appUserRules(t *testing.T) string {
+	t.Helper()
+	src, err := os.ReadFile("../../redis/entrypoint.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^user \$app_user on #\$app_hash (.*)$`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("redis/entrypoint.sh: the app user's ACL line was not found")
+	}
+	return string(m[1])
+}
+
+// aclServer starts a redis-server with the application's user (password "test-password") next
+// to the default user, which the tests use to look at what the store wrote.
+func aclServer(t *testing.T) *redistest.Server {
+	t.Helper()
+	args := append([]string{"--user", "hitcounter", "on", ">test-password"}, strings.Fields(appUserRules(t))...)
+	return redistest.Start(t, args...)
+}
+
+func newNamed(t *testing.T, srv *redistest.Server) *Store {
+	t.Helper()
+	return newStore(t, Options{Addr: srv.Addr(), Username: "hitcounter", Password: "test-password", Timeout: 2 * time.Second})
+}
+
+var (
+	testName  = counter.Name{Namespace: "example.com", Key: "home-page"}
+	otherName = counter.Name{Namespace: "example.com", Key: "about"}
+	testTime  = time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+)
+
+func wantCode(t *testing.T, what string, err error, code string) {
+	t.Helper()
+	if got := counter.ErrorCode(err); got != code {
+		t.Fatalf("%s: error %v (code %q), want code %q", what, err, got, code)
+	}
+}
+
+// Every store operation, through the application's ACL user: what it does, and what it refuses
+// without changing anything.
+func TestNamedLifecycle(t *testing.T) {
+	srv := aclServer(t)
+	s := newNamed(t, srv).Named()
+	ctx := context.Background()
+
+	_, err := s.Add(ctx, testName, 1)
+	wantCode(t, "Add on a missing counter", err, counter.ENOTFOUND)
+	if n := srv.Int("EXISTS", CounterKey(testName)); n != 0 {
+		t.Fatal("Add on a missing counter created it")
+	}
+	if err := s.Reserve(ctx, testName, 0); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.AddCreating(ctx, testName, 1, testTime); v != 1 || err != nil {
+		t.Fatalf("AddCreating = %d, %v; want 1", v, err)
+	}
+	if v, err := s.Add(ctx, testName, 5); v != 6 || err != nil {
+		t.Fatalf("Add(5) = %d, %v; want 6", v, err)
+	}
+	// A second creation keeps the first creation time.
+	if v, _ := s.AddCreating(ctx, testName, 1, testTime.Add(time.Hour)); v != 7 {
+		t.Fatalf("AddCreating on an existing counter = %d, want 7", v)
+	}
+	info, err := s.Get(ctx, testName)
+	if err != nil || info.Value != 7 || !info.Created.Equal(testTime) || info.AdminKeyHash != "" {
+		t.Fatalf("Get = %+v, %v; want value 7, created %s, no admin key", info, err, testTime)
+	}
+	wantCode(t, "Create over an existing counter", s.Create(ctx, counter.Info{Name: testName, Created: testTime}), counter.ECONFLICT)
+
+	key, hash := counter.NewAdminKey()
+	if err := s.Create(ctx, counter.Info{Name: otherName, Value: 40, Created: testTime, AdminKeyHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	owner := counter.Auth{AdminKeyHash: counter.HashAdminKey(key)}
+	stranger := counter.Auth{AdminKeyHash: counter.HashAdminKey("not-the-key")}
+	operator := counter.Auth{Operator: true}
+
+	_, err = s.Set(ctx, otherName, 0, counter.Auth{})
+	wantCode(t, "Set without a key", err, counter.EUNAUTHORIZED)
+	_, err = s.Set(ctx, otherName, 0, stranger)
+	wantCode(t, "Set with a wrong key", err, counter.EFORBIDDEN)
+	_, err = s.Update(ctx, otherName, 1, stranger)
+	wantCode(t, "Update with a wrong key", err, counter.EFORBIDDEN)
+	wantCode(t, "Delete with a wrong key", s.Delete(ctx, otherName, stranger), counter.EFORBIDDEN)
+	_, err = s.Set(ctx, testName, 0, owner)
+	wantCode(t, "Set on a counter without an admin key", err, counter.EFORBIDDEN)
+	_, err = s.Set(ctx, counter.Name{Namespace: "nobody", Key: "nothing"}, 0, owner)
+	wantCode(t, "Set on a missing counter", err, counter.ENOTFOUND)
+	if got := srv.Int("HGET", CounterKey(otherName), "v"); got != 40 {
+		t.Fatalf("refused changes changed the value to %d, want 40", got)
+	}
+
+	steps := []struct {
+		name string
+		do   func() (int64, error)
+		want int64
+	}{
+		{"set", func() (int64, error) { return s.Set(ctx, otherName, 100, owner) }, 100},
+		{"update +", func() (int64, error) { return s.Update(ctx, otherName, 23, owner) }, 123},
+		{"update -", func() (int64, error) { return s.Update(ctx, otherName, -200, owner) }, -77},
+		{"operator set", func() (int64, error) { return s.Set(ctx, otherName, 5, operator) }, 5},
+		{"operator on a counter without admin key", func() (int64, error) { return s.Set(ctx, testName, 70, operator) }, 70},
+	}
+	for _, st := range steps {
+		if got, err := st.do(); got != st.want || err != nil {
+			t.Fatalf("%s = %d, %v; want %d", st.name, got, err, st.want)
+		}
+	}
+	// Values are exact over all 64 bits, hits included (Lua numbers are doubles: exact to 2^53).
+	if _, err := s.Set(ctx, testName, 9_007_199_254_740_993, operator); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Add(ctx, testName, 2); v != 9_007_199_254_740_995 || err != nil {
+		t.Fatalf("Add past 2^53 = %d, %v; want 9007199254740995", v, err)
+	}
+	if v, err := s.Update(ctx, testName, -9_007_199_254_740_995+70, operator); v != 70 || err != nil {
+		t.Fatalf("Update back = %d, %v; want 70", v, err)
+	}
+	_, err = s.Update(ctx, otherName, 1<<62, owner)
+	if err == nil {
+		_, err = s.Update(ctx, otherName, 1<<62, owner)
+	}
+	wantCode(t, "Update past 64 bits", err, counter.EINVALID)
+
+	// A new admin key replaces the old one.
+	newKey, newHash := counter.NewAdminKey()
+	if err := s.SetAdminKey(ctx, testName, newHash); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Set(ctx, testName, 1, counter.Auth{AdminKeyHash: counter.HashAdminKey(newKey)}); v != 1 || err != nil {
+		t.Fatalf("Set with the assigned key = %d, %v", v, err)
+	}
+	wantCode(t, "SetAdminKey on a missing counter", s.SetAdminKey(ctx, counter.Name{Namespace: "nobody", Key: "nothing"}, newHash), counter.ENOTFOUND)
+
+	if err := s.Delete(ctx, otherName, owner); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Get(ctx, otherName)
+	wantCode(t, "Get after Delete", err, counter.ENOTFOUND)
+	if n := srv.Int("SISMEMBER", IndexKey, otherName.String()); n != 0 {
+		t.Fatal("the deleted counter is still in the index")
+	}
+	wantCode(t, "Delete again", s.Delete(ctx, otherName, owner), counter.ENOTFOUND)
+}
+
+// The limit holds under concurrent creation: exactly limit names get in, whatever the timing.
+func TestReserveNeverPassesTheLimit(t *testing.T) {
+	srv := aclServer(t)
+	s := newNamed(t, srv).Named()
+	const limit, creators = 5, 40
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, full := 0, 0
+	for i := range creators {
+		wg.Go(func() {
+			err := s.Reserve(context.Background(), counter.Name{Namespace: "space", Key: fmt.Sprintf("key-%03d", i)}, limit)
+			mu.Lock()
+			defer mu.Unlock()
+			switch counter.ErrorCode(err) {
+			case "":
+				ok++
+			case counter.EFULL:
+				full++
+			default:
+				t.Errorf("Reserve: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != limit || full != creators-limit || srv.Int("SCARD", IndexKey) != limit {
+		t.Fatalf("%d reserved, %d full, index %d; want %d, %d, %d", ok, full, srv.Int("SCARD", IndexKey), limit, creators-limit, limit)
+	}
+	// A name already in the index takes no new room, even when full.
+	ns, key, _ := strings.Cut(srv.MustDo("SRANDMEMBER", IndexKey), "/")
+	if err := s.Reserve(context.Background(), counter.Name{Namespace: ns, Key: key}, limit); err != nil {
+		t.Fatalf("Reserve of a reserved name when full: %v", err)
+	}
+}
+
+// Every replica gets the same salt for a day, a new day a new one, and each expires.
+func TestSaltIsSharedPerDayAndExpires(t *testing.T) {
+	srv := aclServer(t)
+	a, b := newNamed(t, srv), newNamed(t, srv)
+	ctx := context.Background()
+	s1, err1 := a.Salt(ctx, "2026-11-26")
+	s2, err2 := b.Salt(ctx, "2026-11-26")
+	s3, err3 := b.Salt(ctx, "2026-11-27")
+	if err1 != nil || err2 != nil || err3 != nil {
+		t.Fatal(err1, err2, err3)
+	}
+	if string(s1) != string(s2) || string(s1) == string(s3) || len(s1) != 64 {
+		t.Fatalf("salts %q %q %q: want the first two equal, 64 hex digits, the third different", s1, s2, s3)
+	}
+	if ttl := srv.Int("TTL", saltPrefix+"2026-11-26"); ttl <= 0 || ttl > int64(saltTTL/time.Second) {
+		t.Fatalf("salt TTL %d s, want 1..%d", ttl, int64(saltTTL/time.Second))
+	}
+}
+
+// hitAll sends perKey hits to each of keys counters from workers goroutines through the
+// service, and returns the numbers handed out per counter.
+func hitAll(t *testing.T, c *counter.Counters, names []counter.Name, workers, perWorker int) map[counter.Name][]int64 {
+	t.Helper()
+	var mu sync.Mutex
+	got := map[counter.Name][]int64{}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range perWorker {
+				name := names[(w+i)%len(names)]
+				n, err := c.Hit(context.Background(), name, func() error { return nil })
+				if err != nil {
+					t.Errorf("Hit(%s): %v", name, err)
+					return
+				}
+				mu.Lock()
+				got[name] = append(got[name], n)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return got
+}
+
+// Hits through the service are exact per counter: each hit its own number, the stored value the
+// number of hits, and far fewer scripts run than hits (one per batch).
+func TestCountersHitsExactPerKey(t *testing.T) {
+	srv := aclServer(t)
+	store := newNamed(t, srv)
+	c := counter.NewCounters(store.Named(), 4, 2*time.Second, 0, nil)
+	var names []counter.Name
+	for i := range 10 {
+		names = append(names, counter.Name{Namespace: "exact", Key: fmt.Sprintf("key-%02d", i)})
+	}
+	const workers, perWorker = 64, 100
+	got := hitAll(t, c, names, workers, perWorker)
+	total := 0
+	for _, name := range names {
+		numbers := got[name]
+		slices.Sort(numbers)
+		for i, n := range numbers {
+			if n != int64(i+1) {
+				t.Fatalf("%s: numbers handed out %v…, want 1..%d each once", name, numbers[:min(len(numbers), 10)], len(numbers))
+			}
+		}
+		if v := srv.Int("HGET", CounterKey(name), "v"); v != int64(len(numbers)) {
+			t.Fatalf("%s: stored %d after %d hits", name, v, len(numbers))
+		}
+		total += len(numbers)
+	}
+	if total != workers*perWorker {
+		t.Fatalf("%d hits answered, want %d", total, workers*perWorker)
+	}
+	scripts := scriptCalls(t, srv)
+	t.Logf("%d hits in %d script calls", total, scripts)
+	if scripts >= int64(total) {
+		t.Fatalf("%d script calls for %d hits: no batching", scripts, total)
+	}
+}
+
+// scriptCalls reads how many EVALSHA and EVAL calls Redis ran.
+func scriptCalls(t *testing.T, srv *redistest.Server) int64 {
+	t.Helper()
+	stats := srv.MustDo("INFO", "commandstats")
+	var calls int64
+	for _, cmd := range []string{"evalsha", "eval"} {
+		m := regexp.MustCompile(`cmdstat_` + cmd + `:calls=(\d+)`).FindStringSubmatch(stats)
+		if m != nil {
+			n, _ := strconv.ParseInt(m[1], 10, 64)
+			calls += n
+		}
+	}
+	return calls
+}
+
+// A set racing with hits leaves a value that some order of the operations explains: the hits
+// answered before the set in the order got numbers from the old count, those after it numbers
+// from the set value on, and the final value is the set value plus the hits after it.
+func TestSetRacingHitsIsLinearizable(t *testing.T) {
+	srv := aclServer(t)
+	store := newNamed(t, srv)
+	s := store.Named()
+	c := counter.NewCounters(s, 4, 2*time.Second, 0, nil)
+	ctx := context.Background()
+	if _, err := c.Create(ctx, testName, 0); err != nil {
+		t.Fatal(err)
+	}
+	const setTo = 1_000_000 // far above the hits, so a number says which side of the set it is on
+	const workers, perWorker = 32, 60
+	var mu sync.Mutex
+	var numbers []int64
+	var wg sync.WaitGroup
+	started := make(chan struct{}, workers)
+	for range workers {
+		wg.Go(func() {
+			for i := range perWorker {
+				if i == perWorker/3 {
+					started <- struct{}{}
+				}
+				n, err := c.Hit(ctx, testName, func() error { return nil })
+				if err != nil {
+					t.Errorf("Hit: %v", err)
+					return
+				}
+				mu.Lock()
+				numbers = append(numbers, n)
+				mu.Unlock()
+			}
+		})
+	}
+	for range workers { // every worker is a third through: the set lands among the hits
+		<-started
+	}
+	if _, err := s.Set(ctx, testName, setTo, counter.Auth{Operator: true}); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	slices.Sort(numbers)
+	var before, after []int64
+	for _, n := range numbers {
+		if n > setTo {
+			after = append(after, n)
+		} else {
+			before = append(before, n)
+		}
+	}
+	final := srv.Int("HGET", CounterKey(testName), "v")
+	t.Logf("%d hits before the set, %d after; final %d", len(before), len(after), final)
+	if len(numbers) != workers*perWorker {
+		t.Fatalf("%d hits answered, want %d", len(numbers), workers*perWorker)
+	}
+	for i, n := range before {
+		if n != int64(i+1) {
+			t.Fatalf("numbers before the set are not 1..%d each once (at %d: %d)", len(before), i, n)
+		}
+	}
+	for i, n := range after {
+		if n != setTo+int64(i+1) {
+			t.Fatalf("numbers after the set are not %d..%d each once (at %d: %d)", setTo+1, setTo+len(after), i, n)
+		}
+	}
+	if final != setTo+int64(len(after)) {
+		t.Fatalf("final value %d, want the set value plus the %d hits after it (%d)", final, len(after), setTo+len(after))
+	}
+	if len(after) == 0 || len(before) == 0 {
+		t.Fatalf("the set did not land among the hits (%d before, %d after)", len(before), len(after))
+	}
+}
+
+func exportAll(t *testing.T, s *Named) []counter.Info {
+	t.Helper()
+	var all []counter.Info
+	if err := s.Export(context.Background(), func(i counter.Info) error { all = append(all, i); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(all, func(a, b counter.Info) int { return strings.Compare(a.Name.String(), b.Name.String()) })
+	return all
+}
+
+// Export then import restores every counter; importing again changes nothing.
+func TestExportImportRoundTrip(t *testing.T) {
+	srv := aclServer(t)
+	s := newNamed(t, srv).Named()
+	ctx := context.Background()
+	const n = 1234 // more than one SSCAN step and one import worker's share
+	for i := range n {
+		_, hash := counter.NewAdminKey()
+		if i%2 == 0 {
+			hash = ""
+		}
+		info := counter.Info{Name: counter.Name{Namespace: fmt.Sprintf("site-%02d", i%7), Key: fmt.Sprintf("page-%04d", i)}, Value: int64(i * 3), Created: testTime.Add(time.Duration(i) * time.Second), AdminKeyHash: hash}
+		if err := s.Reserve(ctx, info.Name, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Create(ctx, info); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exported := exportAll(t, s)
+	if len(exported) != n {
+		t.Fatalf("exported %d counters, want %d", len(exported), n)
+	}
+
+	// Lose some, change some, then restore.
+	for _, info := range exported[:100] {
+		if err := s.Delete(ctx, info.Name, counter.Auth{Operator: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, info := range exported[100:150] {
+		if _, err := s.Update(ctx, info.Name, 1, counter.Auth{Operator: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := s.Restore(ctx, exported, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (counter.ImportResult{Created: 100, Updated: 50, Unchanged: n - 150}); res != want {
+		t.Fatalf("Restore = %+v, want %+v", res, want)
+	}
+	if again := exportAll(t, s); !slices.Equal(again, exported) {
+		t.Fatal("the export after the import differs from the one before")
+	}
+	res, err = s.Restore(ctx, exported, 0)
+	if err != nil || res != (counter.ImportResult{Unchanged: n}) {
+		t.Fatalf("second Restore = %+v, %v; want all %d unchanged", res, err, n)
+	}
+
+	// An import into a full store stops at the limit.
+	srv2 := aclServer(t)
+	s2 := newNamed(t, srv2).Named()
+	_, err = s2.Restore(ctx, exported, 10)
+	wantCode(t, "Restore past the limit", err, counter.EFULL)
+	if got := srv2.Int("SCARD", IndexKey); got != 10 {
+		t.Fatalf("index holds %d after a refused import, want the limit, 10", got)
+	}
+}
+
+// Limiters on three replicas share one count through Redis: together they never accept more
+// than the limit, and strand at most about 1.25 leases each.
+func TestRateLimitSharedAcrossReplicas(t *testing.T) {
+	srv := aclServer(t)
+	const limit = 200
+	var limiters []*ratelimit.Limiter
+	for range 3 {
+		limiters = append(limiters, ratelimit.New(newNamed(t, srv), "hits", limit, time.Hour, nil))
+	}
+	lease := limiters[0].Lease()
+	var mu sync.Mutex
+	allowed := 0
+	var wg sync.WaitGroup
+	for w := range 12 {
+		wg.Go(func() {
+			for range limit / 2 {
+				d, err := limiters[w%3].Allow(context.Background(), "client")
+				if err != nil {
+					t.Errorf("Allow: %v", err)
+					return
+				}
+				if d.Allowed {
+					mu.Lock()
+					allowed++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// 1.25 leases: a replica refills when a quarter of a lease is left.
+	floor := limit - 3*(lease+lease/4+1)
+	t.Logf("%d allowed of %d tries; limit %d, lease %d", allowed, 12*limit/2, limit, lease)
+	if allowed > limit || allowed < int(floor) {
+		t.Fatalf("%d allowed, want between %d and the limit %d", allowed, floor, limit)
+	}
+}
