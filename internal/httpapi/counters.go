@@ -447,31 +447,46 @@ func handleImport(d CounterDeps, m *Metrics) http.Handler {
 
 		var total counter.ImportResult
 		batch := make([]counter.Info, 0, importBatch)
-		flush := func() error {
+		first, line := 0, 0 // the batch's first line, the line being read
+		// flush writes the batch; on failure it answers, naming the batch's lines, since its
+		// lines are written concurrently and any of them may have been applied.
+		flush := func() bool {
+			if len(batch) == 0 {
+				return true
+			}
 			res, err := d.Counters.Restore(r.Context(), batch)
 			total.Created += res.Created
 			total.Updated += res.Updated
 			total.Unchanged += res.Unchanged
 			batch = batch[:0]
-			return err
+			if err != nil {
+				writeImportError(w, m, fmt.Sprintf("lines %d-%d", first, line), err, total)
+				return false
+			}
+			return true
 		}
 		sc := bufio.NewScanner(r.Body)
 		sc.Buffer(make([]byte, 0, maxImportLine), maxImportLine)
-		line := 0
 		for sc.Scan() {
 			line++
 			if strings.TrimSpace(sc.Text()) == "" {
 				continue
 			}
 			info, err := parseImportLine(sc.Bytes())
-			if err == nil && len(batch) == importBatch-1 {
-				batch = append(batch, info)
-				err = flush()
-			} else if err == nil {
-				batch = append(batch, info)
-			}
 			if err != nil {
-				writeImportError(w, m, line, err, total)
+				// Everything before the bad line is applied, so that the answer is simple: all
+				// lines before N, and none from N on.
+				line--
+				if flush() {
+					writeImportError(w, m, fmt.Sprintf("line %d", line+1), err, total)
+				}
+				return
+			}
+			if len(batch) == 0 {
+				first = line
+			}
+			batch = append(batch, info)
+			if len(batch) == importBatch && !flush() {
 				return
 			}
 		}
@@ -480,25 +495,26 @@ func handleImport(d CounterDeps, m *Metrics) http.Handler {
 			if errors.Is(err, bufio.ErrTooLong) {
 				msg = fmt.Sprintf("a line is longer than %d bytes", maxImportLine)
 			}
-			writeImportError(w, m, line+1, counter.Errorf(counter.EINVALID, err, "%s", msg), total)
+			if flush() {
+				writeImportError(w, m, fmt.Sprintf("line %d", line+1), counter.Errorf(counter.EINVALID, err, "%s", msg), total)
+			}
 			return
 		}
-		if err := flush(); err != nil {
-			writeImportError(w, m, line, err, total)
+		if !flush() {
 			return
 		}
 		writeJSON(w, http.StatusOK, total)
 	})
 }
 
-// writeImportError answers a failed import. The lines before the failing batch are applied, and
-// so may be some of its own; re-running the whole import is safe, since each line sets its
-// counter to a fixed state.
-func writeImportError(w http.ResponseWriter, m *Metrics, line int, err error, done counter.ImportResult) {
+// writeImportError answers a failed import: where (a line, or the lines of a batch the store
+// refused), what, and what was applied. Re-running the whole import is safe, since each line
+// sets its counter to a fixed state.
+func writeImportError(w http.ResponseWriter, m *Metrics, where string, err error, done counter.ImportResult) {
 	m.redisError("import", err)
 	code := counter.ErrorCode(err)
-	msg := fmt.Sprintf("line %d: %s (applied before it: %d created, %d updated, %d unchanged; fix it and import again: lines already imported do not change)",
-		line, counter.ErrorMessage(err), done.Created, done.Updated, done.Unchanged)
+	msg := fmt.Sprintf("%s: %s (applied: %d created, %d updated, %d unchanged; fix it and import again: lines already imported do not change)",
+		where, counter.ErrorMessage(err), done.Created, done.Updated, done.Unchanged)
 	noteError(w, err)
 	writeError(w, formatJSON, statusFor(code), msg, code)
 }

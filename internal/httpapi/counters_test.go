@@ -255,13 +255,16 @@ func TestExportImportOverHTTP(t *testing.T) {
 			t.Errorf("import %.60q: %d %q, want 400 with %q", tt.body, resp.StatusCode, body, tt.want)
 		}
 	}
+	// The lines before a bad one are applied, none after it.
+	to.run(t, []call{{"GET", "/get/ok-ns/ok-key", nil, 200, `^\{"value":1\}\n$`}})
+
 	// The counter limit (5) stops an import that would pass it, and nothing is evicted.
 	var lines []string
 	for i := range 6 {
 		lines = append(lines, `{"namespace":"bulk-ns","key":"key-`+string(rune('a'+i))+`xx","value":1,"created":"2026-11-26T07:00:00Z"}`)
 	}
 	resp, body = to.post(t, "/admin/import", strings.Join(lines, "\n"), operator...)
-	if resp.StatusCode != http.StatusInsufficientStorage || !strings.Contains(body, `"code":"full"`) {
+	if resp.StatusCode != http.StatusInsufficientStorage || !strings.Contains(body, `"code":"full"`) || !strings.Contains(body, "lines 1-6") {
 		t.Fatalf("import past the limit: %d %q", resp.StatusCode, body)
 	}
 	to.run(t, []call{{"GET", "/get/blog/second-post", nil, 200, `^\{"value":3\}\n$`}})
