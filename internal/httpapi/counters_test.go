@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/hitcounter/hitcounter/internal/redisstore"
 	"github.com/hitcounter/hitcounter/internal/redistest"
 	"github.com/hitcounter/hitcounter/internal/visitor"
+	"github.com/hitcounter/hitcounter/internal/waitfor"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/rueidis"
 )
@@ -377,4 +379,36 @@ func dumpRedis(t *testing.T, addr string) string {
 		b.WriteString(" " + strings.Join(vals, " ") + "\n")
 	}
 	return b.String()
+}
+
+// With Redis gone, every named-counter route answers 503 with Retry-After, JSON, and changes
+// nothing (there is nothing to change); it comes back when Redis does.
+func TestCounterRoutesWithoutRedis(t *testing.T) {
+	ts := newCounterServer(t, counterOptions{hitLimit: 100, createLimit: 100, trustedProxies: "127.0.0.1"})
+	key := ts.adminKeyOf(t, "site/page")
+	ts.run(t, []call{{"GET", "/hit/site/page", nil, 200, `"value":11`}})
+	ts.redis.Kill()
+	for _, c := range []call{
+		{"GET", "/hit/site/page", nil, 503, `"code":"unavailable"`},
+		{"GET", "/hit/site/new-one", []string{"X-Forwarded-For", "198.51.100.1"}, 503, `"code":"unavailable"`}, // a new client: its salt and lease need Redis
+		{"GET", "/get/site/page", nil, 503, `"code":"unavailable"`},
+		{"GET", "/info/site/page", nil, 503, `"code":"unavailable"`},
+		{"POST", "/create/site/other", nil, 503, `"code":"unavailable"`},
+		{"POST", "/set/site/page?value=1", bearerHeader(key), 503, `"code":"unavailable"`},
+		{"POST", "/delete/site/page", bearerHeader(key), 503, `"code":"unavailable"`},
+		{"GET", "/admin/export", bearerHeader(testOperatorToken), 503, `"code":"unavailable"`},
+	} {
+		resp, body := ts.do(t, c.method, c.path, c.header...)
+		if resp.StatusCode != c.wantStatus || !strings.Contains(body, `"code":"unavailable"`) || resp.Header.Get("Retry-After") != "1" {
+			t.Errorf("%s %s without Redis: %d %q %v, want 503 unavailable with Retry-After: 1", c.method, c.path, resp.StatusCode, body, resp.Header)
+		}
+	}
+	checkStatusesDocumented(t, ts.metrics)
+	ts.redis.Restart() // without persistence: an empty Redis
+	waitfor.Until(t, 10*time.Second, func() error {
+		if resp, body := ts.do(t, "GET", "/hit/site/page"); resp.StatusCode != 200 {
+			return fmt.Errorf("GET /hit after Redis came back: %d %q", resp.StatusCode, body)
+		}
+		return nil
+	})
 }

@@ -329,8 +329,9 @@ func (s *Named) Export(ctx context.Context, each func(counter.Info) error) error
 		}
 		entry, err := c.Do(stepCtx, c.B().Sscan().Key(IndexKey).Cursor(cursor).Count(exportBatch).Build()).AsScanEntry()
 		if err != nil {
+			err = classify(stepCtx, err) // before cancel: a cancelled context reads as the caller leaving
 			cancel()
-			return classify(stepCtx, err)
+			return err
 		}
 		names := make([]counter.Name, 0, len(entry.Elements))
 		cmds := make(rueidis.Commands, 0, len(entry.Elements))
@@ -347,17 +348,17 @@ func (s *Named) Export(ctx context.Context, each func(counter.Info) error) error
 		if len(cmds) > 0 {
 			for i, res := range c.DoMulti(stepCtx, cmds...) {
 				vals, err := res.ToArray()
-				if err != nil {
-					cancel()
-					return classify(stepCtx, err)
+				if err == nil {
+					var info counter.Info
+					var ok bool
+					if info, ok, err = infoFrom(names[i], vals); err == nil && ok {
+						infos = append(infos, info)
+					}
 				}
-				info, ok, err := infoFrom(names[i], vals)
 				if err != nil {
+					err = classify(stepCtx, err)
 					cancel()
-					return classify(stepCtx, err)
-				}
-				if ok {
-					infos = append(infos, info)
+					return err
 				}
 			}
 		}
