@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"sync"
 	"time"
 )
 
@@ -110,6 +111,9 @@ type Counters struct {
 	hits  *Keyed[Name]
 	limit int64
 	now   func() time.Time
+
+	mu       sync.Mutex
+	creating map[Name]chan struct{} // closed when the creation by a first hit is over
 }
 
 // NewCounters returns the service. limit caps the number of counters (0: no cap); now is the
@@ -118,7 +122,10 @@ func NewCounters(store Store, maxInFlight int, timeout time.Duration, limit int6
 	if now == nil {
 		now = time.Now
 	}
-	return &Counters{store: store, hits: NewKeyed(store.Add, maxInFlight, timeout), limit: limit, now: now}
+	return &Counters{
+		store: store, hits: NewKeyed(store.Add, maxInFlight, timeout), limit: limit, now: now,
+		creating: make(map[Name]chan struct{}),
+	}
 }
 
 // Hit counts one hit on name and returns its number. A counter that does not exist is created
@@ -130,9 +137,45 @@ func (c *Counters) Hit(ctx context.Context, name Name, mayCreate func() error) (
 		return n, err
 	}
 	// The batch that found no counter changed nothing, so each of its hits comes here once.
-	// Creation is rare and not coalesced: several first hits all create, and the store keeps
-	// the first creation time.
+	// One of them creates the counter; the others wait for it and then hit it as usual, so a
+	// burst of first hits costs one creation (and one token of the create limit), not one each.
+	c.mu.Lock()
+	done, busy := c.creating[name]
+	if !busy {
+		done = make(chan struct{})
+		c.creating[name] = done
+	}
+	c.mu.Unlock()
+	if busy {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return 0, Errorf(EUNAVAILABLE, ctx.Err(), "storage did not answer in time")
+		}
+		n, err := c.hits.Add1(ctx, name)
+		if ErrorCode(err) != ENOTFOUND {
+			return n, err
+		}
+		return c.create(ctx, name, mayCreate) // that creation failed: try on this hit's own account
+	}
+	defer func() {
+		c.mu.Lock()
+		delete(c.creating, name)
+		c.mu.Unlock()
+		close(done)
+	}()
+	return c.create(ctx, name, mayCreate)
+}
+
+// create is a first hit: the create limit, a place under the counter limit, then the hit that
+// creates the counter.
+func (c *Counters) create(ctx context.Context, name Name, mayCreate func() error) (int64, error) {
 	if err := mayCreate(); err != nil {
+		// Another replica, or a creation that just ended here, may have created it meanwhile:
+		// then this is a plain hit, and no creation is needed.
+		if n, again := c.hits.Add1(ctx, name); ErrorCode(again) != ENOTFOUND {
+			return n, again
+		}
 		return 0, err
 	}
 	if err := c.store.Reserve(ctx, name, c.limit); err != nil {

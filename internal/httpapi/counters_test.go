@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -410,5 +411,36 @@ func TestCounterRoutesWithoutRedis(t *testing.T) {
 			return fmt.Errorf("GET /hit after Redis came back: %d %q", resp.StatusCode, body)
 		}
 		return nil
+	})
+}
+
+// A burst of first hits on a new counter from one client creates it once: one token of the
+// create limit, every hit counted with its own number.
+func TestFirstHitsCreateOnce(t *testing.T) {
+	ts := newCounterServer(t, counterOptions{createLimit: 1, trustedProxies: "127.0.0.1"})
+	const hits = 40
+	numbers := make(chan string, hits)
+	var wg sync.WaitGroup
+	for range hits {
+		wg.Go(func() {
+			resp, body := ts.do(t, "GET", "/hit/burst/new-counter", "X-Forwarded-For", "198.51.100.7")
+			if resp.StatusCode != 200 {
+				t.Errorf("first hits: %d %q", resp.StatusCode, body)
+			}
+			numbers <- body
+		})
+	}
+	wg.Wait()
+	close(numbers)
+	seen := map[string]bool{}
+	for n := range numbers {
+		if seen[n] {
+			t.Fatalf("number %s handed out twice", n)
+		}
+		seen[n] = true
+	}
+	ts.run(t, []call{
+		{"GET", "/get/burst/new-counter", nil, 200, `^\{"value":40\}\n$`},
+		{"GET", "/hit/burst/another", []string{"X-Forwarded-For", "198.51.100.7"}, 429, `rate_limited`}, // the one create was spent
 	})
 }
