@@ -192,6 +192,42 @@ func TestServesVisits(t *testing.T) {
 	}
 }
 
+// The named counters as wired by run: the operator token from its file, the rate limit, the
+// client taken from X-Forwarded-For of a trusted proxy, and the counter limit.
+func TestNamedCountersWired(t *testing.T) {
+	srv := redistest.Start(t)
+	token := filepath.Join(t.TempDir(), "operator_token")
+	if err := os.WriteFile(token, []byte("an-operator-token-for-tests\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := start(t, redisEnv(srv, "OPERATOR_TOKEN_FILE", token, "RATE_LIMIT_HITS", "3", "RATE_LIMIT_WINDOW", "1h",
+		"TRUSTED_PROXIES", "127.0.0.1", "COUNTER_LIMIT", "2"))
+	for i := 1; i <= 3; i++ {
+		if status, body, _ := get(t, in.base+"/hit/wired/page", "X-Forwarded-For", "198.51.100.7"); status != 200 || body != fmt.Sprintf(`{"value":%d}`+"\n", i) {
+			t.Fatalf("hit %d: %d %q", i, status, body)
+		}
+	}
+	if status, _, h := get(t, in.base+"/hit/wired/page", "X-Forwarded-For", "198.51.100.7"); status != 429 || h.Get("Retry-After") == "" {
+		t.Fatalf("4th hit from one client: %d, want 429 with Retry-After", status)
+	}
+	if status, _, _ := get(t, in.base+"/hit/wired/page", "X-Forwarded-For", "198.51.100.8"); status != 200 {
+		t.Fatalf("another client: %d, want 200", status)
+	}
+	if status, _, _ := get(t, in.base+"/hit/wired/second", "X-Forwarded-For", "198.51.100.8"); status != 200 {
+		t.Fatalf("second counter: %d, want 200", status)
+	}
+	if status, body, _ := get(t, in.base+"/hit/wired/third", "X-Forwarded-For", "198.51.100.8"); status != 507 {
+		t.Fatalf("third counter past COUNTER_LIMIT=2: %d %q, want 507", status, body)
+	}
+	status, body, _ := get(t, in.base+"/admin/export", "Authorization", "Bearer an-operator-token-for-tests")
+	if status != 200 || strings.Count(body, "\n") != 2 || !strings.Contains(body, `"key":"page","value":4`) {
+		t.Fatalf("export with the token from OPERATOR_TOKEN_FILE: %d %q", status, body)
+	}
+	if strings.Contains(in.stdout.String(), "an-operator-token-for-tests") {
+		t.Fatal("the operator token is in the log")
+	}
+}
+
 // TestExactUnderConcurrency: 64 clients × 500 requests move the counter by exactly 32,000,
 // and the 32,000 counts handed out are all distinct.
 func TestExactUnderConcurrency(t *testing.T) {
@@ -479,6 +515,9 @@ func TestBadConfigurationExitsWithStatus2(t *testing.T) {
 		{map[string]string{"PORT": "eighty"}, "PORT"},
 		{map[string]string{"REDIS_TIMEOUT": "soon"}, "REDIS_TIMEOUT"},
 		{map[string]string{"REDIS_URL": "ftp://x"}, "REDIS_URL"},
+		{map[string]string{"TRUSTED_PROXIES": "10.0.0.0/99"}, "TRUSTED_PROXIES"},
+		{map[string]string{"OPERATOR_TOKEN_FILE": "/nonexistent/token"}, "OPERATOR_TOKEN_FILE"},
+		{map[string]string{"RATE_LIMIT_HITS": "lots"}, "RATE_LIMIT_HITS"},
 	}
 	for _, tt := range tests {
 		err := run(context.Background(), []string{"hitcounter"}, envFunc(tt.env), io.Discard, io.Discard)
