@@ -148,7 +148,10 @@ func TestLeastPrivilege(t *testing.T) {
 		out, _ := s.compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
 			`REDISCLI_AUTH="$(cat /run/secrets/redis_app_password)" redis-cli --user hitcounter `+cmd)
 		// Redis refuses DEBUG before it looks at the ACL unless enable-debug-command is set.
-		refused := strings.Contains(out, "NOPERM") || (strings.HasPrefix(cmd, "DEBUG") && strings.Contains(out, "DEBUG command not allowed"))
+		// A script's forbidden call is refused in words of its own: "The user executing the script
+		// can't run this command" (Redis 7.0), "ACL failure in script" (7.2 and later).
+		refused := strings.Contains(out, "NOPERM") || (strings.HasPrefix(cmd, "DEBUG") && strings.Contains(out, "DEBUG command not allowed")) ||
+			(strings.HasPrefix(cmd, "EVAL") && (strings.Contains(out, "user executing the script can't run") || strings.Contains(out, "ACL failure in script")))
 		if !refused {
 			t.Errorf("app user %s: %q, want NOPERM", cmd, strings.TrimSpace(out))
 		}

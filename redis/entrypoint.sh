@@ -37,15 +37,21 @@ health_hash=$(password_hash "$secrets/redis_health_password")
 umask 077
 # The application may only touch keys under hitcounter:, with the commands it uses: INCR and
 # INCRBY (the visit counter, rate-limit leases), EXPIRE (leases expire), SET and GET (the daily
-# salt), the hash commands of a named counter, the set commands of the counter index, DEL (delete),
-# and EVAL/EVALSHA for the scripts that make each change one atomic step. A script runs with the
-# user's own permissions, so it can reach no other key or command either. The health check may
-# only PING. The metrics exporter (monitoring profile) may read the server's
-# state (INFO, CONFIG GET, SLOWLOG, LATENCY) and name its connection, on no key. The default
-# user is off, so a connection without credentials can do nothing but authenticate.
+# salt), the hash commands of a named counter, the set commands of the counter index, DEL
+# (delete), and EVAL/EVALSHA for the scripts that make each change one atomic step. A script runs
+# with the user's own permissions, so it can reach no other key or command either.
+app_commands="+incr +incrby +expire +set +get +exists +del +hincrby +hsetnx +hset +hget +hmget +hdel +sadd +srem +scard +sismember +sscan +eval +evalsha"
+# The health check may only PING. The metrics exporter (monitoring profile, below) may read the
+# server's state (INFO, CONFIG GET, SLOWLOG, LATENCY) and name its connection, on no key.
+# The default user is off: no connection can log in as it, so a connection without credentials
+# can do nothing but authenticate. It still holds the application's commands on its keys,
+# because Redis before 8.4 replays the append-only file as the default user and checks every
+# MULTI/EXEC block against that user's ACL (redis/redis#14541): a script that writes twice is
+# logged as MULTI ... EXEC, and with -@all Redis would refuse it on reload and silently drop
+# those writes.
 cat >/tmp/users.acl <<ACL
-user default off resetkeys resetchannels -@all
-user $app_user on #$app_hash resetkeys ~hitcounter:* resetchannels -@all +incr +incrby +expire +set +get +exists +del +hincrby +hsetnx +hset +hget +hmget +hdel +sadd +srem +scard +sismember +sscan +eval +evalsha +ping +hello +auth +select
+user default off resetkeys ~hitcounter:* resetchannels -@all +multi +exec $app_commands
+user $app_user on #$app_hash resetkeys ~hitcounter:* resetchannels -@all $app_commands +ping +hello +auth +select
 user healthcheck on #$health_hash resetkeys resetchannels -@all +ping +hello +auth
 ACL
 # The exporter's user exists only where its password does: Compose's secrets service always

@@ -48,10 +48,15 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])
 return redis.call('HGET', KEYS[1], 'v')`)
 
-// addCreatingScript adds to the counter and sets its creation time if it is new.
+// addCreatingScript adds to the counter and sets its creation time if it is new. One write
+// either way: Redis logs a script that writes twice as MULTI/EXEC, which versions before 8.4
+// check against the default user's ACL when they reload the AOF (see redis/entrypoint.sh).
 var addCreatingScript = rueidis.NewLuaScript(`
-redis.call('HSETNX', KEYS[1], 't', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 1 then
+	redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])
+else
+	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2])
+end
 return redis.call('HGET', KEYS[1], 'v')`)
 
 // reserveScript adds the name to the index unless that would pass the limit (ARGV[2]; 0 none):
@@ -91,14 +96,18 @@ elseif ARGV[2] == 'admin' then
 end
 return {0, redis.call('HGET', KEYS[1], 'v')}`)
 
-// restoreScript makes the counter exactly {v, t, a}: 0 created, 1 updated, 2 unchanged.
+// restoreScript makes the counter exactly {v, t, a}: 0 created, 1 updated, 2 unchanged. One
+// write, except when an admin key is taken away (HDEL, then HSET).
 var restoreScript = rueidis.NewLuaScript(`
 local cur = redis.call('HMGET', KEYS[1], 'v', 't', 'a')
 if cur[1] == ARGV[1] and cur[2] == ARGV[2] and (cur[3] or '') == ARGV[3] then return 2 end
-local existed = cur[1] ~= false
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2])
-if ARGV[3] == '' then redis.call('HDEL', KEYS[1], 'a') else redis.call('HSET', KEYS[1], 'a', ARGV[3]) end
-if existed then return 1 end
+if ARGV[3] == '' then
+	if cur[3] then redis.call('HDEL', KEYS[1], 'a') end
+	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2])
+else
+	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2], 'a', ARGV[3])
+end
+if cur[1] then return 1 end
 return 0`)
 
 // Named is the counter.Store of named counters, on the Store's connection.

@@ -17,27 +17,32 @@ import (
 	"github.com/hitcounter/hitcounter/internal/redistest"
 )
 
-// appUserRules are the ACL rules of the application's Redis user, read from the entrypoint that
-// the Redis container runs, so the store is tested with exactly the permissions it gets there.
-func appUserRules(t *testing.T) string {
+// aclRules returns the ACL rules of a user (the application's, "$app_user", or "default") as
+// redis/entrypoint.sh writes them, so the store is tested with exactly the permissions the Redis
+// container gives.
+func aclRules(t *testing.T, user string) []string {
 	t.Helper()
 	src, err := os.ReadFile("../../redis/entrypoint.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^user \$app_user on #\$app_hash (.*)$`).FindSubmatch(src)
-	if m == nil {
-		t.Fatal("redis/entrypoint.sh: the app user's ACL line was not found")
+	commands := regexp.MustCompile(`(?m)^app_commands="([^"]*)"$`).FindSubmatch(src)
+	line := regexp.MustCompile(`(?m)^user ` + regexp.QuoteMeta(user) + ` (.*)$`).FindSubmatch(src)
+	if commands == nil || line == nil {
+		t.Fatalf("redis/entrypoint.sh: app_commands or the ACL line of %s not found", user)
 	}
-	return string(m[1])
+	rules := strings.ReplaceAll(string(line[1]), "$app_commands", string(commands[1]))
+	rules = strings.Replace(rules, "on #$app_hash", "on >test-password", 1)
+	return strings.Fields(rules)
 }
 
 // aclServer starts a redis-server with the application's user (password "test-password") next
-// to the default user, which the tests use to look at what the store wrote.
-func aclServer(t *testing.T) *redistest.Server {
+// to the default user, which the tests use to look at what the store wrote. extra are more
+// redis-server options.
+func aclServer(t *testing.T, extra ...string) *redistest.Server {
 	t.Helper()
-	args := append([]string{"--user", "hitcounter", "on", ">test-password"}, strings.Fields(appUserRules(t))...)
-	return redistest.Start(t, args...)
+	args := append([]string{"--user", "hitcounter"}, aclRules(t, "$app_user")...)
+	return redistest.Start(t, append(args, extra...)...)
 }
 
 func newNamed(t *testing.T, srv *redistest.Server) *Store {
@@ -475,5 +480,52 @@ func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 	t.Logf("%d allowed of %d tries; limit %d, lease %d", allowed, 12*limit/2, limit, lease)
 	if allowed > limit || allowed < int(floor) {
 		t.Fatalf("%d allowed, want between %d and the limit %d", allowed, floor, limit)
+	}
+}
+
+// Every kind of write survives Redis reloading its append-only file, with the users the Redis
+// container has. Redis before 8.4 replays the file as the default user and checks each MULTI/EXEC
+// block (how a script that writes twice is logged) against that user's ACL; with the default
+// user at -@all it dropped them on reload, and every counter lost its first hit.
+func TestWritesSurviveAOFReload(t *testing.T) {
+	args := append([]string{"--appendonly", "yes", "--appendfsync", "always", "--user", "default"}, aclRules(t, "default")...)
+	srv := aclServer(t, args...)
+	store := newNamed(t, srv)
+	s := store.Named()
+	c := counter.NewCounters(s, 4, 2*time.Second, 0, nil)
+	ctx := context.Background()
+	noLimit := func() error { return nil }
+
+	for range 3 { // the first creates the counter
+		if _, err := c.Hit(ctx, testName, noLimit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, hash := counter.NewAdminKey()
+	restored := []counter.Info{
+		{Name: otherName, Value: 77, Created: testTime, AdminKeyHash: hash},
+		{Name: counter.Name{Namespace: "example.com", Key: "contact"}, Value: 5, Created: testTime},
+	}
+	if _, err := s.Restore(ctx, restored, 0); err != nil {
+		t.Fatal(err)
+	}
+	restored[0].AdminKeyHash = "" // an import that takes an admin key away: two writes
+	if _, err := s.Restore(ctx, restored, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(ctx, counter.Name{Namespace: "example.com", Key: "created"}, 9); err != nil {
+		t.Fatal(err)
+	}
+	before := exportAll(t, s)
+
+	srv.Kill()
+	srv.Restart()
+	store.Close()
+	after := exportAll(t, newNamed(t, srv).Named())
+	if !slices.Equal(after, before) {
+		t.Fatalf("after an AOF reload:\n%+v\nwant\n%+v", after, before)
+	}
+	if log := srv.Log(); strings.Contains(log, "NOPERM") || strings.Contains(log, "CRITICAL") {
+		t.Fatalf("Redis complained while loading its AOF:\n%s", log)
 	}
 }

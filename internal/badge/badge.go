@@ -1,0 +1,243 @@
+// Package badge draws shields.io-style SVG badges ("label | message"). It is pure: no I/O, no
+// HTTP, no Redis; it takes strings and returns a complete SVG document.
+//
+// Text is measured with a font metric table (DejaVu Sans at 11px, see Width), so the badge is
+// as wide as its text; every user string is sanitised (Sanitize) and XML-escaped, and colours
+// are parsed into #rrggbb, so nothing a caller passes reaches the SVG as markup.
+package badge
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// The styles, named as shields.io's style query parameter names them.
+const (
+	StyleFlat        = "flat" // the default
+	StyleFlatSquare  = "flat-square"
+	StylePlastic     = "plastic"
+	StyleForTheBadge = "for-the-badge"
+)
+
+// Default colours, shields.io's: a dark grey label and a light grey message.
+const (
+	DefaultLabelColor = "grey"
+	DefaultColor      = "lightgrey"
+)
+
+// ErrBadStyle is wrapped by the error for a style that is not one of the Style constants; the
+// error's text names the value.
+var ErrBadStyle = errors.New("bad badge style")
+
+// Badge is what to draw. Label and Message are any text (sanitised and escaped by Render);
+// an empty Label draws the message alone. Colours are shields.io names or hex (see
+// ParseColor); empty means the default. Style is one of the Style constants; empty is flat.
+type Badge struct {
+	Label, Message    string
+	Color, LabelColor string
+	Style             string
+}
+
+// look is how a style draws. All lengths are in px.
+type look struct {
+	height   float64
+	radius   float64 // of the outer corners; 0 is square
+	pad      float64 // space left and right of the text, in each of the two parts
+	fontSize float64
+	baseline float64 // y of the text's baseline
+	bold     bool
+	upper    bool    // text drawn in capitals
+	spacing  float64 // extra space between letters
+	shadow   bool    // a copy of the text 1px lower, at 0.3 opacity, under it
+	gradient []stop  // a sheen over the whole badge; none if empty
+}
+
+// stop is one colour stop of the vertical sheen gradient.
+type stop struct {
+	offset  string
+	color   string
+	opacity string
+}
+
+// looks are the numbers of each style, chosen by eye to look like shields.io's: flat is 20px
+// high with 3px corners and a faint top-to-bottom sheen; flat-square is flat without corners,
+// sheen or shadow; plastic is 18px high, 4px corners and a glossy sheen; for-the-badge is 28px
+// high, square, with 10px bold capitals spaced 1.25px apart and more room around them. The
+// baselines put the capitals' middle on the badge's middle.
+var looks = map[string]look{
+	StyleFlat: {height: 20, radius: 3, pad: 5, fontSize: 11, baseline: 14, shadow: true,
+		gradient: []stop{{"0", "#bbb", ".1"}, {"1", "#000", ".1"}}},
+	StyleFlatSquare: {height: 20, radius: 0, pad: 5, fontSize: 11, baseline: 14},
+	StylePlastic: {height: 18, radius: 4, pad: 5, fontSize: 11, baseline: 13, shadow: true,
+		gradient: []stop{{"0", "#fff", ".7"}, {".1", "#aaa", ".1"}, {".9", "#000", ".3"}, {"1", "#000", ".5"}}},
+	StyleForTheBadge: {height: 28, radius: 0, pad: 12, fontSize: 10, baseline: 18, bold: true, upper: true, spacing: 1.25},
+}
+
+// fontFamily names Verdana first (what shields.io measures), then DejaVu Sans (what our table
+// measures), then whatever sans-serif the reader has; textLength makes any of them fit.
+const fontFamily = "Verdana,Geneva,DejaVu Sans,sans-serif"
+
+// part is one of the badge's two halves, laid out.
+type part struct {
+	text      string  // as drawn: sanitised, capitalised for for-the-badge, not yet escaped
+	x, width  float64 // left edge and width of its rectangle, whole pixels
+	textWidth float64 // measured width of text, the textLength the renderer is held to
+	fill      rgb
+}
+
+// Render draws b as a complete SVG document. It fails only on a bad colour (ErrBadColor) or
+// style (ErrBadStyle); any label and message render.
+func Render(b Badge) ([]byte, error) {
+	style := b.Style
+	if style == "" {
+		style = StyleFlat
+	}
+	lk, ok := looks[style]
+	if !ok {
+		return nil, fmt.Errorf("%w %s: want flat, flat-square, plastic or for-the-badge", ErrBadStyle, quoteShort(b.Style))
+	}
+	labelFill, err := parseColor(or(b.LabelColor, DefaultLabelColor))
+	if err != nil {
+		return nil, err
+	}
+	messageFill, err := parseColor(or(b.Color, DefaultColor))
+	if err != nil {
+		return nil, err
+	}
+	label, message := Sanitize(b.Label), Sanitize(b.Message)
+
+	var parts []part
+	if label != "" { // no label: the message alone
+		parts = append(parts, lk.measure(label, labelFill))
+	}
+	parts = append(parts, lk.measure(message, messageFill))
+	for i := 1; i < len(parts); i++ {
+		parts[i].x = parts[i-1].x + parts[i-1].width
+	}
+	title := message
+	if label != "" {
+		title = label + ": " + message
+	}
+	return lk.draw(parts, title), nil
+}
+
+// or is s, or def when s is empty.
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// measure lays out one part's text. The table is for 11px, so other sizes scale it; letter
+// spacing goes between letters, not after the last. The rectangle's width is rounded to a whole
+// pixel, so that the two rectangles meet on a pixel edge and the badge stays crisp.
+func (lk look) measure(text string, fill rgb) part {
+	if lk.upper {
+		text = strings.ToUpper(text)
+	}
+	w := Width(text, lk.bold) * lk.fontSize / 11
+	if n := len([]rune(text)); n > 1 {
+		w += lk.spacing * float64(n-1)
+	}
+	return part{text: text, textWidth: w, width: math.Round(w + 2*lk.pad), fill: fill}
+}
+
+// draw writes the document. The two rectangles are clipped to one rounded rectangle so only
+// the outer corners are rounded; the sheen lies over both. Each text is centred in its part
+// and held to its measured width with textLength, so a reader without DejaVu Sans or Verdana
+// still gets text that fits (for-the-badge's letter spacing comes from there too). Ids are
+// made from a hash of the content, so two different badges inlined in one HTML page do not
+// take each other's clip path or gradient.
+func (lk look) draw(parts []part, title string) []byte {
+	total := 0.0
+	for _, p := range parts {
+		total += p.width
+	}
+	id := contentID(title, lk, parts)
+	esc := escape(title)
+
+	var s bytes.Buffer
+	fmt.Fprintf(&s, `<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" role="img" aria-label="%s">`,
+		num(total), num(lk.height), esc)
+	fmt.Fprintf(&s, `<title>%s</title>`, esc)
+	if len(lk.gradient) > 0 {
+		fmt.Fprintf(&s, `<linearGradient id="%s-g" x2="0" y2="100%%">`, id)
+		for _, st := range lk.gradient {
+			fmt.Fprintf(&s, `<stop offset="%s" stop-color="%s" stop-opacity="%s"/>`, st.offset, st.color, st.opacity)
+		}
+		s.WriteString(`</linearGradient>`)
+	}
+	fmt.Fprintf(&s, `<clipPath id="%s-c"><rect width="%s" height="%s" rx="%s"/></clipPath>`,
+		id, num(total), num(lk.height), num(lk.radius))
+	fmt.Fprintf(&s, `<g clip-path="url(#%s-c)">`, id)
+	for _, p := range parts {
+		fmt.Fprintf(&s, `<rect x="%s" width="%s" height="%s" fill="%s"/>`, num(p.x), num(p.width), num(lk.height), p.fill)
+	}
+	if len(lk.gradient) > 0 {
+		fmt.Fprintf(&s, `<rect width="%s" height="%s" fill="url(#%s-g)"/>`, num(total), num(lk.height), id)
+	}
+	s.WriteString(`</g>`)
+
+	weight := ""
+	if lk.bold {
+		weight = ` font-weight="bold"`
+	}
+	fmt.Fprintf(&s, `<g text-anchor="middle" font-family="%s" font-size="%s"%s>`, fontFamily, num(lk.fontSize), weight)
+	for _, p := range parts {
+		if p.text == "" {
+			continue
+		}
+		// White text with a dark shadow on dark colours, dark text with a light one on light.
+		ink, shade := "#fff", "#010101"
+		if p.fill.light() {
+			ink, shade = "#333", "#ccc"
+		}
+		mid, text := num(p.x+p.width/2), escape(p.text)
+		if lk.shadow {
+			fmt.Fprintf(&s, `<text x="%s" y="%s" fill="%s" fill-opacity=".3" textLength="%s" aria-hidden="true">%s</text>`,
+				mid, num(lk.baseline+1), shade, num(p.textWidth), text)
+		}
+		fmt.Fprintf(&s, `<text x="%s" y="%s" fill="%s" textLength="%s">%s</text>`,
+			mid, num(lk.baseline), ink, num(p.textWidth), text)
+	}
+	s.WriteString(`</g></svg>`)
+	return s.Bytes()
+}
+
+// escape makes s safe as XML text and as a double- or single-quoted attribute value:
+// encoding/xml escapes & < > " ' and the white-space controls. s is already sanitised, so
+// every rune in it is one XML allows.
+func escape(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s)) // a strings.Builder never fails to write
+	return b.String()
+}
+
+// num prints a length with at most two decimals and no trailing zeros.
+func num(v float64) string {
+	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
+}
+
+// contentID is a short id that differs between badges that draw differently.
+func contentID(title string, lk look, parts []part) string {
+	h := fnv.New32a()
+	fmt.Fprint(h, title, lk, parts)
+	return fmt.Sprintf("hc%08x", h.Sum32())
+}
+
+// ErrorBadge is a badge for a request that failed, for an <img> that cannot show a JSON error:
+// the label on grey, the message on red, flat. It cannot fail.
+func ErrorBadge(label, message string) []byte {
+	svg, err := Render(Badge{Label: label, Message: message, LabelColor: "grey", Color: "red"})
+	if err != nil {
+		panic("badge: the error badge's own colours and style are refused: " + err.Error())
+	}
+	return svg
+}
