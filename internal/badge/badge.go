@@ -8,6 +8,7 @@ package badge
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -102,11 +103,11 @@ func Render(b Badge) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %s: want flat, flat-square, plastic or for-the-badge", ErrBadStyle, quoteShort(b.Style))
 	}
-	labelFill, err := parseColor(or(b.LabelColor, DefaultLabelColor))
+	labelFill, err := parseColor(cmp.Or(b.LabelColor, DefaultLabelColor))
 	if err != nil {
 		return nil, err
 	}
-	messageFill, err := parseColor(or(b.Color, DefaultColor))
+	messageFill, err := parseColor(cmp.Or(b.Color, DefaultColor))
 	if err != nil {
 		return nil, err
 	}
@@ -125,14 +126,6 @@ func Render(b Badge) ([]byte, error) {
 		title = label + ": " + message
 	}
 	return lk.draw(parts, title), nil
-}
-
-// or is s, or def when s is empty.
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // measure lays out one part's text. The table is for 11px, so other sizes scale it; letter
