@@ -15,6 +15,7 @@ import (
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/ratelimit"
 	"github.com/hitcounter/hitcounter/internal/redistest"
+	"github.com/hitcounter/hitcounter/internal/waitfor"
 )
 
 // aclRules returns the ACL rules of a user (the application's, "$app_user", or "default") as
@@ -527,5 +528,34 @@ func TestWritesSurviveAOFReload(t *testing.T) {
 	}
 	if log := srv.Log(); strings.Contains(log, "NOPERM") || strings.Contains(log, "CRITICAL") {
 		t.Fatalf("Redis complained while loading its AOF:\n%s", log)
+	}
+}
+
+// After Redis restarts, the first read succeeds (the client retries a read-only command on the
+// new connection), while a write on the broken connection fails rather than being resent.
+func TestReadsRetriedWritesNot(t *testing.T) {
+	srv := aclServer(t, "--appendonly", "yes", "--appendfsync", "always")
+	store := newNamed(t, srv)
+	s := store.Named()
+	c := counter.NewCounters(s, 4, 2*time.Second, 0, nil)
+	ctx := context.Background()
+	if _, err := c.Hit(ctx, testName, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	srv.Kill()
+	srv.Restart()
+	if info, err := s.Get(ctx, testName); err != nil || info.Value != 1 {
+		t.Fatalf("first read after a Redis restart: %+v, %v; want value 1", info, err)
+	}
+	srv.Kill()
+	srv.Restart()
+	// The write may fail (its connection is gone) but must not be applied twice.
+	_, _ = s.Add(ctx, testName, 1)
+	waitfor.Until(t, 5*time.Second, func() error {
+		_, err := s.Get(ctx, testName)
+		return err
+	})
+	if v := srv.Int("HGET", CounterKey(testName), "v"); v > 2 {
+		t.Fatalf("one Add after a restart moved the counter to %d, want at most 2", v)
 	}
 }

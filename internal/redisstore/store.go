@@ -89,8 +89,14 @@ func New(o Options) *Store {
 		// Only INCR, INCRBY, PING and the connection handshake: the Redis ACL allows nothing else.
 		DisableCache:  true,
 		ClientSetInfo: rueidis.DisableClientSetInfo,
-		// INCR must never be sent twice for one visit.
-		DisableRetry: true,
+		// Retries stay on for what rueidis retries: read-only commands (HMGET, SSCAN, PING),
+		// which change nothing, on a connection that broke (the first call after a Redis restart
+		// finds its connection closed). At most three times, 5, 20 and 50 ms later (the client
+		// needs a moment to notice the broken connection and dial a new one), so that during an
+		// outage a read fails within 75 ms, well inside REDIS_TIMEOUT. It never retries a write or a script unless told to: INCRBY or a hit's script
+		// sent twice would count twice (TestReadsRetriedWritesNot).
+		DisableRetry: false,
+		RetryDelay:   retryReads,
 		Dialer:       net.Dialer{Timeout: o.Timeout, KeepAlive: 15 * time.Second},
 		// A Redis that stops answering is given up on after a few command timeouts, and the
 		// connection is redialled; without this a frozen peer holds the pipe for ~10 s.
@@ -103,6 +109,19 @@ func New(o Options) *Store {
 	guard := &dialGuard{}
 	opt.DialCtxFn = guard.dial
 	return &Store{opt: opt, timeout: o.Timeout, connect: make(chan struct{}, 1)}
+}
+
+// retryReads is the client's retry policy for the read-only commands it may retry.
+func retryReads(attempts int, _ rueidis.Completed, _ error) time.Duration {
+	switch attempts {
+	case 1:
+		return 5 * time.Millisecond
+	case 2:
+		return 20 * time.Millisecond
+	case 3:
+		return 50 * time.Millisecond
+	}
+	return -1
 }
 
 // dialGuard makes a failed dial wait retryAfterFailure before the next one. rueidis redials on

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,7 @@ type Proxies struct {
 	resolved  []netip.Addr
 	checkedAt time.Time
 	resolving bool
+	lookupNow sync.Mutex // one look-up at a time for unknown peers
 }
 
 // hostRefresh is how often host names in TRUSTED_PROXIES are looked up again.
@@ -77,9 +79,11 @@ func validHostname(s string) bool {
 	return true
 }
 
-// trusted reports whether addr is one of the proxies. Host names are looked up in the
-// background when their last look-up is older than the refresh interval; until the first
-// look-up answers, they trust no one.
+// trusted reports whether addr is one of the proxies. Host names are looked up again in the
+// background once their last look-up is older than the refresh interval. A peer that is not
+// among the known addresses makes them be looked up at once (at most once a second), so a proxy
+// that appeared since (Compose starts the balancer after the replicas) is trusted from its first
+// request, not counted as the client.
 func (p *Proxies) trusted(addr netip.Addr) bool {
 	for _, prefix := range p.prefixes {
 		if prefix.Contains(addr) {
@@ -90,35 +94,51 @@ func (p *Proxies) trusted(addr netip.Addr) bool {
 		return false
 	}
 	p.mu.Lock()
-	resolved := p.resolved
+	known := slices.Contains(p.resolved, addr)
 	if !p.resolving && time.Since(p.checkedAt) > p.refresh {
 		p.resolving = true
-		go p.resolve()
+		go func() {
+			p.resolve()
+			p.mu.Lock()
+			p.resolving = false
+			p.mu.Unlock()
+		}()
 	}
 	p.mu.Unlock()
-	for _, a := range resolved {
-		if a == addr {
-			return true
-		}
+	if known {
+		return true
 	}
-	return false
+	p.lookupNow.Lock()
+	defer p.lookupNow.Unlock()
+	p.mu.Lock()
+	due := time.Since(p.checkedAt) >= unknownPeerLookup
+	p.mu.Unlock()
+	if due {
+		p.resolve()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Contains(p.resolved, addr)
 }
 
+// unknownPeerLookup bounds the look-ups that peers outside the known proxy addresses cause.
+const unknownPeerLookup = time.Second
+
 func (p *Proxies) resolve() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	var all []netip.Addr
 	for _, h := range p.hosts {
 		addrs, err := p.lookup(ctx, h)
 		if err != nil {
-			continue // not up yet (Compose starts the lb after the web replicas), or gone
+			continue // not up yet, or gone
 		}
 		for _, a := range addrs {
 			all = append(all, a.Unmap())
 		}
 	}
 	p.mu.Lock()
-	p.resolved, p.checkedAt, p.resolving = all, time.Now(), false
+	p.resolved, p.checkedAt = all, time.Now()
 	p.mu.Unlock()
 }
 

@@ -123,3 +123,48 @@ func TestPseudonyms(t *testing.T) {
 		t.Error("a day without a salt gave a pseudonym")
 	}
 }
+
+// A proxy that appears after the replica started is trusted from its first request: an unknown
+// peer makes the names be looked up at once.
+func TestNewProxyTrustedFromItsFirstRequest(t *testing.T) {
+	p, err := ParseProxies("lb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var current []netip.Addr // no lb yet
+	lookups := 0
+	p.lookup = func(context.Context, string) ([]netip.Addr, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		lookups++
+		if current == nil {
+			return nil, errors.New("no such host")
+		}
+		return current, nil
+	}
+	if got := p.ClientAddr("203.0.113.5:1", []string{"1.2.3.4"}).String(); got != "203.0.113.5" {
+		t.Fatalf("before the lb exists: %s", got)
+	}
+	mu.Lock()
+	current = []netip.Addr{netip.MustParseAddr("172.18.0.5")}
+	mu.Unlock()
+	p.mu.Lock()
+	p.checkedAt = time.Now().Add(-2 * unknownPeerLookup) // a second later
+	p.mu.Unlock()
+	if got := p.ClientAddr("172.18.0.5:1", []string{"198.51.100.7"}).String(); got != "198.51.100.7" {
+		t.Fatalf("the lb's first request: client %s, want the address it forwarded", got)
+	}
+	// Unknown peers cause at most one look-up a second.
+	mu.Lock()
+	before := lookups
+	mu.Unlock()
+	for range 50 {
+		p.ClientAddr("203.0.113.9:1", nil)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if lookups-before > 1 {
+		t.Fatalf("%d look-ups for 50 requests from an unknown peer within a second", lookups-before)
+	}
+}
