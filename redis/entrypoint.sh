@@ -37,10 +37,10 @@ health_hash=$(password_hash "$secrets/redis_health_password")
 umask 077
 # The application may only touch keys under hitcounter:, with the commands it uses: INCR and
 # INCRBY (the visit counter, rate-limit leases), EXPIRE (leases expire), SET and GET (the daily
-# salt), the hash commands of a named counter, the set commands of the counter index, DEL
-# (delete), and EVAL/EVALSHA for the scripts that make each change one atomic step. A script runs
+# salt), the hash commands of a named counter, the set commands of the counter index, PFADD and
+# PFCOUNT (unique visitors per day), DEL (delete), and EVAL/EVALSHA for the scripts that make each change one atomic step. A script runs
 # with the user's own permissions, so it can reach no other key or command either.
-app_commands="+incr +incrby +expire +set +get +exists +del +hincrby +hsetnx +hset +hget +hmget +hdel +sadd +srem +scard +sismember +sscan +eval +evalsha"
+app_commands="+incr +incrby +expire +set +get +exists +del +hincrby +hsetnx +hset +hget +hmget +hdel +sadd +srem +scard +sismember +sscan +pfadd +pfcount +eval +evalsha"
 # The health check may only PING. The metrics exporter (monitoring profile, below) may read the
 # server's state (INFO, CONFIG GET, SLOWLOG, LATENCY) and name its connection, on no key.
 # The default user is off: no connection can log in as it, so a connection without credentials

@@ -101,7 +101,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil { // config.Load checked it already
 		return usageError{fmt.Errorf("TRUSTED_PROXIES: %w", err)}
 	}
-	named := store.Named()
+	named := store.Named(cfg.HistoryDays)
 	drain := make(chan struct{})
 	handler := httpapi.NewHandler(httpapi.Deps{
 		Named: httpapi.CounterDeps{

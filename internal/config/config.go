@@ -41,6 +41,8 @@ type Config struct {
 
 	// CounterLimit caps the number of named counters; 0: no cap.
 	CounterLimit int64
+	// HistoryDays is how many days of daily counts and unique visitors a counter keeps.
+	HistoryDays int
 	// RateLimitWindow is the window of both rate limits; RateLimitHits and RateLimitCreates
 	// are what one client may do in it (0: no limit).
 	RateLimitWindow  time.Duration
@@ -102,6 +104,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel.String()),
 		slog.Bool("access_log", c.AccessLog),
 		slog.Int64("counter_limit", c.CounterLimit),
+		slog.Int("history_days", c.HistoryDays),
 		slog.String("rate_limit_window", c.RateLimitWindow.String()),
 		slog.Int64("rate_limit_hits", c.RateLimitHits),
 		slog.Int64("rate_limit_creates", c.RateLimitCreates),
@@ -132,6 +135,7 @@ const (
 	DefaultWriteTimeout       = 10 * time.Second
 	DefaultIdleTimeout        = 60 * time.Second
 	DefaultCounterLimit       = 100_000
+	DefaultHistoryDays        = 400
 	DefaultRateLimitWindow    = time.Minute
 	DefaultRateLimitHits      = 600
 	DefaultRateLimitCreates   = 10
@@ -160,6 +164,7 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 		AccessLog:          value(&p, "ACCESS_LOG", true, boolean, "a boolean (true or false)"),
 	}
 	cfg.CounterLimit = value(&p, "COUNTER_LIMIT", int64(DefaultCounterLimit), int64From(0), "a whole number of 0 (no limit) or more")
+	cfg.HistoryDays = value(&p, "HISTORY_DAYS", DefaultHistoryDays, intIn(1, 3660), "a number of days from 1 to 3660")
 	cfg.RateLimitWindow = value(&p, "RATE_LIMIT_WINDOW", DefaultRateLimitWindow, durationFrom(time.Second), "a duration of at least 1s (examples: 10s, 1m, 1h)")
 	cfg.RateLimitHits = value(&p, "RATE_LIMIT_HITS", int64(DefaultRateLimitHits), int64From(0), "a whole number of 0 (no limit) or more")
 	cfg.RateLimitCreates = value(&p, "RATE_LIMIT_CREATES", int64(DefaultRateLimitCreates), int64From(0), "a whole number of 0 (no limit) or more")

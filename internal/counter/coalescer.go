@@ -12,19 +12,20 @@ type Adder interface {
 	Add(ctx context.Context, n int64) (total int64, err error)
 }
 
-// AddFunc adds n to the total stored under key in one atomic step and returns the new total.
-type AddFunc[K comparable] func(ctx context.Context, key K, n int64) (total int64, err error)
+// AddFunc adds the hits (len(hits) of them, each with what the store records about it) to the
+// total stored under key in one atomic step and returns the new total.
+type AddFunc[K comparable, V any] func(ctx context.Context, key K, hits []V) (total int64, err error)
 
 // Keyed turns the hits on one key that arrive while a write to that key is in flight into one
-// add(key, n). Each hit still gets its own number: a batch of n that returns total hands out
+// add(key, hits). Each hit still gets its own number: a batch of n that returns total hands out
 // total-n+1 … total. The stored total moves by exactly the number of hits, and no hit is
 // answered before the store acknowledged the write that holds it. Keys are independent: a
 // slow or failing key holds up only its own hits.
 //
 // Under light load a hit finds nothing in flight on its key and writes alone, so latency is one
 // round trip; under heavy load one round trip carries hundreds of hits.
-type Keyed[K comparable] struct {
-	add AddFunc[K]
+type Keyed[K comparable, V any] struct {
+	add AddFunc[K, V]
 	// maxInFlight bounds the concurrent writes per key. More than one keeps the pipe to the
 	// store busy while a reply is on its way back.
 	maxInFlight int
@@ -32,17 +33,17 @@ type Keyed[K comparable] struct {
 	timeout time.Duration
 
 	mu    sync.Mutex
-	lanes map[K]*lane // only keys with a write in flight: a lane goes when its last write ends
+	lanes map[K]*lane[V] // only keys with a write in flight: a lane goes when its last write ends
 }
 
 // lane is one key's state.
-type lane struct {
+type lane[V any] struct {
 	inFlight int
-	open     *batch // collecting hits until a write slot frees up
+	open     *batch[V] // collecting hits until a write slot frees up
 }
 
-type batch struct {
-	n     int64
+type batch[V any] struct {
+	hits  []V
 	done  chan struct{}
 	total int64
 	err   error
@@ -55,23 +56,23 @@ type batch struct {
 
 // NewKeyed returns a Keyed over add with at most maxInFlight concurrent writes per key, each
 // bounded by timeout.
-func NewKeyed[K comparable](add AddFunc[K], maxInFlight int, timeout time.Duration) *Keyed[K] {
-	return &Keyed[K]{add: add, maxInFlight: max(maxInFlight, 1), timeout: timeout, lanes: make(map[K]*lane)}
+func NewKeyed[K comparable, V any](add AddFunc[K, V], maxInFlight int, timeout time.Duration) *Keyed[K, V] {
+	return &Keyed[K, V]{add: add, maxInFlight: max(maxInFlight, 1), timeout: timeout, lanes: make(map[K]*lane[V])}
 }
 
 // Add1 counts one hit on key and returns its number.
-func (c *Keyed[K]) Add1(ctx context.Context, key K) (int64, error) {
+func (c *Keyed[K, V]) Add1(ctx context.Context, key K, hit V) (int64, error) {
 	c.mu.Lock()
 	l := c.lanes[key]
 	if l == nil {
-		l = &lane{}
+		l = &lane[V]{}
 		c.lanes[key] = l
 	}
 	if l.open == nil && l.inFlight < c.maxInFlight {
 		// Nothing waiting and a free slot: write this hit alone, on the caller's goroutine.
 		l.inFlight++
 		c.mu.Unlock()
-		total, err := c.add(ctx, key, 1)
+		total, err := c.add(ctx, key, []V{hit})
 		c.release(key, l)
 		return total, err
 	}
@@ -79,12 +80,12 @@ func (c *Keyed[K]) Add1(ctx context.Context, key K) (int64, error) {
 	if b == nil {
 		// A waiting hit gets the same bound as a write: when the store is slow, the batch may
 		// start only after a write in flight timed out, and its hits must not wait for both.
-		b = &batch{done: make(chan struct{}), expired: make(chan struct{})}
+		b = &batch[V]{done: make(chan struct{}), expired: make(chan struct{})}
 		b.timer = time.AfterFunc(c.timeout, func() { close(b.expired) })
 		l.open = b
 	}
-	b.n++
-	position := b.n
+	b.hits = append(b.hits, hit)
+	position := int64(len(b.hits))
 	c.mu.Unlock()
 
 	select {
@@ -92,7 +93,7 @@ func (c *Keyed[K]) Add1(ctx context.Context, key K) (int64, error) {
 		if b.err != nil {
 			return 0, b.err
 		}
-		return b.total - b.n + position, nil
+		return b.total - int64(len(b.hits)) + position, nil
 	case <-b.expired:
 		// The hit stays in its batch and may still be counted; it is just not answered.
 		return 0, Errorf(EUNAVAILABLE, context.DeadlineExceeded, "storage did not answer in time")
@@ -107,7 +108,7 @@ func (c *Keyed[K]) Add1(ctx context.Context, key K) (int64, error) {
 
 // release frees a write slot of key's lane and, if hits are waiting, sends them as the next
 // batch.
-func (c *Keyed[K]) release(key K, l *lane) {
+func (c *Keyed[K, V]) release(key K, l *lane[V]) {
 	c.mu.Lock()
 	b := l.open
 	if b == nil {
@@ -123,9 +124,9 @@ func (c *Keyed[K]) release(key K, l *lane) {
 	go c.flush(key, l, b)
 }
 
-func (c *Keyed[K]) flush(key K, l *lane, b *batch) {
+func (c *Keyed[K, V]) flush(key K, l *lane[V], b *batch[V]) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	b.total, b.err = c.add(ctx, key, b.n)
+	b.total, b.err = c.add(ctx, key, b.hits)
 	cancel()
 	b.timer.Stop()
 	close(b.done)
@@ -134,14 +135,14 @@ func (c *Keyed[K]) flush(key K, l *lane, b *batch) {
 
 // Coalescer is the Counter of the single visit counter (GET /): a Keyed with one key.
 type Coalescer struct {
-	k *Keyed[struct{}]
+	k *Keyed[struct{}, struct{}]
 }
 
 // NewCoalescer returns a Coalescer over add with at most maxInFlight concurrent writes, each
 // bounded by timeout.
 func NewCoalescer(add Adder, maxInFlight int, timeout time.Duration) *Coalescer {
-	return &Coalescer{k: NewKeyed(func(ctx context.Context, _ struct{}, n int64) (int64, error) {
-		return add.Add(ctx, n)
+	return &Coalescer{k: NewKeyed(func(ctx context.Context, _ struct{}, hits []struct{}) (int64, error) {
+		return add.Add(ctx, int64(len(hits)))
 	}, maxInFlight, timeout)}
 }
 
@@ -149,5 +150,5 @@ var _ Counter = (*Coalescer)(nil)
 
 // Visit counts one visit and returns its number.
 func (c *Coalescer) Visit(ctx context.Context) (int64, error) {
-	return c.k.Add1(ctx, struct{}{})
+	return c.k.Add1(ctx, struct{}{}, struct{}{})
 }

@@ -58,7 +58,7 @@ func state(c *Coalescer) (inFlight int, queued int64) {
 		return 0, 0
 	}
 	if l.open != nil {
-		queued = l.open.n
+		queued = int64(len(l.open.hits))
 	}
 	return l.inFlight, queued
 }

@@ -62,6 +62,35 @@ type Info struct {
 	AdminKeyHash string
 }
 
+// Hit is one hit as the store records it.
+type Hit struct {
+	// Visitor is the visitor's pseudonym for the day (visitor.Pseudonyms), or "" when visitors
+	// cannot be told apart (GitHub's image proxy fetches for every reader alike): such a hit
+	// counts in the totals, not in the unique visitors.
+	Visitor string
+}
+
+// Day is what a counter recorded on one UTC day.
+type Day struct {
+	Date time.Time // midnight UTC
+	Hits int64
+	// Uniques is the number of distinct visitors (a HyperLogLog estimate, within about 1%).
+	Uniques int64
+	// Unidentified is how many of the hits came without a visitor (Hit.Visitor "").
+	Unidentified int64
+}
+
+// Stats is a counter's total and its history.
+type Stats struct {
+	Info
+	// Days are the last days, oldest first, ending with today.
+	Days []Day
+	// Uniques is the number of distinct visitor pseudonyms over Days. Pseudonyms change every
+	// day, so a visitor who came on three days counts three times: the price of never storing
+	// who they are.
+	Uniques int64
+}
+
 // ImportResult counts what an import did.
 type ImportResult struct {
 	Created   int `json:"created"`
@@ -79,18 +108,21 @@ type Auth struct {
 // Store keeps named counters. Every method is one atomic step per counter in the store; none
 // is retried, so none is applied twice.
 type Store interface {
-	// Add adds n to an existing counter and returns the new value; ENOTFOUND if there is none
-	// (it creates nothing).
-	Add(ctx context.Context, name Name, n int64) (int64, error)
+	// Add adds the hits, at time at, to an existing counter (its total, the day's count and the
+	// day's unique visitors) and returns the new total; ENOTFOUND if there is none (it creates
+	// nothing).
+	Add(ctx context.Context, name Name, hits []Hit, at time.Time) (int64, error)
 	// Reserve makes room for name in the counter index: EFULL when that would pass limit
 	// (0: no limit). Reserving a name that is already there succeeds and takes no room.
 	Reserve(ctx context.Context, name Name, limit int64) error
-	// AddCreating adds n to the counter, creating it (created at now) if it does not exist.
-	AddCreating(ctx context.Context, name Name, n int64, now time.Time) (int64, error)
+	// AddCreating is Add, creating the counter (created at at) if it does not exist.
+	AddCreating(ctx context.Context, name Name, hits []Hit, at time.Time) (int64, error)
 	// Create creates the counter with value and admin key hash; ECONFLICT if it exists.
 	Create(ctx context.Context, info Info) error
 	// Get returns the counter; ENOTFOUND if there is none.
 	Get(ctx context.Context, name Name) (Info, error)
+	// Stats returns the counter with its last days ending at at's day; ENOTFOUND if there is none.
+	Stats(ctx context.Context, name Name, days int, at time.Time) (Stats, error)
 	// Set sets the value, Update adds delta; both check auth against the counter's admin key.
 	Set(ctx context.Context, name Name, value int64, auth Auth) (int64, error)
 	Update(ctx context.Context, name Name, delta int64, auth Auth) (int64, error)
@@ -108,7 +140,7 @@ type Store interface {
 // admin keys, over a Store.
 type Counters struct {
 	store Store
-	hits  *Keyed[Name]
+	hits  *Keyed[Name, Hit]
 	limit int64
 	now   func() time.Time
 
@@ -122,17 +154,20 @@ func NewCounters(store Store, maxInFlight int, timeout time.Duration, limit int6
 	if now == nil {
 		now = time.Now
 	}
-	return &Counters{
-		store: store, hits: NewKeyed(store.Add, maxInFlight, timeout), limit: limit, now: now,
-		creating: make(map[Name]chan struct{}),
-	}
+	c := &Counters{store: store, limit: limit, now: now, creating: make(map[Name]chan struct{})}
+	// A batch's hits are dated when the batch is written: a batch that straddles midnight
+	// counts on the new day.
+	c.hits = NewKeyed(func(ctx context.Context, name Name, hits []Hit) (int64, error) {
+		return store.Add(ctx, name, hits, c.now())
+	}, maxInFlight, timeout)
+	return c
 }
 
 // Hit counts one hit on name and returns its number. A counter that does not exist is created
 // by its first hit; mayCreate is asked first (a rate limit on creating counters) and its error
 // is returned as it is.
-func (c *Counters) Hit(ctx context.Context, name Name, mayCreate func() error) (int64, error) {
-	n, err := c.hits.Add1(ctx, name)
+func (c *Counters) Hit(ctx context.Context, name Name, hit Hit, mayCreate func() error) (int64, error) {
+	n, err := c.hits.Add1(ctx, name, hit)
 	if ErrorCode(err) != ENOTFOUND {
 		return n, err
 	}
@@ -152,11 +187,11 @@ func (c *Counters) Hit(ctx context.Context, name Name, mayCreate func() error) (
 		case <-ctx.Done():
 			return 0, Errorf(EUNAVAILABLE, ctx.Err(), "storage did not answer in time")
 		}
-		n, err := c.hits.Add1(ctx, name)
+		n, err := c.hits.Add1(ctx, name, hit)
 		if ErrorCode(err) != ENOTFOUND {
 			return n, err
 		}
-		return c.create(ctx, name, mayCreate) // that creation failed: try on this hit's own account
+		return c.create(ctx, name, hit, mayCreate) // that creation failed: try on this hit's own account
 	}
 	defer func() {
 		c.mu.Lock()
@@ -164,16 +199,16 @@ func (c *Counters) Hit(ctx context.Context, name Name, mayCreate func() error) (
 		c.mu.Unlock()
 		close(done)
 	}()
-	return c.create(ctx, name, mayCreate)
+	return c.create(ctx, name, hit, mayCreate)
 }
 
 // create is a first hit: the create limit, a place under the counter limit, then the hit that
 // creates the counter.
-func (c *Counters) create(ctx context.Context, name Name, mayCreate func() error) (int64, error) {
+func (c *Counters) create(ctx context.Context, name Name, hit Hit, mayCreate func() error) (int64, error) {
 	if err := mayCreate(); err != nil {
 		// Another replica, or a creation that just ended here, may have created it meanwhile:
 		// then this is a plain hit, and no creation is needed.
-		if n, again := c.hits.Add1(ctx, name); ErrorCode(again) != ENOTFOUND {
+		if n, again := c.hits.Add1(ctx, name, hit); ErrorCode(again) != ENOTFOUND {
 			return n, again
 		}
 		return 0, err
@@ -181,7 +216,7 @@ func (c *Counters) create(ctx context.Context, name Name, mayCreate func() error
 	if err := c.store.Reserve(ctx, name, c.limit); err != nil {
 		return 0, err
 	}
-	return c.store.AddCreating(ctx, name, 1, c.now())
+	return c.store.AddCreating(ctx, name, []Hit{hit}, c.now())
 }
 
 // Create creates a counter with its first value and a new admin key, which it returns: the only
@@ -200,6 +235,14 @@ func (c *Counters) Create(ctx context.Context, name Name, initial int64) (adminK
 
 // Get returns the counter.
 func (c *Counters) Get(ctx context.Context, name Name) (Info, error) { return c.store.Get(ctx, name) }
+
+// Stats returns the counter and its last days (1 or more), ending today.
+func (c *Counters) Stats(ctx context.Context, name Name, days int) (Stats, error) {
+	return c.store.Stats(ctx, name, max(days, 1), c.now())
+}
+
+// Now is the service's clock.
+func (c *Counters) Now() time.Time { return c.now() }
 
 // Set sets the counter to value.
 func (c *Counters) Set(ctx context.Context, name Name, value int64, auth Auth) (int64, error) {

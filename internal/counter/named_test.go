@@ -49,21 +49,21 @@ func TestKeyedKeysAreIndependent(t *testing.T) {
 		gates := map[string]chan struct{}{"slow": make(chan struct{}), "fast": make(chan struct{})}
 		var mu sync.Mutex
 		totals := map[string]int64{}
-		k := NewKeyed(func(ctx context.Context, key string, n int64) (int64, error) {
+		k := NewKeyed(func(ctx context.Context, key string, hits []struct{}) (int64, error) {
 			<-gates[key]
 			mu.Lock()
 			defer mu.Unlock()
-			totals[key] += n
+			totals[key] += int64(len(hits))
 			return totals[key], nil
 		}, 1, 5*time.Second)
 
-		go func() { _, _ = k.Add1(context.Background(), "slow") }()
+		go func() { _, _ = k.Add1(context.Background(), "slow", struct{}{}) }()
 		for range 3 {
-			go func() { _, _ = k.Add1(context.Background(), "slow") }()
+			go func() { _, _ = k.Add1(context.Background(), "slow", struct{}{}) }()
 		}
 		synctest.Wait()
 		close(gates["fast"])
-		if n, err := k.Add1(context.Background(), "fast"); n != 1 || err != nil {
+		if n, err := k.Add1(context.Background(), "fast", struct{}{}); n != 1 || err != nil {
 			t.Fatalf("fast key while slow key is held: %d, %v; want 1, nil", n, err)
 		}
 		close(gates["slow"])

@@ -166,29 +166,62 @@ func (d CounterDeps) operator(r *http.Request) error {
 // every reader from a few addresses, so it is limited per counter, not per address.
 const camoAgent = "github-camo"
 
+// client is who sent the request: its address (behind trusted proxies), and whether it is
+// GitHub's image proxy, which fetches for every reader alike.
+type client struct {
+	addr string
+	camo bool
+}
+
+func (d CounterDeps) clientOf(r *http.Request) client {
+	return client{
+		addr: d.Proxies.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For")).String(),
+		camo: strings.HasPrefix(r.UserAgent(), camoAgent),
+	}
+}
+
+// visitor is the hit as the store records it: the visitor's pseudonym for today (an HMAC of
+// address and user agent under the day's salt), or none for camo, whose requests cannot be told
+// apart.
+func (d CounterDeps) visitor(ctx context.Context, r *http.Request, c client) (counter.Hit, error) {
+	if c.camo || d.Pseudonyms == nil {
+		return counter.Hit{}, nil
+	}
+	v, err := d.Pseudonyms.Of(ctx, d.Now(), "visitor", c.addr+"\x00"+r.UserAgent())
+	if err != nil {
+		return counter.Hit{}, unavailable(err)
+	}
+	return counter.Hit{Visitor: v}, nil
+}
+
+// unavailable makes a failure of the salt store or the limiter a domain error.
+func unavailable(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return counter.Errorf(counter.ECANCELED, err, "request cancelled")
+	}
+	if counter.ErrorCode(err) == counter.EINTERNAL {
+		return counter.Errorf(counter.EUNAVAILABLE, err, "storage unavailable")
+	}
+	return err
+}
+
 // limit spends one of the client's tokens of l; ERATELIMITED (with Retry-After) when none is
 // left. The RateLimit-* headers describe l when headers is set, and whenever l refuses.
-func (d CounterDeps) limit(ctx context.Context, w http.ResponseWriter, r *http.Request, l *ratelimit.Limiter, name counter.Name, headers bool) error {
+func (d CounterDeps) limit(ctx context.Context, w http.ResponseWriter, c client, l *ratelimit.Limiter, name counter.Name, headers bool) error {
 	if l == nil {
 		return nil
 	}
-	client := d.Proxies.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For")).String()
-	if strings.HasPrefix(r.UserAgent(), camoAgent) {
-		client += "|" + name.String()
+	scope := c.addr
+	if c.camo {
+		scope += "|" + name.String()
 	}
-	id, err := d.Pseudonyms.Of(ctx, d.Now(), "ratelimit", client)
+	id, err := d.Pseudonyms.Of(ctx, d.Now(), "ratelimit", scope)
 	if err != nil {
-		return err
+		return unavailable(err)
 	}
 	dec, err := l.Allow(ctx, id)
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return counter.Errorf(counter.ECANCELED, err, "request cancelled")
-		}
-		if counter.ErrorCode(err) == counter.EINTERNAL {
-			return counter.Errorf(counter.EUNAVAILABLE, err, "storage unavailable")
-		}
-		return err
+		return unavailable(err)
 	}
 	reset := strconv.FormatInt(int64((dec.Reset+time.Second-1)/time.Second), 10)
 	h := w.Header()
@@ -202,6 +235,31 @@ func (d CounterDeps) limit(ctx context.Context, w http.ResponseWriter, r *http.R
 		return counter.Errorf(counter.ERATELIMITED, nil, "rate limit: at most %d per %s per client; try again in %s s", dec.Limit, l.Window(), reset)
 	}
 	return nil
+}
+
+// hit counts one hit on name for the request: the hit limit, the visitor, the hit (creating
+// the counter, under the create limit, on its first).
+func (d CounterDeps) hit(w http.ResponseWriter, r *http.Request, m *Metrics, name counter.Name) (int64, error) {
+	ctx := r.Context()
+	c := d.clientOf(r)
+	if err := d.limit(ctx, w, c, d.HitLimit, name, true); err != nil {
+		m.limitedOrFailed("hits", "hit", err)
+		return 0, err
+	}
+	hit, err := d.visitor(ctx, r, c)
+	if err != nil {
+		m.redisError("hit", err)
+		return 0, err
+	}
+	n, err := d.Counters.Hit(ctx, name, hit, func() error {
+		return d.limit(ctx, w, c, d.CreateLimit, name, false)
+	})
+	if err != nil {
+		m.limitedOrFailed("creates", "hit", err)
+		return 0, err
+	}
+	m.hits.Inc()
+	return n, nil
 }
 
 // handleHit counts one hit, creating the counter on its first. HEAD answers the headers and
@@ -219,20 +277,11 @@ func handleHit(d CounterDeps, m *Metrics) http.Handler {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-		if err := d.limit(r.Context(), w, r, d.HitLimit, name, true); err != nil {
-			m.limitedOrFailed("hits", "hit", err)
-			writeAPIError(w, err)
-			return
-		}
-		n, err := d.Counters.Hit(r.Context(), name, func() error {
-			return d.limit(r.Context(), w, r, d.CreateLimit, name, false)
-		})
+		n, err := d.hit(w, r, m, name)
 		if err != nil {
-			m.limitedOrFailed("creates", "hit", err)
 			writeAPIError(w, err)
 			return
 		}
-		m.hits.Inc()
 		writeJSON(w, http.StatusOK, valueAnswer{Value: n})
 	})
 }
@@ -294,7 +343,7 @@ func handleCreate(d CounterDeps, m *Metrics) http.Handler {
 			writeAPIError(w, err)
 			return
 		}
-		if err := d.limit(r.Context(), w, r, d.CreateLimit, name, true); err != nil {
+		if err := d.limit(r.Context(), w, d.clientOf(r), d.CreateLimit, name, true); err != nil {
 			m.limitedOrFailed("creates", "create", err)
 			writeAPIError(w, err)
 			return

@@ -51,7 +51,7 @@ func newCounterServer(t *testing.T, o counterOptions) *testServer {
 		Hostname: "web-1",
 		Drain:    ts.drain,
 		Named: CounterDeps{
-			Counters:      counter.NewCounters(store.Named(), 4, 2*time.Second, o.counterLimit, nil),
+			Counters:      counter.NewCounters(store.Named(0), 4, 2*time.Second, o.counterLimit, nil),
 			HitLimit:      ratelimit.New(store, "hits", o.hitLimit, time.Hour, nil),
 			CreateLimit:   ratelimit.New(store, "creates", o.createLimit, time.Hour, nil),
 			Proxies:       proxies,

@@ -46,7 +46,7 @@ func FuzzCounterRoutes(f *testing.F) {
 		Counter: counter.NewCoalescer(store, 4, 2*time.Second), Pinger: store, Metrics: NewMetrics("fuzz"),
 		Logger: slog.New(slog.DiscardHandler), Hostname: "fuzz", AccessLog: true,
 		Named: CounterDeps{
-			Counters:      counter.NewCounters(store.Named(), 4, 2*time.Second, 200, nil),
+			Counters:      counter.NewCounters(store.Named(0), 4, 2*time.Second, 200, nil),
 			HitLimit:      ratelimit.New(store, "hits", 1_000_000, time.Hour, nil),
 			CreateLimit:   ratelimit.New(store, "creates", 1_000_000, time.Hour, nil),
 			Proxies:       proxies,

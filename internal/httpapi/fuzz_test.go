@@ -249,7 +249,7 @@ func FuzzHandler(f *testing.F) {
 		Counter: counter.NewCoalescer(store, 4, 2*time.Second), Pinger: store, Metrics: NewMetrics("fuzz"),
 		Logger: slog.New(slog.DiscardHandler), Hostname: "fuzz", AccessLog: true,
 		Named: CounterDeps{
-			Counters:   counter.NewCounters(store.Named(), 4, 2*time.Second, 100, nil),
+			Counters:   counter.NewCounters(store.Named(0), 4, 2*time.Second, 100, nil),
 			Pseudonyms: visitor.NewPseudonyms(store),
 		},
 	})

@@ -42,20 +42,28 @@ const (
 	replyExists    = 3
 )
 
-// hitScript adds to an existing counter; nil when there is none (the caller then creates it).
+// hitScript records a batch of hits in one step: the total, the day's count (hash field
+// d<yyyymmdd>), the day's hits without a visitor (c<yyyymmdd>), the visitors in the day's
+// HyperLogLog (KEYS[2], expiring after the history), and it drops the day that just left the
+// history. A missing counter is created when ARGV[2] is 1, and otherwise left alone: the reply
+// is then nil and nothing changed. ARGV: n, create, created (Unix s), day, hits without a
+// visitor, the day leaving the history, the HyperLogLog's TTL (s), then the visitors.
 var hitScript = rueidis.NewLuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])
-return redis.call('HGET', KEYS[1], 'v')`)
-
-// addCreatingScript adds to the counter and sets its creation time if it is new. One write
-// either way: Redis logs a script that writes twice as MULTI/EXEC, which versions before 8.4
-// check against the default user's ACL when they reload the AOF (see redis/entrypoint.sh).
-var addCreatingScript = rueidis.NewLuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then
-	redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])
+local day = 'd' .. ARGV[4]
+if redis.call('EXISTS', KEYS[1]) == 0 then
+	if ARGV[2] ~= '1' then return false end
+	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[3], day, ARGV[1])
 else
-	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2])
+	redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])
+	redis.call('HINCRBY', KEYS[1], day, ARGV[1])
+end
+if ARGV[5] ~= '0' then redis.call('HINCRBY', KEYS[1], 'c' .. ARGV[4], ARGV[5]) end
+redis.call('HDEL', KEYS[1], 'd' .. ARGV[6], 'c' .. ARGV[6])
+if #ARGV >= 8 then
+	for i = 8, #ARGV, 1000 do
+		redis.call('PFADD', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+	end
+	redis.call('EXPIRE', KEYS[2], ARGV[7], 'NX')
 end
 return redis.call('HGET', KEYS[1], 'v')`)
 
@@ -111,10 +119,28 @@ if cur[1] then return 1 end
 return 0`)
 
 // Named is the counter.Store of named counters, on the Store's connection.
-type Named struct{ *Store }
+type Named struct {
+	*Store
+	historyDays int
+}
 
-// Named returns the named-counter store over s's connection.
-func (s *Store) Named() *Named { return &Named{s} }
+// DefaultHistoryDays is how many days of history a counter keeps unless told otherwise.
+const DefaultHistoryDays = 400
+
+// Named returns the named-counter store over s's connection, keeping historyDays days of
+// history (0: DefaultHistoryDays).
+func (s *Store) Named(historyDays int) *Named {
+	if historyDays <= 0 {
+		historyDays = DefaultHistoryDays
+	}
+	return &Named{Store: s, historyDays: historyDays}
+}
+
+// dayStamp is how a day appears in keys and hash fields.
+func dayStamp(t time.Time) string { return t.UTC().Format("20060102") }
+
+// visitorsKey is the HyperLogLog of a counter's visitors on a day, in the counter's hash slot.
+func visitorsKey(n counter.Name, day string) string { return CounterKey(n) + ":u:" + day }
 
 var _ counter.Store = (*Named)(nil)
 
@@ -132,10 +158,39 @@ func (s *Named) withTimeout(ctx context.Context) (context.Context, context.Cance
 }
 
 // Add implements counter.Store.
-func (s *Named) Add(ctx context.Context, name counter.Name, n int64) (int64, error) {
+func (s *Named) Add(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time) (int64, error) {
+	return s.hit(ctx, name, hits, at, false)
+}
+
+// AddCreating implements counter.Store.
+func (s *Named) AddCreating(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time) (int64, error) {
+	return s.hit(ctx, name, hits, at, true)
+}
+
+func (s *Named) hit(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time, create bool) (int64, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	res, _, err := s.exec(ctx, hitScript, []string{CounterKey(name)}, strconv.FormatInt(n, 10))
+	day := dayStamp(at)
+	args := make([]string, 7, 7+len(hits))
+	unidentified := 0
+	for _, h := range hits {
+		if h.Visitor == "" {
+			unidentified++
+		} else {
+			args = append(args, h.Visitor)
+		}
+	}
+	args[0] = strconv.Itoa(len(hits))
+	args[1] = "0"
+	if create {
+		args[1] = "1"
+	}
+	args[2] = strconv.FormatInt(at.Unix(), 10)
+	args[3] = day
+	args[4] = strconv.Itoa(unidentified)
+	args[5] = dayStamp(at.AddDate(0, 0, -s.historyDays))
+	args[6] = strconv.Itoa((s.historyDays + 1) * 24 * 3600)
+	res, _, err := s.exec(ctx, hitScript, []string{CounterKey(name), visitorsKey(name, day)}, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -147,6 +202,66 @@ func (s *Named) Add(ctx context.Context, name counter.Name, n int64) (int64, err
 		return 0, classifyValue(ctx, err)
 	}
 	return v, nil
+}
+
+// Stats implements counter.Store: one HMGET of the total and the days' counts, a PFCOUNT per
+// day and one over all of them, in one round trip.
+func (s *Named) Stats(ctx context.Context, name counter.Name, days int, at time.Time) (counter.Stats, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	c, err := s.get(ctx)
+	if err != nil {
+		return counter.Stats{}, err
+	}
+	days = min(days, s.historyDays)
+	first := time.Date(at.UTC().Year(), at.UTC().Month(), at.UTC().Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, -(days - 1))
+	fields := []string{"v", "t", "a"}
+	var hllKeys []string
+	for i := range days {
+		d := dayStamp(first.AddDate(0, 0, i))
+		fields = append(fields, "d"+d, "c"+d)
+		hllKeys = append(hllKeys, visitorsKey(name, d))
+	}
+	cmds := make(rueidis.Commands, 0, days+2)
+	cmds = append(cmds, c.B().Hmget().Key(CounterKey(name)).Field(fields...).Build())
+	for _, k := range hllKeys {
+		cmds = append(cmds, c.B().Pfcount().Key(k).Build())
+	}
+	cmds = append(cmds, c.B().Pfcount().Key(hllKeys...).Build())
+	res := c.DoMulti(ctx, cmds...)
+	vals, err := res[0].ToArray()
+	if err != nil {
+		return counter.Stats{}, classify(ctx, err)
+	}
+	info, ok, err := infoFrom(name, vals[:3])
+	if err != nil {
+		return counter.Stats{}, classify(ctx, err)
+	}
+	if !ok {
+		return counter.Stats{}, counter.Errorf(counter.ENOTFOUND, nil, "counter %s not found", name)
+	}
+	st := counter.Stats{Info: info, Days: make([]counter.Day, days)}
+	for i := range days {
+		d := counter.Day{Date: first.AddDate(0, 0, i)}
+		d.Hits, _ = optionalInt(vals[3+2*i])
+		d.Unidentified, _ = optionalInt(vals[4+2*i])
+		if d.Uniques, err = res[1+i].AsInt64(); err != nil {
+			return counter.Stats{}, classify(ctx, err)
+		}
+		st.Days[i] = d
+	}
+	if st.Uniques, err = res[1+days].AsInt64(); err != nil {
+		return counter.Stats{}, classify(ctx, err)
+	}
+	return st, nil
+}
+
+// optionalInt reads a hash field that may be missing (0).
+func optionalInt(m rueidis.RedisMessage) (int64, error) {
+	if m.IsNil() {
+		return 0, nil
+	}
+	return m.AsInt64()
 }
 
 // Reserve implements counter.Store.
@@ -165,21 +280,6 @@ func (s *Named) Reserve(ctx context.Context, name counter.Name, limit int64) err
 		return counter.Errorf(counter.EFULL, nil, "the counter limit (%d) is reached: no new counter can be created", limit)
 	}
 	return nil
-}
-
-// AddCreating implements counter.Store.
-func (s *Named) AddCreating(ctx context.Context, name counter.Name, n int64, now time.Time) (int64, error) {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	res, _, err := s.exec(ctx, addCreatingScript, []string{CounterKey(name)}, strconv.FormatInt(n, 10), strconv.FormatInt(now.Unix(), 10))
-	if err != nil {
-		return 0, err
-	}
-	v, err := res.AsInt64()
-	if err != nil {
-		return 0, classifyValue(ctx, err)
-	}
-	return v, nil
 }
 
 // Create implements counter.Store.
@@ -310,9 +410,15 @@ func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth
 	if err != nil {
 		return err
 	}
+	// The counter and its days of unique visitors (which would otherwise expire on their own).
+	keys := []string{CounterKey(name)}
+	today := time.Now()
+	for i := range s.historyDays + 1 {
+		keys = append(keys, visitorsKey(name, dayStamp(today.AddDate(0, 0, 1-i))))
+	}
 	for _, res := range c.DoMulti(ctx,
 		c.B().Srem().Key(IndexKey).Member(name.String()).Build(),
-		c.B().Del().Key(CounterKey(name)).Build(),
+		c.B().Del().Key(keys...).Build(),
 	) {
 		if err := res.Error(); err != nil {
 			return classify(ctx, err)

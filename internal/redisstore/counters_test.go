@@ -51,6 +51,9 @@ func newNamed(t *testing.T, srv *redistest.Server) *Store {
 	return newStore(t, Options{Addr: srv.Addr(), Username: "hitcounter", Password: "test-password", Timeout: 2 * time.Second})
 }
 
+// anonymous is n hits without a visitor.
+func anonymous(n int64) []counter.Hit { return make([]counter.Hit, n) }
+
 var (
 	testName  = counter.Name{Namespace: "example.com", Key: "home-page"}
 	otherName = counter.Name{Namespace: "example.com", Key: "about"}
@@ -68,10 +71,10 @@ func wantCode(t *testing.T, what string, err error, code string) {
 // without changing anything.
 func TestNamedLifecycle(t *testing.T) {
 	srv := aclServer(t)
-	s := newNamed(t, srv).Named()
+	s := newNamed(t, srv).Named(0)
 	ctx := context.Background()
 
-	_, err := s.Add(ctx, testName, 1)
+	_, err := s.Add(ctx, testName, anonymous(1), testTime)
 	wantCode(t, "Add on a missing counter", err, counter.ENOTFOUND)
 	if n := srv.Int("EXISTS", CounterKey(testName)); n != 0 {
 		t.Fatal("Add on a missing counter created it")
@@ -79,14 +82,14 @@ func TestNamedLifecycle(t *testing.T) {
 	if err := s.Reserve(ctx, testName, 0); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := s.AddCreating(ctx, testName, 1, testTime); v != 1 || err != nil {
+	if v, err := s.AddCreating(ctx, testName, anonymous(1), testTime); v != 1 || err != nil {
 		t.Fatalf("AddCreating = %d, %v; want 1", v, err)
 	}
-	if v, err := s.Add(ctx, testName, 5); v != 6 || err != nil {
+	if v, err := s.Add(ctx, testName, anonymous(5), testTime); v != 6 || err != nil {
 		t.Fatalf("Add(5) = %d, %v; want 6", v, err)
 	}
 	// A second creation keeps the first creation time.
-	if v, _ := s.AddCreating(ctx, testName, 1, testTime.Add(time.Hour)); v != 7 {
+	if v, _ := s.AddCreating(ctx, testName, anonymous(1), testTime.Add(time.Hour)); v != 7 {
 		t.Fatalf("AddCreating on an existing counter = %d, want 7", v)
 	}
 	info, err := s.Get(ctx, testName)
@@ -138,7 +141,7 @@ func TestNamedLifecycle(t *testing.T) {
 	if _, err := s.Set(ctx, testName, 9_007_199_254_740_993, operator); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := s.Add(ctx, testName, 2); v != 9_007_199_254_740_995 || err != nil {
+	if v, err := s.Add(ctx, testName, anonymous(2), testTime); v != 9_007_199_254_740_995 || err != nil {
 		t.Fatalf("Add past 2^53 = %d, %v; want 9007199254740995", v, err)
 	}
 	if v, err := s.Update(ctx, testName, -9_007_199_254_740_995+70, operator); v != 70 || err != nil {
@@ -174,7 +177,7 @@ func TestNamedLifecycle(t *testing.T) {
 // The limit holds under concurrent creation: exactly limit names get in, whatever the timing.
 func TestReserveNeverPassesTheLimit(t *testing.T) {
 	srv := aclServer(t)
-	s := newNamed(t, srv).Named()
+	s := newNamed(t, srv).Named(0)
 	const limit, creators = 5, 40
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -235,7 +238,7 @@ func hitAll(t *testing.T, c *counter.Counters, names []counter.Name, workers, pe
 		wg.Go(func() {
 			for i := range perWorker {
 				name := names[(w+i)%len(names)]
-				n, err := c.Hit(context.Background(), name, func() error { return nil })
+				n, err := c.Hit(context.Background(), name, counter.Hit{}, func() error { return nil })
 				if err != nil {
 					t.Errorf("Hit(%s): %v", name, err)
 					return
@@ -255,7 +258,7 @@ func hitAll(t *testing.T, c *counter.Counters, names []counter.Name, workers, pe
 func TestCountersHitsExactPerKey(t *testing.T) {
 	srv := aclServer(t)
 	store := newNamed(t, srv)
-	c := counter.NewCounters(store.Named(), 4, 2*time.Second, 0, nil)
+	c := counter.NewCounters(store.Named(0), 4, 2*time.Second, 0, nil)
 	var names []counter.Name
 	for i := range 10 {
 		names = append(names, counter.Name{Namespace: "exact", Key: fmt.Sprintf("key-%02d", i)})
@@ -307,7 +310,7 @@ func scriptCalls(t *testing.T, srv *redistest.Server) int64 {
 func TestSetRacingHitsIsLinearizable(t *testing.T) {
 	srv := aclServer(t)
 	store := newNamed(t, srv)
-	s := store.Named()
+	s := store.Named(0)
 	c := counter.NewCounters(s, 4, 2*time.Second, 0, nil)
 	ctx := context.Background()
 	if _, err := c.Create(ctx, testName, 0); err != nil {
@@ -325,7 +328,7 @@ func TestSetRacingHitsIsLinearizable(t *testing.T) {
 				if i == perWorker/3 {
 					started <- struct{}{}
 				}
-				n, err := c.Hit(ctx, testName, func() error { return nil })
+				n, err := c.Hit(ctx, testName, counter.Hit{}, func() error { return nil })
 				if err != nil {
 					t.Errorf("Hit: %v", err)
 					return
@@ -389,7 +392,7 @@ func exportAll(t *testing.T, s *Named) []counter.Info {
 // Export then import restores every counter; importing again changes nothing.
 func TestExportImportRoundTrip(t *testing.T) {
 	srv := aclServer(t)
-	s := newNamed(t, srv).Named()
+	s := newNamed(t, srv).Named(0)
 	ctx := context.Background()
 	const n = 1234 // more than one SSCAN step and one import worker's share
 	for i := range n {
@@ -438,7 +441,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 
 	// An import into a full store stops at the limit.
 	srv2 := aclServer(t)
-	s2 := newNamed(t, srv2).Named()
+	s2 := newNamed(t, srv2).Named(0)
 	_, err = s2.Restore(ctx, exported, 10)
 	wantCode(t, "Restore past the limit", err, counter.EFULL)
 	if got := srv2.Int("SCARD", IndexKey); got != 10 {
@@ -492,13 +495,13 @@ func TestWritesSurviveAOFReload(t *testing.T) {
 	args := append([]string{"--appendonly", "yes", "--appendfsync", "always", "--user", "default"}, aclRules(t, "default")...)
 	srv := aclServer(t, args...)
 	store := newNamed(t, srv)
-	s := store.Named()
+	s := store.Named(0)
 	c := counter.NewCounters(s, 4, 2*time.Second, 0, nil)
 	ctx := context.Background()
 	noLimit := func() error { return nil }
 
 	for range 3 { // the first creates the counter
-		if _, err := c.Hit(ctx, testName, noLimit); err != nil {
+		if _, err := c.Hit(ctx, testName, counter.Hit{}, noLimit); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -522,7 +525,7 @@ func TestWritesSurviveAOFReload(t *testing.T) {
 	srv.Kill()
 	srv.Restart()
 	store.Close()
-	after := exportAll(t, newNamed(t, srv).Named())
+	after := exportAll(t, newNamed(t, srv).Named(0))
 	if !slices.Equal(after, before) {
 		t.Fatalf("after an AOF reload:\n%+v\nwant\n%+v", after, before)
 	}
@@ -536,10 +539,10 @@ func TestWritesSurviveAOFReload(t *testing.T) {
 func TestReadsRetriedWritesNot(t *testing.T) {
 	srv := aclServer(t, "--appendonly", "yes", "--appendfsync", "always")
 	store := newNamed(t, srv)
-	s := store.Named()
+	s := store.Named(0)
 	c := counter.NewCounters(s, 4, 2*time.Second, 0, nil)
 	ctx := context.Background()
-	if _, err := c.Hit(ctx, testName, func() error { return nil }); err != nil {
+	if _, err := c.Hit(ctx, testName, counter.Hit{}, func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	srv.Kill()
@@ -550,7 +553,7 @@ func TestReadsRetriedWritesNot(t *testing.T) {
 	srv.Kill()
 	srv.Restart()
 	// The write may fail (its connection is gone) but must not be applied twice.
-	_, _ = s.Add(ctx, testName, 1)
+	_, _ = s.Add(ctx, testName, anonymous(1), testTime)
 	waitfor.Until(t, 5*time.Second, func() error {
 		_, err := s.Get(ctx, testName)
 		return err
