@@ -12,20 +12,21 @@ type Adder interface {
 	Add(ctx context.Context, n int64) (total int64, err error)
 }
 
-// AddFunc adds the hits (len(hits) of them, each with what the store records about it) to the
-// total stored under key in one atomic step and returns the new total.
-type AddFunc[K comparable, V any] func(ctx context.Context, key K, hits []V) (total int64, err error)
+// AddFunc adds the hits (len(hits) of them, each with what the store records about it) to what
+// is stored under key in one atomic step and returns what the store has afterwards (for the
+// visit counter, the new total).
+type AddFunc[K comparable, V, R any] func(ctx context.Context, key K, hits []V) (R, error)
 
 // Keyed turns the hits on one key that arrive while a write to that key is in flight into one
 // add(key, hits). Each hit still gets its own number: a batch of n that returns total hands out
-// total-n+1 … total. The stored total moves by exactly the number of hits, and no hit is
+// total-n+1 … total (Add1 says how many hits of the batch came after the caller's). The stored total moves by exactly the number of hits, and no hit is
 // answered before the store acknowledged the write that holds it. Keys are independent: a
 // slow or failing key holds up only its own hits.
 //
 // Under light load a hit finds nothing in flight on its key and writes alone, so latency is one
 // round trip; under heavy load one round trip carries hundreds of hits.
-type Keyed[K comparable, V any] struct {
-	add AddFunc[K, V]
+type Keyed[K comparable, V, R any] struct {
+	add AddFunc[K, V, R]
 	// maxInFlight bounds the concurrent writes per key. More than one keeps the pipe to the
 	// store busy while a reply is on its way back.
 	maxInFlight int
@@ -33,20 +34,20 @@ type Keyed[K comparable, V any] struct {
 	timeout time.Duration
 
 	mu    sync.Mutex
-	lanes map[K]*lane[V] // only keys with a write in flight: a lane goes when its last write ends
+	lanes map[K]*lane[V, R] // only keys with a write in flight: a lane goes when its last write ends
 }
 
 // lane is one key's state.
-type lane[V any] struct {
+type lane[V, R any] struct {
 	inFlight int
-	open     *batch[V] // collecting hits until a write slot frees up
+	open     *batch[V, R] // collecting hits until a write slot frees up
 }
 
-type batch[V any] struct {
-	hits  []V
-	done  chan struct{}
-	total int64
-	err   error
+type batch[V, R any] struct {
+	hits   []V
+	done   chan struct{}
+	result R
+	err    error
 	// expired is closed timeout after the batch opened: no hit in it waits longer than that.
 	// One timer per batch, not per hit, since a batch holds hundreds of hits under load; a
 	// closed channel, not time.After's, which wakes only one of them.
@@ -56,31 +57,33 @@ type batch[V any] struct {
 
 // NewKeyed returns a Keyed over add with at most maxInFlight concurrent writes per key, each
 // bounded by timeout.
-func NewKeyed[K comparable, V any](add AddFunc[K, V], maxInFlight int, timeout time.Duration) *Keyed[K, V] {
-	return &Keyed[K, V]{add: add, maxInFlight: max(maxInFlight, 1), timeout: timeout, lanes: make(map[K]*lane[V])}
+func NewKeyed[K comparable, V, R any](add AddFunc[K, V, R], maxInFlight int, timeout time.Duration) *Keyed[K, V, R] {
+	return &Keyed[K, V, R]{add: add, maxInFlight: max(maxInFlight, 1), timeout: timeout, lanes: make(map[K]*lane[V, R])}
 }
 
-// Add1 counts one hit on key and returns its number.
-func (c *Keyed[K, V]) Add1(ctx context.Context, key K, hit V) (int64, error) {
+// Add1 counts one hit on key. It returns what the store answered for the hit's batch, and
+// after, how many hits of the batch came after this one: the hit's number is the batch's total
+// minus after.
+func (c *Keyed[K, V, R]) Add1(ctx context.Context, key K, hit V) (result R, after int64, err error) {
 	c.mu.Lock()
 	l := c.lanes[key]
 	if l == nil {
-		l = &lane[V]{}
+		l = &lane[V, R]{}
 		c.lanes[key] = l
 	}
 	if l.open == nil && l.inFlight < c.maxInFlight {
 		// Nothing waiting and a free slot: write this hit alone, on the caller's goroutine.
 		l.inFlight++
 		c.mu.Unlock()
-		total, err := c.add(ctx, key, []V{hit})
+		result, err := c.add(ctx, key, []V{hit})
 		c.release(key, l)
-		return total, err
+		return result, 0, err
 	}
 	b := l.open
 	if b == nil {
 		// A waiting hit gets the same bound as a write: when the store is slow, the batch may
 		// start only after a write in flight timed out, and its hits must not wait for both.
-		b = &batch[V]{done: make(chan struct{}), expired: make(chan struct{})}
+		b = &batch[V, R]{done: make(chan struct{}), expired: make(chan struct{})}
 		b.timer = time.AfterFunc(c.timeout, func() { close(b.expired) })
 		l.open = b
 	}
@@ -88,27 +91,28 @@ func (c *Keyed[K, V]) Add1(ctx context.Context, key K, hit V) (int64, error) {
 	position := int64(len(b.hits))
 	c.mu.Unlock()
 
+	var zero R
 	select {
 	case <-b.done:
 		if b.err != nil {
-			return 0, b.err
+			return zero, 0, b.err
 		}
-		return b.total - int64(len(b.hits)) + position, nil
+		return b.result, int64(len(b.hits)) - position, nil
 	case <-b.expired:
 		// The hit stays in its batch and may still be counted; it is just not answered.
-		return 0, Errorf(EUNAVAILABLE, context.DeadlineExceeded, "storage did not answer in time")
+		return zero, 0, Errorf(EUNAVAILABLE, context.DeadlineExceeded, "storage did not answer in time")
 	case <-ctx.Done():
 		// The hit stays in its batch and may still be counted; it is just not answered.
 		if errors.Is(ctx.Err(), context.Canceled) {
-			return 0, Errorf(ECANCELED, ctx.Err(), "request cancelled")
+			return zero, 0, Errorf(ECANCELED, ctx.Err(), "request cancelled")
 		}
-		return 0, Errorf(EUNAVAILABLE, ctx.Err(), "storage did not answer in time")
+		return zero, 0, Errorf(EUNAVAILABLE, ctx.Err(), "storage did not answer in time")
 	}
 }
 
 // release frees a write slot of key's lane and, if hits are waiting, sends them as the next
 // batch.
-func (c *Keyed[K, V]) release(key K, l *lane[V]) {
+func (c *Keyed[K, V, R]) release(key K, l *lane[V, R]) {
 	c.mu.Lock()
 	b := l.open
 	if b == nil {
@@ -124,9 +128,9 @@ func (c *Keyed[K, V]) release(key K, l *lane[V]) {
 	go c.flush(key, l, b)
 }
 
-func (c *Keyed[K, V]) flush(key K, l *lane[V], b *batch[V]) {
+func (c *Keyed[K, V, R]) flush(key K, l *lane[V, R], b *batch[V, R]) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	b.total, b.err = c.add(ctx, key, b.hits)
+	b.result, b.err = c.add(ctx, key, b.hits)
 	cancel()
 	b.timer.Stop()
 	close(b.done)
@@ -135,7 +139,7 @@ func (c *Keyed[K, V]) flush(key K, l *lane[V], b *batch[V]) {
 
 // Coalescer is the Counter of the single visit counter (GET /): a Keyed with one key.
 type Coalescer struct {
-	k *Keyed[struct{}, struct{}]
+	k *Keyed[struct{}, struct{}, int64]
 }
 
 // NewCoalescer returns a Coalescer over add with at most maxInFlight concurrent writes, each
@@ -150,5 +154,6 @@ var _ Counter = (*Coalescer)(nil)
 
 // Visit counts one visit and returns its number.
 func (c *Coalescer) Visit(ctx context.Context) (int64, error) {
-	return c.k.Add1(ctx, struct{}{}, struct{}{})
+	total, after, err := c.k.Add1(ctx, struct{}{}, struct{}{})
+	return total - after, err
 }

@@ -70,6 +70,16 @@ type Hit struct {
 	Visitor string
 }
 
+// Counts is what a hit is answered with: the counter's total and today's figures just after it.
+type Counts struct {
+	// Total is the hit's own number.
+	Total int64
+	// Today is the hit's number among today's hits.
+	Today int64
+	// TodayUniques is today's distinct visitors as of the hit's batch.
+	TodayUniques int64
+}
+
 // Day is what a counter recorded on one UTC day.
 type Day struct {
 	Date time.Time // midnight UTC
@@ -111,12 +121,12 @@ type Store interface {
 	// Add adds the hits, at time at, to an existing counter (its total, the day's count and the
 	// day's unique visitors) and returns the new total; ENOTFOUND if there is none (it creates
 	// nothing).
-	Add(ctx context.Context, name Name, hits []Hit, at time.Time) (int64, error)
+	Add(ctx context.Context, name Name, hits []Hit, at time.Time) (Counts, error)
 	// Reserve makes room for name in the counter index: EFULL when that would pass limit
 	// (0: no limit). Reserving a name that is already there succeeds and takes no room.
 	Reserve(ctx context.Context, name Name, limit int64) error
 	// AddCreating is Add, creating the counter (created at at) if it does not exist.
-	AddCreating(ctx context.Context, name Name, hits []Hit, at time.Time) (int64, error)
+	AddCreating(ctx context.Context, name Name, hits []Hit, at time.Time) (Counts, error)
 	// Create creates the counter with value and admin key hash; ECONFLICT if it exists.
 	Create(ctx context.Context, info Info) error
 	// Get returns the counter; ENOTFOUND if there is none.
@@ -140,7 +150,7 @@ type Store interface {
 // admin keys, over a Store.
 type Counters struct {
 	store Store
-	hits  *Keyed[Name, Hit]
+	hits  *Keyed[Name, Hit, Counts]
 	limit int64
 	now   func() time.Time
 
@@ -157,17 +167,17 @@ func NewCounters(store Store, maxInFlight int, timeout time.Duration, limit int6
 	c := &Counters{store: store, limit: limit, now: now, creating: make(map[Name]chan struct{})}
 	// A batch's hits are dated when the batch is written: a batch that straddles midnight
 	// counts on the new day.
-	c.hits = NewKeyed(func(ctx context.Context, name Name, hits []Hit) (int64, error) {
+	c.hits = NewKeyed(func(ctx context.Context, name Name, hits []Hit) (Counts, error) {
 		return store.Add(ctx, name, hits, c.now())
 	}, maxInFlight, timeout)
 	return c
 }
 
-// Hit counts one hit on name and returns its number. A counter that does not exist is created
+// Hit counts one hit on name and returns its numbers. A counter that does not exist is created
 // by its first hit; mayCreate is asked first (a rate limit on creating counters) and its error
 // is returned as it is.
-func (c *Counters) Hit(ctx context.Context, name Name, hit Hit, mayCreate func() error) (int64, error) {
-	n, err := c.hits.Add1(ctx, name, hit)
+func (c *Counters) Hit(ctx context.Context, name Name, hit Hit, mayCreate func() error) (Counts, error) {
+	n, err := c.add1(ctx, name, hit)
 	if ErrorCode(err) != ENOTFOUND {
 		return n, err
 	}
@@ -185,9 +195,9 @@ func (c *Counters) Hit(ctx context.Context, name Name, hit Hit, mayCreate func()
 		select {
 		case <-done:
 		case <-ctx.Done():
-			return 0, Errorf(EUNAVAILABLE, ctx.Err(), "storage did not answer in time")
+			return Counts{}, Errorf(EUNAVAILABLE, ctx.Err(), "storage did not answer in time")
 		}
-		n, err := c.hits.Add1(ctx, name, hit)
+		n, err := c.add1(ctx, name, hit)
 		if ErrorCode(err) != ENOTFOUND {
 			return n, err
 		}
@@ -204,19 +214,30 @@ func (c *Counters) Hit(ctx context.Context, name Name, hit Hit, mayCreate func()
 
 // create is a first hit: the create limit, a place under the counter limit, then the hit that
 // creates the counter.
-func (c *Counters) create(ctx context.Context, name Name, hit Hit, mayCreate func() error) (int64, error) {
+func (c *Counters) create(ctx context.Context, name Name, hit Hit, mayCreate func() error) (Counts, error) {
 	if err := mayCreate(); err != nil {
 		// Another replica, or a creation that just ended here, may have created it meanwhile:
 		// then this is a plain hit, and no creation is needed.
-		if n, again := c.hits.Add1(ctx, name, hit); ErrorCode(again) != ENOTFOUND {
+		if n, again := c.add1(ctx, name, hit); ErrorCode(again) != ENOTFOUND {
 			return n, again
 		}
-		return 0, err
+		return Counts{}, err
 	}
 	if err := c.store.Reserve(ctx, name, c.limit); err != nil {
-		return 0, err
+		return Counts{}, err
 	}
 	return c.store.AddCreating(ctx, name, []Hit{hit}, c.now())
+}
+
+// add1 is one hit through the coalescer, with the hit's own numbers.
+func (c *Counters) add1(ctx context.Context, name Name, hit Hit) (Counts, error) {
+	batch, after, err := c.hits.Add1(ctx, name, hit)
+	if err != nil {
+		return Counts{}, err
+	}
+	batch.Total -= after
+	batch.Today -= after
+	return batch, nil
 }
 
 // Create creates a counter with its first value and a new admin key, which it returns: the only

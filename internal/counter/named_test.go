@@ -57,13 +57,13 @@ func TestKeyedKeysAreIndependent(t *testing.T) {
 			return totals[key], nil
 		}, 1, 5*time.Second)
 
-		go func() { _, _ = k.Add1(context.Background(), "slow", struct{}{}) }()
+		go func() { _, _, _ = k.Add1(context.Background(), "slow", struct{}{}) }()
 		for range 3 {
-			go func() { _, _ = k.Add1(context.Background(), "slow", struct{}{}) }()
+			go func() { _, _, _ = k.Add1(context.Background(), "slow", struct{}{}) }()
 		}
 		synctest.Wait()
 		close(gates["fast"])
-		if n, err := k.Add1(context.Background(), "fast", struct{}{}); n != 1 || err != nil {
+		if n, _, err := k.Add1(context.Background(), "fast", struct{}{}); n != 1 || err != nil {
 			t.Fatalf("fast key while slow key is held: %d, %v; want 1, nil", n, err)
 		}
 		close(gates["slow"])

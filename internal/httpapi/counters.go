@@ -239,24 +239,24 @@ func (d CounterDeps) limit(ctx context.Context, w http.ResponseWriter, c client,
 
 // hit counts one hit on name for the request: the hit limit, the visitor, the hit (creating
 // the counter, under the create limit, on its first).
-func (d CounterDeps) hit(w http.ResponseWriter, r *http.Request, m *Metrics, name counter.Name) (int64, error) {
+func (d CounterDeps) hit(w http.ResponseWriter, r *http.Request, m *Metrics, name counter.Name) (counter.Counts, error) {
 	ctx := r.Context()
 	c := d.clientOf(r)
 	if err := d.limit(ctx, w, c, d.HitLimit, name, true); err != nil {
 		m.limitedOrFailed("hits", "hit", err)
-		return 0, err
+		return counter.Counts{}, err
 	}
 	hit, err := d.visitor(ctx, r, c)
 	if err != nil {
 		m.redisError("hit", err)
-		return 0, err
+		return counter.Counts{}, err
 	}
 	n, err := d.Counters.Hit(ctx, name, hit, func() error {
 		return d.limit(ctx, w, c, d.CreateLimit, name, false)
 	})
 	if err != nil {
 		m.limitedOrFailed("creates", "hit", err)
-		return 0, err
+		return counter.Counts{}, err
 	}
 	m.hits.Inc()
 	return n, nil
@@ -282,7 +282,7 @@ func handleHit(d CounterDeps, m *Metrics) http.Handler {
 			writeAPIError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, valueAnswer{Value: n})
+		writeJSON(w, http.StatusOK, valueAnswer{Value: n.Total})
 	})
 }
 

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"strconv"
@@ -65,7 +66,7 @@ if #ARGV >= 8 then
 	end
 	redis.call('EXPIRE', KEYS[2], ARGV[7], 'NX')
 end
-return redis.call('HGET', KEYS[1], 'v')`)
+return {redis.call('HGET', KEYS[1], 'v'), redis.call('HGET', KEYS[1], day), redis.call('PFCOUNT', KEYS[2])}`)
 
 // reserveScript adds the name to the index unless that would pass the limit (ARGV[2]; 0 none):
 // 1 added, 0 already there, -1 full. One script, so concurrent creators never overshoot.
@@ -158,16 +159,16 @@ func (s *Named) withTimeout(ctx context.Context) (context.Context, context.Cance
 }
 
 // Add implements counter.Store.
-func (s *Named) Add(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time) (int64, error) {
+func (s *Named) Add(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time) (counter.Counts, error) {
 	return s.hit(ctx, name, hits, at, false)
 }
 
 // AddCreating implements counter.Store.
-func (s *Named) AddCreating(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time) (int64, error) {
+func (s *Named) AddCreating(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time) (counter.Counts, error) {
 	return s.hit(ctx, name, hits, at, true)
 }
 
-func (s *Named) hit(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time, create bool) (int64, error) {
+func (s *Named) hit(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time, create bool) (counter.Counts, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	day := dayStamp(at)
@@ -192,16 +193,29 @@ func (s *Named) hit(ctx context.Context, name counter.Name, hits []counter.Hit, 
 	args[6] = strconv.Itoa((s.historyDays + 1) * 24 * 3600)
 	res, _, err := s.exec(ctx, hitScript, []string{CounterKey(name), visitorsKey(name, day)}, args...)
 	if err != nil {
-		return 0, err
+		return counter.Counts{}, err
 	}
-	v, err := res.AsInt64()
+	reply, err := res.ToArray()
 	if rueidis.IsRedisNil(err) {
-		return 0, counter.Errorf(counter.ENOTFOUND, nil, "counter %s not found", name)
+		return counter.Counts{}, counter.Errorf(counter.ENOTFOUND, nil, "counter %s not found", name)
 	}
 	if err != nil {
-		return 0, classifyValue(ctx, err)
+		return counter.Counts{}, classifyValue(ctx, err)
 	}
-	return v, nil
+	var c counter.Counts
+	if len(reply) == 3 {
+		var e1, e2, e3 error
+		c.Total, e1 = reply[0].AsInt64()
+		c.Today, e2 = reply[1].AsInt64()
+		c.TodayUniques, e3 = reply[2].AsInt64()
+		err = errors.Join(e1, e2, e3)
+	} else {
+		err = errors.New("hit script: reply of the wrong shape")
+	}
+	if err != nil {
+		return counter.Counts{}, classify(ctx, err)
+	}
+	return c, nil
 }
 
 // Stats implements counter.Store: one HMGET of the total and the days' counts, a PFCOUNT per

@@ -82,14 +82,14 @@ func TestNamedLifecycle(t *testing.T) {
 	if err := s.Reserve(ctx, testName, 0); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := s.AddCreating(ctx, testName, anonymous(1), testTime); v != 1 || err != nil {
+	if v, err := s.AddCreating(ctx, testName, anonymous(1), testTime); v.Total != 1 || err != nil {
 		t.Fatalf("AddCreating = %d, %v; want 1", v, err)
 	}
-	if v, err := s.Add(ctx, testName, anonymous(5), testTime); v != 6 || err != nil {
+	if v, err := s.Add(ctx, testName, anonymous(5), testTime); v.Total != 6 || err != nil {
 		t.Fatalf("Add(5) = %d, %v; want 6", v, err)
 	}
 	// A second creation keeps the first creation time.
-	if v, _ := s.AddCreating(ctx, testName, anonymous(1), testTime.Add(time.Hour)); v != 7 {
+	if v, _ := s.AddCreating(ctx, testName, anonymous(1), testTime.Add(time.Hour)); v.Total != 7 {
 		t.Fatalf("AddCreating on an existing counter = %d, want 7", v)
 	}
 	info, err := s.Get(ctx, testName)
@@ -141,7 +141,7 @@ func TestNamedLifecycle(t *testing.T) {
 	if _, err := s.Set(ctx, testName, 9_007_199_254_740_993, operator); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := s.Add(ctx, testName, anonymous(2), testTime); v != 9_007_199_254_740_995 || err != nil {
+	if v, err := s.Add(ctx, testName, anonymous(2), testTime); v.Total != 9_007_199_254_740_995 || err != nil {
 		t.Fatalf("Add past 2^53 = %d, %v; want 9007199254740995", v, err)
 	}
 	if v, err := s.Update(ctx, testName, -9_007_199_254_740_995+70, operator); v != 70 || err != nil {
@@ -238,7 +238,8 @@ func hitAll(t *testing.T, c *counter.Counters, names []counter.Name, workers, pe
 		wg.Go(func() {
 			for i := range perWorker {
 				name := names[(w+i)%len(names)]
-				n, err := c.Hit(context.Background(), name, counter.Hit{}, func() error { return nil })
+				counts, err := c.Hit(context.Background(), name, counter.Hit{}, func() error { return nil })
+				n := counts.Total
 				if err != nil {
 					t.Errorf("Hit(%s): %v", name, err)
 					return
@@ -328,7 +329,8 @@ func TestSetRacingHitsIsLinearizable(t *testing.T) {
 				if i == perWorker/3 {
 					started <- struct{}{}
 				}
-				n, err := c.Hit(ctx, testName, counter.Hit{}, func() error { return nil })
+				counts, err := c.Hit(ctx, testName, counter.Hit{}, func() error { return nil })
+				n := counts.Total
 				if err != nil {
 					t.Errorf("Hit: %v", err)
 					return
