@@ -48,9 +48,9 @@ app_commands="+incr +incrby +expire +set +get +exists +del +hincrby +hsetnx +hse
 # because Redis before 8.4 replays the append-only file as the default user and checks every
 # MULTI/EXEC block against that user's ACL (redis/redis#14541): a script that writes twice is
 # logged as MULTI ... EXEC, and with -@all Redis would refuse it on reload and silently drop
-# those writes.
+# those writes. (PEXPIREAT is how the file records an EXPIRE.)
 cat >/tmp/users.acl <<ACL
-user default off resetkeys ~hitcounter:* resetchannels -@all +multi +exec $app_commands
+user default off resetkeys ~hitcounter:* resetchannels -@all +multi +exec +pexpireat $app_commands
 user $app_user on #$app_hash resetkeys ~hitcounter:* resetchannels -@all $app_commands +ping +hello +auth +select
 user healthcheck on #$health_hash resetkeys resetchannels -@all +ping +hello +auth
 ACL

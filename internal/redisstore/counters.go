@@ -43,30 +43,31 @@ const (
 	replyExists    = 3
 )
 
-// hitScript records a batch of hits in one step: the total, the day's count (hash field
-// d<yyyymmdd>), the day's hits without a visitor (c<yyyymmdd>), the visitors in the day's
-// HyperLogLog (KEYS[2], expiring after the history), and it drops the day that just left the
-// history. A missing counter is created when ARGV[2] is 1, and otherwise left alone: the reply
-// is then nil and nothing changed. ARGV: n, create, created (Unix s), day, hits without a
-// visitor, the day leaving the history, the HyperLogLog's TTL (s), then the visitors.
+// hitScript records a batch of hits in one step: the total (KEYS[1]), the day's count and its
+// hits without a visitor (fields d<dd> and c<dd> of the month's hash, KEYS[2]), and the visitors
+// in the day's HyperLogLog (KEYS[3]). The month's hash and the day's HyperLogLog expire once
+// their days have left the history, so old days go by themselves. A missing counter is created
+// when ARGV[2] is 1, and otherwise left alone: the reply is then nil and nothing changed.
+// ARGV: n, create, created (Unix s), day of the month, hits without a visitor, the month hash's
+// TTL (s), the HyperLogLog's TTL (s), then the visitors.
 var hitScript = rueidis.NewLuaScript(`
-local day = 'd' .. ARGV[4]
 if redis.call('EXISTS', KEYS[1]) == 0 then
 	if ARGV[2] ~= '1' then return false end
-	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[3], day, ARGV[1])
+	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[3])
 else
 	redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])
-	redis.call('HINCRBY', KEYS[1], day, ARGV[1])
 end
-if ARGV[5] ~= '0' then redis.call('HINCRBY', KEYS[1], 'c' .. ARGV[4], ARGV[5]) end
-redis.call('HDEL', KEYS[1], 'd' .. ARGV[6], 'c' .. ARGV[6])
+local day = 'd' .. ARGV[4]
+redis.call('HINCRBY', KEYS[2], day, ARGV[1])
+if ARGV[5] ~= '0' then redis.call('HINCRBY', KEYS[2], 'c' .. ARGV[4], ARGV[5]) end
+redis.call('EXPIRE', KEYS[2], ARGV[6], 'NX')
 if #ARGV >= 8 then
 	for i = 8, #ARGV, 1000 do
-		redis.call('PFADD', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+		redis.call('PFADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 	end
-	redis.call('EXPIRE', KEYS[2], ARGV[7], 'NX')
+	redis.call('EXPIRE', KEYS[3], ARGV[7], 'NX')
 end
-return {redis.call('HGET', KEYS[1], 'v'), redis.call('HGET', KEYS[1], day), redis.call('PFCOUNT', KEYS[2])}`)
+return {redis.call('HGET', KEYS[1], 'v'), redis.call('HGET', KEYS[2], day), redis.call('PFCOUNT', KEYS[3])}`)
 
 // reserveScript adds the name to the index unless that would pass the limit (ARGV[2]; 0 none):
 // 1 added, 0 already there, -1 full. One script, so concurrent creators never overshoot.
@@ -137,14 +138,6 @@ func (s *Store) Named(historyDays int) *Named {
 	return &Named{Store: s, historyDays: historyDays}
 }
 
-// dayStamp is how a day appears in keys and hash fields.
-func dayStamp(t time.Time) string { return t.UTC().Format("20060102") }
-
-// visitorsKey is the HyperLogLog of a counter's visitors on a day, in the counter's hash slot.
-func visitorsKey(n counter.Name, day string) string { return CounterKey(n) + ":u:" + day }
-
-var _ counter.Store = (*Named)(nil)
-
 func (s *Named) exec(ctx context.Context, script *rueidis.Lua, keys []string, args ...string) (rueidis.RedisResult, rueidis.Client, error) {
 	c, err := s.get(ctx)
 	if err != nil {
@@ -156,6 +149,24 @@ func (s *Named) exec(ctx context.Context, script *rueidis.Lua, keys []string, ar
 // withTimeout bounds one call by the store's timeout.
 func (s *Named) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.timeout)
+}
+
+// dayStamp is how a day appears in keys.
+func dayStamp(t time.Time) string { return t.UTC().Format("20060102") }
+
+// visitorsKey is the HyperLogLog of a counter's visitors on a day, in the counter's hash slot.
+func visitorsKey(n counter.Name, day string) string { return CounterKey(n) + ":u:" + day }
+
+// monthKey is the hash of a counter's daily counts in a month (fields d<dd>, c<dd>), in the
+// counter's hash slot. A hash per month, not per counter, so that whole months expire.
+func monthKey(n counter.Name, t time.Time) string {
+	return CounterKey(n) + ":m:" + t.UTC().Format("200601")
+}
+
+// startOfDay is midnight UTC of t's day.
+func startOfDay(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
 // Add implements counter.Store.
@@ -171,7 +182,14 @@ func (s *Named) AddCreating(ctx context.Context, name counter.Name, hits []count
 func (s *Named) hit(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time, create bool) (counter.Counts, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	day := dayStamp(at)
+	day := startOfDay(at)
+	history := time.Duration(s.historyDays) * 24 * time.Hour
+	// A day's figures live until the day has left the history; a month's hash until its last
+	// day has. The TTLs are set when the keys are made (EXPIRE NX).
+	nextMonth := time.Date(day.Year(), day.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	monthTTL := nextMonth.Add(history).Sub(at)
+	dayTTL := day.Add(24 * time.Hour).Add(history).Sub(at)
+
 	args := make([]string, 7, 7+len(hits))
 	unidentified := 0
 	for _, h := range hits {
@@ -187,11 +205,12 @@ func (s *Named) hit(ctx context.Context, name counter.Name, hits []counter.Hit, 
 		args[1] = "1"
 	}
 	args[2] = strconv.FormatInt(at.Unix(), 10)
-	args[3] = day
+	args[3] = strconv.Itoa(day.Day())
 	args[4] = strconv.Itoa(unidentified)
-	args[5] = dayStamp(at.AddDate(0, 0, -s.historyDays))
-	args[6] = strconv.Itoa((s.historyDays + 1) * 24 * 3600)
-	res, _, err := s.exec(ctx, hitScript, []string{CounterKey(name), visitorsKey(name, day)}, args...)
+	args[5] = strconv.FormatInt(int64(monthTTL/time.Second)+1, 10)
+	args[6] = strconv.FormatInt(int64(dayTTL/time.Second)+1, 10)
+	keys := []string{CounterKey(name), monthKey(name, day), visitorsKey(name, dayStamp(day))}
+	res, _, err := s.exec(ctx, hitScript, keys, args...)
 	if err != nil {
 		return counter.Counts{}, err
 	}
@@ -218,8 +237,8 @@ func (s *Named) hit(ctx context.Context, name counter.Name, hits []counter.Hit, 
 	return c, nil
 }
 
-// Stats implements counter.Store: one HMGET of the total and the days' counts, a PFCOUNT per
-// day and one over all of them, in one round trip.
+// Stats implements counter.Store: the counter, each month's counts of the days asked for, a
+// PFCOUNT per day and one over all of them, in one round trip.
 func (s *Named) Stats(ctx context.Context, name counter.Name, days int, at time.Time) (counter.Stats, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
@@ -228,44 +247,71 @@ func (s *Named) Stats(ctx context.Context, name counter.Name, days int, at time.
 		return counter.Stats{}, err
 	}
 	days = min(days, s.historyDays)
-	first := time.Date(at.UTC().Year(), at.UTC().Month(), at.UTC().Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, -(days - 1))
-	fields := []string{"v", "t", "a"}
+	first := startOfDay(at).AddDate(0, 0, -(days - 1))
+
+	// Days grouped by month: one HMGET per month, in day order.
+	type monthFields struct {
+		key    string
+		fields []string
+	}
+	var months []monthFields
 	var hllKeys []string
 	for i := range days {
-		d := dayStamp(first.AddDate(0, 0, i))
-		fields = append(fields, "d"+d, "c"+d)
-		hllKeys = append(hllKeys, visitorsKey(name, d))
+		d := first.AddDate(0, 0, i)
+		if len(months) == 0 || d.Day() == 1 {
+			months = append(months, monthFields{key: monthKey(name, d)})
+		}
+		m := &months[len(months)-1]
+		m.fields = append(m.fields, "d"+strconv.Itoa(d.Day()), "c"+strconv.Itoa(d.Day()))
+		hllKeys = append(hllKeys, visitorsKey(name, dayStamp(d)))
 	}
-	cmds := make(rueidis.Commands, 0, days+2)
-	cmds = append(cmds, c.B().Hmget().Key(CounterKey(name)).Field(fields...).Build())
+	cmds := make(rueidis.Commands, 0, 2+len(months)+days)
+	cmds = append(cmds, c.B().Hmget().Key(CounterKey(name)).Field("v", "t", "a").Build())
+	for _, m := range months {
+		cmds = append(cmds, c.B().Hmget().Key(m.key).Field(m.fields...).Build())
+	}
 	for _, k := range hllKeys {
 		cmds = append(cmds, c.B().Pfcount().Key(k).Build())
 	}
 	cmds = append(cmds, c.B().Pfcount().Key(hllKeys...).Build())
 	res := c.DoMulti(ctx, cmds...)
+
+	fail := func(err error) (counter.Stats, error) { return counter.Stats{}, classify(ctx, err) }
 	vals, err := res[0].ToArray()
 	if err != nil {
-		return counter.Stats{}, classify(ctx, err)
+		return fail(err)
 	}
-	info, ok, err := infoFrom(name, vals[:3])
+	info, ok, err := infoFrom(name, vals)
 	if err != nil {
-		return counter.Stats{}, classify(ctx, err)
+		return fail(err)
 	}
 	if !ok {
 		return counter.Stats{}, counter.Errorf(counter.ENOTFOUND, nil, "counter %s not found", name)
 	}
-	st := counter.Stats{Info: info, Days: make([]counter.Day, days)}
-	for i := range days {
-		d := counter.Day{Date: first.AddDate(0, 0, i)}
-		d.Hits, _ = optionalInt(vals[3+2*i])
-		d.Unidentified, _ = optionalInt(vals[4+2*i])
-		if d.Uniques, err = res[1+i].AsInt64(); err != nil {
-			return counter.Stats{}, classify(ctx, err)
+	st := counter.Stats{Info: info, Days: make([]counter.Day, 0, days)}
+	for i := range months {
+		counts, err := res[1+i].ToArray()
+		if err != nil {
+			return fail(err)
 		}
-		st.Days[i] = d
+		for j := 0; j+1 < len(counts); j += 2 {
+			d := counter.Day{Date: first.AddDate(0, 0, len(st.Days))}
+			if d.Hits, err = optionalInt(counts[j]); err != nil {
+				return fail(err)
+			}
+			if d.Unidentified, err = optionalInt(counts[j+1]); err != nil {
+				return fail(err)
+			}
+			st.Days = append(st.Days, d)
+		}
 	}
-	if st.Uniques, err = res[1+days].AsInt64(); err != nil {
-		return counter.Stats{}, classify(ctx, err)
+	for i := range st.Days {
+		if st.Days[i].Uniques, err = res[1+len(months)+i].AsInt64(); err != nil {
+			return fail(err)
+		}
+	}
+	if st.Uniques, err = res[len(res)-1].AsInt64(); err != nil {
+		return fail(err)
 	}
 	return st, nil
 }
@@ -424,11 +470,16 @@ func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth
 	if err != nil {
 		return err
 	}
-	// The counter and its days of unique visitors (which would otherwise expire on their own).
+	// The counter, its months of daily counts and its days of unique visitors (which would
+	// otherwise expire on their own, and come back if the name is used again).
 	keys := []string{CounterKey(name)}
-	today := time.Now()
-	for i := range s.historyDays + 1 {
-		keys = append(keys, visitorsKey(name, dayStamp(today.AddDate(0, 0, 1-i))))
+	today := startOfDay(time.Now())
+	for i := range s.historyDays + 2 {
+		d := today.AddDate(0, 0, 1-i)
+		keys = append(keys, visitorsKey(name, dayStamp(d)))
+		if i == 0 || d.Day() == 1 {
+			keys = append(keys, monthKey(name, d))
+		}
 	}
 	for _, res := range c.DoMulti(ctx,
 		c.B().Srem().Key(IndexKey).Member(name.String()).Build(),

@@ -564,3 +564,84 @@ func TestReadsRetriedWritesNot(t *testing.T) {
 		t.Fatalf("one Add after a restart moved the counter to %d, want at most 2", v)
 	}
 }
+
+// Days: hits count on the UTC day of their batch, a new day starts new counts and new unique
+// visitors, the history keeps historyDays days, and the visitors of a day are a HyperLogLog.
+func TestDaysAndUniques(t *testing.T) {
+	srv := aclServer(t)
+	s := newNamed(t, srv).Named(3)
+	ctx := context.Background()
+	clock := time.Date(2026, 11, 26, 23, 59, 0, 0, time.UTC)
+	c := counter.NewCounters(s, 4, 2*time.Second, 0, func() time.Time { return clock })
+	hit := func(visitor string) counter.Counts {
+		t.Helper()
+		n, err := c.Hit(ctx, testName, counter.Hit{Visitor: visitor}, func() error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	hit("alice")
+	hit("bob")
+	hit("alice")
+	if got := hit(""); got != (counter.Counts{Total: 4, Today: 4, TodayUniques: 2}) {
+		t.Fatalf("4th hit of the day = %+v, want total 4, today 4, 2 uniques", got)
+	}
+	clock = clock.Add(2 * time.Minute) // past midnight
+	if got := hit("alice"); got != (counter.Counts{Total: 5, Today: 1, TodayUniques: 1}) {
+		t.Fatalf("first hit of the next day = %+v, want total 5, today 1, 1 unique", got)
+	}
+
+	st, err := c.Stats(ctx, testName, 5) // more than the history: cut to 3
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []counter.Day{
+		{Date: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)},
+		{Date: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), Hits: 4, Uniques: 2, Unidentified: 1},
+		{Date: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), Hits: 1, Uniques: 1},
+	}
+	// The window's uniques are the union of the days' (here "alice" is the same pseudonym on
+	// both days; in the service a pseudonym changes with the daily salt).
+	if !slices.Equal(st.Days, want) || st.Value != 5 || st.Uniques != 2 {
+		t.Fatalf("Stats = %+v (uniques %d), want days %+v, value 5, 2 uniques", st.Days, st.Uniques, want)
+	}
+
+	// Old days go by themselves: a day's visitors expire when the day leaves the history (3
+	// days), a month's counts when its last day does.
+	if ttl := srv.Int("TTL", visitorsKey(testName, "20261127")); ttl <= 3*24*3600 || ttl > 4*24*3600 {
+		t.Fatalf("the 27th's HyperLogLog expires in %d s, want at the end of the 30th (3 to 4 days)", ttl)
+	}
+	nov, dec := monthKey(testName, clock), monthKey(testName, clock.AddDate(0, 1, 0))
+	// Made at 23:59 on the 26th; the 30th leaves the history at midnight on 4 December.
+	if ttl := srv.Int("TTL", nov); ttl < 7*24*3600 || ttl > 7*24*3600+120 {
+		t.Fatalf("November's counts expire in %d s, want 7 days and a minute (at midnight on 4 December)", ttl)
+	}
+	clock = clock.AddDate(0, 0, 5) // into December
+	hit("carol")
+	if n := srv.Int("EXISTS", dec); n != 1 {
+		t.Fatal("December's counts are not in a hash of their own")
+	}
+
+	// 1,000 visitors over 10,000 hits, in batches: within HyperLogLog's error of 1,000.
+	other := counter.Name{Namespace: "example.com", Key: "uniques"}
+	var wg sync.WaitGroup
+	for w := range 50 {
+		wg.Go(func() {
+			for i := range 200 {
+				if _, err := c.Hit(ctx, other, counter.Hit{Visitor: fmt.Sprintf("visitor-%d", (w*200+i)%1000)}, func() error { return nil }); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st, err = c.Stats(ctx, other, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if today := st.Days[0]; today.Hits != 10_000 || today.Uniques < 990 || today.Uniques > 1010 {
+		t.Fatalf("today %+v, want 10000 hits and 1000±1%% uniques", today)
+	}
+}
