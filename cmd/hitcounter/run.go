@@ -111,6 +111,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 			Proxies:       proxies,
 			Pseudonyms:    visitor.NewPseudonyms(store),
 			OperatorToken: cfg.OperatorToken.Reveal(),
+			HistoryDays:   cfg.HistoryDays,
 		},
 		Counter:   counter.NewCoalescer(store, maxWritesInFlight, cfg.RedisTimeout),
 		Pinger:    store,

@@ -29,7 +29,9 @@ type CounterDeps struct {
 	Pseudonyms *visitor.Pseudonyms
 	// OperatorToken opens the operator routes and every counter; "" disables them.
 	OperatorToken string
-	Now           func() time.Time
+	// HistoryDays is how many days of history the store keeps (the most /stats answers).
+	HistoryDays int
+	Now         func() time.Time
 }
 
 // valueAnswer is the answer of hit, get, set, update and reset: CountAPI's and Abacus' shape.

@@ -34,6 +34,9 @@ func NewHandler(d Deps) http.Handler {
 	if d.Named.Now == nil {
 		d.Named.Now = time.Now
 	}
+	if d.Named.HistoryDays == 0 {
+		d.Named.HistoryDays = 400
+	}
 	if d.Drain == nil {
 		d.Drain = make(chan struct{}) // never closed
 	}

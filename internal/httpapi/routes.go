@@ -32,6 +32,14 @@ func routes(d Deps) []route {
 		{"POST /reset/{namespace}/{key}", handleChange(c, m, "reset")},
 		{"POST /delete/{namespace}/{key}", handleDelete(c, m)},
 
+		// Badges, history and the page (docs/badges.md).
+		{"GET /hit/{namespace}/{key}/shield", handleShield(c, m, true)},
+		{"GET /get/{namespace}/{key}/shield", handleShield(c, m, false)},
+		{"GET /api/count/incr/badge.svg", handleSeeyoufarm(c, m, true)},
+		{"GET /api/count/keep/badge.svg", handleSeeyoufarm(c, m, false)},
+		{"GET /stats/{namespace}/{key}", handleStats(c, m)},
+		{"GET /c/{namespace}/{key}", handlePage(c, m)},
+
 		// The operator's routes.
 		{"POST /admin/key/{namespace}/{key}", handleAssignAdminKey(c, m)},
 		{"GET /admin/export", handleExport(c, m)},

@@ -142,6 +142,13 @@ func (p *Proxies) resolve() {
 	p.mu.Unlock()
 }
 
+// TrustsPeer reports whether the connection's peer (an http.Request's RemoteAddr) is a trusted
+// proxy, whose X-Forwarded-* headers may be believed.
+func (p *Proxies) TrustsPeer(remoteAddr string) bool {
+	peer := parseHostPort(remoteAddr)
+	return p != nil && peer.IsValid() && p.trusted(peer)
+}
+
 // ClientAddr is the address of the client: the peer's, unless the peer is a trusted proxy; then
 // the rightmost X-Forwarded-For address that is not a trusted proxy. Entries left of it were
 // written by the client or proxies nobody vouches for, so they are ignored. forwardedFor holds

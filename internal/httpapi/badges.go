@@ -1,0 +1,317 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/hitcounter/hitcounter/internal/badge"
+	"github.com/hitcounter/hitcounter/internal/counter"
+)
+
+// The badge views: which figure a badge shows.
+const (
+	viewTotal      = "total"
+	viewToday      = "today"
+	viewUniques    = "uniques"     // today's unique visitors
+	viewTodayTotal = "today-total" // "today / total", as hits.seeyoufarm.com drew it
+)
+
+// badgePolicy: an SVG opened on its own is a document; it has no script and needs none.
+const badgePolicy = "default-src 'none'; style-src 'unsafe-inline'"
+
+// badgeOptions are a badge request's query parameters, in shields.io's names.
+type badgeOptions struct {
+	badge badge.Badge
+	view  string
+}
+
+// figures are the numbers a badge may show.
+type figures struct {
+	total, today, uniques int64
+	// uniquesUnknown: the request came from GitHub's image proxy, which fetches for every
+	// reader alike, so the readers cannot be told apart.
+	uniquesUnknown bool
+}
+
+func (f figures) message(view string) string {
+	switch view {
+	case viewToday:
+		return strconv.FormatInt(f.today, 10)
+	case viewUniques:
+		if f.uniquesUnknown {
+			return "unknown"
+		}
+		return strconv.FormatInt(f.uniques, 10)
+	case viewTodayTotal:
+		return strconv.FormatInt(f.today, 10) + " / " + strconv.FormatInt(f.total, 10)
+	}
+	return strconv.FormatInt(f.total, 10)
+}
+
+// parseBadgeQuery reads label, color, labelColor, style and view; an invalid one is EINVALID
+// naming it. Other parameters are ignored, as shields.io ignores them.
+func parseBadgeQuery(q url.Values) (badgeOptions, error) {
+	o := badgeOptions{
+		badge: badge.Badge{Label: "hits", Color: "blue", LabelColor: badge.DefaultLabelColor, Style: badge.StyleFlat},
+		view:  viewTotal,
+	}
+	if q.Has("label") {
+		o.badge.Label = q.Get("label")
+	}
+	for _, p := range []struct {
+		name string
+		into *string
+	}{{"color", &o.badge.Color}, {"labelColor", &o.badge.LabelColor}, {"style", &o.badge.Style}, {"view", &o.view}} {
+		if v := q.Get(p.name); v != "" {
+			*p.into = v
+		}
+	}
+	for _, c := range []struct{ name, value string }{{"color", o.badge.Color}, {"labelColor", o.badge.LabelColor}} {
+		if _, err := badge.ParseColor(c.value); err != nil {
+			return o, counter.Errorf(counter.EINVALID, err, "%s: %s", c.name, quoteShort(c.value)+" is not a colour (a name such as blue, or hex such as 4c1 or 44cc11)")
+		}
+	}
+	switch o.badge.Style {
+	case badge.StyleFlat, badge.StyleFlatSquare, badge.StylePlastic, badge.StyleForTheBadge:
+	default:
+		return o, counter.Errorf(counter.EINVALID, nil, "style: %s is not one of flat, flat-square, plastic, for-the-badge", quoteShort(o.badge.Style))
+	}
+	switch o.view {
+	case viewTotal, viewToday, viewUniques, viewTodayTotal:
+	default:
+		return o, counter.Errorf(counter.EINVALID, nil, "view: %s is not one of total, today, uniques, today-total", quoteShort(o.view))
+	}
+	return o, nil
+}
+
+// quoteShort quotes a value for an error message, cut to 40 bytes.
+func quoteShort(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// writeBadge answers an SVG. Counting badges must never be cached, by browsers or by GitHub's
+// image proxy (camo), which otherwise freezes a README's count; a read-only badge carries an
+// ETag, and a client that has it gets 304.
+func writeBadge(w http.ResponseWriter, r *http.Request, svg []byte, counting bool) {
+	h := w.Header()
+	h.Set("Content-Type", "image/svg+xml")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", badgePolicy)
+	h.Set("Access-Control-Allow-Origin", "*")
+	if counting {
+		h.Set("Cache-Control", "no-cache, no-store, must-revalidate, max-age=0")
+		h.Set("Expires", "Thu, 01 Jan 1970 00:00:00 GMT")
+		h.Set("Pragma", "no-cache")
+	} else {
+		sum := sha256.Sum256(svg)
+		etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+		h.Set("Cache-Control", "no-cache") // may be kept, must be revalidated: the count moves
+		h.Set("ETag", etag)
+		if etagMatches(r.Header.Get("If-None-Match"), etag) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(svg)
+	}
+}
+
+// etagMatches reads If-None-Match: a list of entity tags, possibly weak, or *.
+func etagMatches(header, etag string) bool {
+	for tag := range strings.SplitSeq(header, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == etag || tag == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// writeBadgeError answers a failed badge request with an error badge (an <img> cannot show
+// JSON) and the error's status.
+func writeBadgeError(w http.ResponseWriter, err error) {
+	noteError(w, err)
+	code := counter.ErrorCode(err)
+	status := statusFor(code)
+	h := w.Header()
+	h.Set("Content-Type", "image/svg+xml")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", badgePolicy)
+	h.Set("Access-Control-Allow-Origin", "*")
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(badge.ErrorBadge("hits", badgeErrorText(code)))
+}
+
+// badgeErrorText is what an error badge says: short, since it is drawn.
+func badgeErrorText(code string) string {
+	switch code {
+	case counter.EINVALID:
+		return "bad request"
+	case counter.ENOTFOUND:
+		return "no such counter"
+	case counter.ERATELIMITED:
+		return "rate limited"
+	case counter.EFULL:
+		return "counter limit reached"
+	case counter.EUNAVAILABLE:
+		return "unavailable"
+	}
+	return "error"
+}
+
+// readFigures reads a counter's figures without counting.
+func (d CounterDeps) readFigures(ctx context.Context, r *http.Request, name counter.Name) (figures, error) {
+	st, err := d.Counters.Stats(ctx, name, 1)
+	if err != nil {
+		return figures{}, err
+	}
+	today := st.Days[len(st.Days)-1]
+	return figures{total: st.Value, today: today.Hits, uniques: today.Uniques, uniquesUnknown: d.clientOf(r).camo}, nil
+}
+
+// handleShield draws a counter's badge; counting, it counts a hit first.
+func handleShield(d CounterDeps, m *Metrics, counting bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, err := nameFrom(r)
+		if err != nil {
+			writeBadgeError(w, err)
+			return
+		}
+		opt, err := parseBadgeQuery(r.URL.Query())
+		if err != nil {
+			writeBadgeError(w, err)
+			return
+		}
+		d.serveBadge(w, r, m, name, opt, counting)
+	})
+}
+
+// serveBadge counts (when counting; not for HEAD) or reads the figures, and draws them.
+func (d CounterDeps) serveBadge(w http.ResponseWriter, r *http.Request, m *Metrics, name counter.Name, opt badgeOptions, counting bool) {
+	var f figures
+	var err error
+	if counting && r.Method != http.MethodHead {
+		var n counter.Counts
+		n, err = d.hit(w, r, m, name)
+		f = figures{total: n.Total, today: n.Today, uniques: n.TodayUniques, uniquesUnknown: d.clientOf(r).camo}
+	} else {
+		f, err = d.readFigures(r.Context(), r, name)
+		if err != nil {
+			m.redisError("get", err)
+		}
+	}
+	if err != nil {
+		writeBadgeError(w, err)
+		return
+	}
+	opt.badge.Message = f.message(opt.view)
+	svg, err := badge.Render(opt.badge)
+	if err != nil { // parseBadgeQuery checked the colours and the style
+		writeBadgeError(w, counter.Errorf(counter.EINVALID, err, "bad badge parameters"))
+		return
+	}
+	writeBadge(w, r, svg, counting && r.Method != http.MethodHead)
+}
+
+// handleSeeyoufarm serves hits.seeyoufarm.com's badge paths, so that a README badge of that
+// service (shut down in 2025) works by changing only the host: the page URL becomes a counter
+// name (seeyoufarmName), and the badge says "today / total".
+func handleSeeyoufarm(d CounterDeps, m *Metrics, counting bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		name, err := seeyoufarmName(q.Get("url"))
+		if err != nil {
+			writeBadgeError(w, err)
+			return
+		}
+		opt := badgeOptions{
+			badge: badge.Badge{Label: "hits", LabelColor: "#555555", Color: "#79C83D", Style: badge.StyleFlat},
+			view:  viewTodayTotal,
+		}
+		if q.Has("title") {
+			opt.badge.Label = q.Get("title")
+		}
+		for _, p := range []struct {
+			name string
+			into *string
+		}{{"title_bg", &opt.badge.LabelColor}, {"count_bg", &opt.badge.Color}} {
+			v := q.Get(p.name)
+			if v == "" {
+				continue
+			}
+			if _, err := badge.ParseColor(v); err != nil {
+				writeBadgeError(w, counter.Errorf(counter.EINVALID, err, "%s: %s is not a colour", p.name, quoteShort(v)))
+				return
+			}
+			*p.into = v
+		}
+		switch q.Get("edge_flat") {
+		case "", "false":
+		case "true":
+			opt.badge.Style = badge.StyleFlatSquare
+		default:
+			writeBadgeError(w, counter.Errorf(counter.EINVALID, nil, "edge_flat: want true or false"))
+			return
+		}
+		d.serveBadge(w, r, m, name, opt, counting)
+	})
+}
+
+// seeyoufarmName turns a page URL into a counter name: the namespace is the host (lower case,
+// without "www." and a default port), the key the path's segments joined by dots, without the
+// scheme, query and fragment, so http://, https:// and a trailing slash count as one page.
+// A host or path that does not fit the naming rule (3 to 64 of A-Z a-z 0-9 _ . -, no dot inside
+// a path segment, so that /a.b and /a/b stay apart) is replaced by "h-" and 24 hex digits of
+// its SHA-256.
+func seeyoufarmName(raw string) (counter.Name, error) {
+	if raw == "" {
+		return counter.Name{}, counter.Errorf(counter.EINVALID, nil, "url is missing")
+	}
+	if !strings.Contains(raw, "://") {
+		raw = "https://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" || len(raw) > 2048 {
+		return counter.Name{}, counter.Errorf(counter.EINVALID, err, "url: not a page address (example: https://github.com/owner/repo)")
+	}
+	host := strings.TrimPrefix(strings.ToLower(u.Hostname()), "www.")
+	if port := u.Port(); port != "" && port != "80" && port != "443" {
+		host += "-" + port
+	}
+	ns := host
+	if !validNamePart(ns, true) {
+		ns = hashedPart(host)
+	}
+	path := strings.Trim(u.Path, "/")
+	key := strings.ReplaceAll(path, "/", ".")
+	if path == "" {
+		key = "root"
+	} else if strings.Contains(path, ".") || strings.Contains(path, "//") || !validNamePart(key, true) {
+		key = hashedPart(host + "/" + path)
+	}
+	return counter.ParseName(ns, key)
+}
+
+func validNamePart(s string, dots bool) bool {
+	_, err := counter.ParseName(s, "abc")
+	return err == nil && (dots || !strings.Contains(s, "."))
+}
+
+func hashedPart(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "h-" + hex.EncodeToString(sum[:12])
+}

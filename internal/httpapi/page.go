@@ -1,0 +1,189 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+)
+
+// pagePolicy: the counter's page is self-contained (inline style, the chart inline SVG, no
+// script); its one image is the counter's own badge.
+const pagePolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// handlePage answers a counter's page: its figures, a chart of its last 30 days drawn on the
+// server, and the snippets to embed its badge. Looking at the page counts nothing.
+func handlePage(d CounterDeps, m *Metrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, err := nameFrom(r)
+		if err != nil {
+			writePageError(w, err)
+			return
+		}
+		st, err := d.Counters.Stats(r.Context(), name, min(defaultStatsDays, d.HistoryDays))
+		if err != nil {
+			m.redisError("stats", err)
+			writePageError(w, err)
+			return
+		}
+		h := w.Header()
+		setBodyHeaders(h, formatHTML.contentType())
+		h.Set("Content-Security-Policy", pagePolicy)
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write([]byte(renderPage(name, st, baseURL(r, d))))
+		}
+	})
+}
+
+// writePageError answers a page request that failed, as a short HTML page.
+func writePageError(w http.ResponseWriter, err error) {
+	noteError(w, err)
+	code := counter.ErrorCode(err)
+	status := statusFor(code)
+	h := w.Header()
+	setBodyHeaders(h, formatHTML.contentType())
+	h.Set("Content-Security-Policy", pagePolicy)
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
+	w.WriteHeader(status)
+	msg := escapeText.Replace(counter.ErrorMessage(err))
+	_, _ = fmt.Fprintf(w, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>%d</title><p>%s</p></html>\n", status, msg)
+}
+
+// baseURL is the scheme and host the snippets point at: the host the client asked for, and
+// https when the request came over TLS or through a trusted proxy that says it did.
+func baseURL(r *http.Request, d CounterDeps) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if proto := r.Header.Get("X-Forwarded-Proto"); proto == "https" && d.Proxies != nil && d.Proxies.TrustsPeer(r.RemoteAddr) {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func renderPage(name counter.Name, st counter.Stats, base string) string {
+	today := st.Days[len(st.Days)-1]
+	path := name.Namespace + "/" + name.Key
+	hit := base + "/hit/" + path + "/shield"
+	page := base + "/c/" + path
+	markdown := "[![hits](" + hit + ")](" + page + ")"
+	html := `<a href="` + page + `"><img src="` + hit + `" alt="hits"></a>`
+
+	var b strings.Builder
+	b.WriteString(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>`)
+	b.WriteString(escapeText.Replace(path))
+	b.WriteString(` · hitcounter</title>
+<style>
+:root { --fg: #1f2328; --muted: #59636e; --bg: #ffffff; --card: #f6f8fa; --line: #d1d9e0; --hits: #0969da; --uniques: #1a7f37; }
+@media (prefers-color-scheme: dark) {
+  :root { --fg: #e6edf3; --muted: #9198a1; --bg: #0d1117; --card: #161b22; --line: #30363d; --hits: #4493f8; --uniques: #3fb950; }
+}
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
+main { max-width: 56rem; margin: 0 auto; padding: 1.5rem 1rem 3rem; }
+h1 { font-size: 1.5rem; margin: 0 0 1rem; overflow-wrap: anywhere; }
+h1 .ns { color: var(--muted); font-weight: 400; }
+h2 { font-size: 1.1rem; margin: 2rem 0 .5rem; }
+.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr)); gap: .75rem; margin: 0; }
+.figures div { background: var(--card); border: 1px solid var(--line); border-radius: .5rem; padding: .75rem 1rem; }
+.figures dt { color: var(--muted); font-size: .85rem; }
+.figures dd { margin: 0; font-size: 1.75rem; font-weight: 600; font-variant-numeric: tabular-nums; }
+figure { margin: 1.5rem 0 0; }
+svg.chart { width: 100%; height: auto; display: block; }
+.chart .hits { fill: var(--hits); }
+.chart .uniques { fill: var(--uniques); }
+.chart .axis { stroke: var(--line); }
+.chart text { fill: var(--muted); font-size: 11px; font-family: system-ui, sans-serif; }
+figcaption { color: var(--muted); font-size: .85rem; }
+.key-hits, .key-uniques { display: inline-block; width: .7rem; height: .7rem; border-radius: 2px; margin: 0 .25rem 0 .5rem; }
+.key-hits { background: var(--hits); } .key-uniques { background: var(--uniques); }
+pre { background: var(--card); border: 1px solid var(--line); border-radius: .5rem; padding: .75rem; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85rem; }
+.note { color: var(--muted); font-size: .85rem; }
+</style>
+</head>
+<body>
+<main>
+<h1><span class="ns">`)
+	b.WriteString(escapeText.Replace(name.Namespace))
+	b.WriteString(` /</span> `)
+	b.WriteString(escapeText.Replace(name.Key))
+	b.WriteString(`</h1>
+<dl class="figures">
+`)
+	for _, f := range []struct {
+		id, label string
+		value     int64
+	}{
+		{"total", "Total hits", st.Value},
+		{"today", "Hits today", today.Hits},
+		{"uniques-today", "Unique visitors today", today.Uniques},
+		{"uniques-30", "Unique visitors, " + strconv.Itoa(len(st.Days)) + " days", st.Uniques},
+	} {
+		fmt.Fprintf(&b, "<div><dt>%s</dt><dd id=\"%s\">%d</dd></div>\n", f.label, f.id, f.value)
+	}
+	b.WriteString(`</dl>
+<figure>
+`)
+	b.WriteString(chartSVG(st.Days))
+	fmt.Fprintf(&b, `<figcaption>Per UTC day, the last %d days:<span class="key-hits"></span>hits<span class="key-uniques"></span>unique visitors</figcaption>
+</figure>
+<p class="note">Unique visitors are counted per day without storing who they are, so a visitor who came on three days counts three times over the %d days. Badges fetched through GitHub's image proxy cannot be told apart: they count as hits, not as visitors.</p>
+<h2>Badge</h2>
+<p><img src="/get/%s/shield" alt="hits badge"></p>
+<p>Markdown:</p>
+<pre><code id="markdown">%s</code></pre>
+<p>HTML:</p>
+<pre><code id="html">%s</code></pre>
+</main>
+</body>
+</html>
+`, len(st.Days), len(st.Days), escapeText.Replace(path), escapeText.Replace(markdown), escapeText.Replace(html))
+	return b.String()
+}
+
+// chartSVG draws the days as bars: hits, and unique visitors in front of them.
+func chartSVG(days []counter.Day) string {
+	const width, height, top, bottom, left = 600.0, 180.0, 10.0, 24.0, 36.0
+	peak := int64(1)
+	for _, d := range days {
+		peak = max(peak, d.Hits, d.Uniques)
+	}
+	plot := height - top - bottom
+	slot := (width - left) / float64(len(days))
+	bar := slot * 0.7
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="Hits and unique visitors per day">`+"\n", width, height)
+	fmt.Fprintf(&b, `<line class="axis" x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f"/>`+"\n", left, height-bottom, width, height-bottom)
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end">%d</text>`+"\n", left-6, top+10, peak)
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" text-anchor="end">0</text>`+"\n", left-6, height-bottom)
+	for i, d := range days {
+		x := left + float64(i)*slot + (slot-bar)/2
+		for _, v := range []struct {
+			class string
+			n     int64
+		}{{"hits", d.Hits}, {"uniques", d.Uniques}} {
+			if v.n == 0 {
+				continue
+			}
+			h := plot * float64(v.n) / float64(peak)
+			fmt.Fprintf(&b, `<rect class="%s" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %d %s</title></rect>`+"\n",
+				v.class, x, height-bottom-h, bar, h, d.Date.Format("2006-01-02"), v.n, v.class)
+		}
+		if i%7 == (len(days)-1)%7 { // a label every week, ending today
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%s</text>`+"\n", x+bar/2, height-6, d.Date.Format("01-02"))
+		}
+	}
+	b.WriteString("</svg>\n")
+	return b.String()
+}
