@@ -30,6 +30,7 @@ const testOperatorToken = "operator-token-0123456789"
 type counterOptions struct {
 	hitLimit, createLimit, counterLimit int64
 	trustedProxies                      string
+	now                                 func() time.Time // nil: time.Now
 }
 
 // newCounterServer serves the real handler, named counters included, over a real Redis.
@@ -51,12 +52,13 @@ func newCounterServer(t *testing.T, o counterOptions) *testServer {
 		Hostname: "web-1",
 		Drain:    ts.drain,
 		Named: CounterDeps{
-			Counters:      counter.NewCounters(store.Named(0), 4, 2*time.Second, o.counterLimit, nil),
+			Counters:      counter.NewCounters(store.Named(0), 4, 2*time.Second, o.counterLimit, o.now),
 			HitLimit:      ratelimit.New(store, "hits", o.hitLimit, time.Hour, nil),
 			CreateLimit:   ratelimit.New(store, "creates", o.createLimit, time.Hour, nil),
 			Proxies:       proxies,
 			Pseudonyms:    visitor.NewPseudonyms(store),
 			OperatorToken: testOperatorToken,
+			Now:           o.now,
 		},
 	})
 	srv := httptest.NewServer(h)

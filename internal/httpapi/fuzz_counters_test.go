@@ -18,10 +18,11 @@ import (
 	"github.com/hitcounter/hitcounter/internal/visitor"
 )
 
-// counterRoutes are the fuzzed routes: method and first path segment.
-var counterRoutes = []struct{ method, path string }{
-	{"GET", "hit"}, {"GET", "get"}, {"GET", "info"}, {"POST", "create"}, {"POST", "set"},
-	{"POST", "update"}, {"POST", "reset"}, {"POST", "delete"}, {"POST", "admin/key"}, {"HEAD", "hit"},
+// counterRoutes are the fuzzed routes: method, the path before the name and after it.
+var counterRoutes = []struct{ method, path, suffix string }{
+	{"GET", "hit", ""}, {"GET", "get", ""}, {"GET", "info", ""}, {"POST", "create", ""}, {"POST", "set", ""},
+	{"POST", "update", ""}, {"POST", "reset", ""}, {"POST", "delete", ""}, {"POST", "admin/key", ""}, {"HEAD", "hit", ""},
+	{"GET", "hit", "/shield"}, {"GET", "get", "/shield"}, {"HEAD", "hit", "/shield"}, {"GET", "stats", ""}, {"GET", "c", ""},
 }
 
 // FuzzCounterRoutes sends arbitrary names, query strings and headers to every named-counter route,
@@ -37,6 +38,9 @@ func FuzzCounterRoutes(f *testing.F) {
 	f.Add(uint8(8), "example", "home-page", "", "Bearer "+testOperatorToken, "", "")
 	f.Add(uint8(1), "ex%2Fample", "a/b", "value=1&value=2", "Basic abc", "", "")
 	f.Add(uint8(0), "..", "\x00\xff", "=&&=", "Bearer", "\r\n", strings.Repeat("u", 300))
+	f.Add(uint8(10), "example", "home-page", "label=%3Cscript%3E&color=red&style=plastic&view=uniques", "", "", "github-camo")
+	f.Add(uint8(11), "example", "home-page", "labelColor=%23fff&view=today-total", "", "", "")
+	f.Add(uint8(13), "example", "home-page", "days=400", "", "", "")
 
 	rs := redistest.Start(f)
 	store := redisstore.New(redisstore.Options{Addr: rs.Addr(), Timeout: 2 * time.Second})
@@ -57,7 +61,7 @@ func FuzzCounterRoutes(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, route uint8, namespace, key, query, authorization, forwardedFor, userAgent string) {
 		r := counterRoutes[int(route)%len(counterRoutes)]
-		path := "/" + r.path + "/" + namespace + "/" + key
+		path := "/" + r.path + "/" + namespace + "/" + key + r.suffix
 		if !utf8.ValidString(path) {
 			return // net/http rejects these before any handler runs
 		}
@@ -76,6 +80,9 @@ func FuzzCounterRoutes(f *testing.F) {
 		after, exists := counterValue(t, rs.Addr(), name, nameErr)
 		indexAfter := indexSize(t, rs.Addr())
 
+		if r.suffix == "/shield" && rec.Header().Get("Content-Type") != "image/svg+xml" && rec.Code != 405 && rec.Code/100 != 3 && rec.Code != 404 {
+			t.Fatalf("%s %q answered %d with %q: a badge must answer an image, errors included", r.method, path, rec.Code, rec.Header().Get("Content-Type"))
+		}
 		switch rec.Code {
 		case 200, 201, 301, 307, 308, 400, 401, 403, 404, 405, 409, 429, 503, 507:
 		default:
@@ -88,6 +95,9 @@ func FuzzCounterRoutes(f *testing.F) {
 			t.Fatalf("%s %q ?%q answered %d and changed the counter (%d→%d, existed %v→%v, index %s→%s)",
 				r.method, path, query, rec.Code, before, after, existed, exists, indexBefore, indexAfter)
 		case ok && r.method == "GET" && r.path == "hit":
+			if ct := rec.Header().Get("Content-Type"); r.suffix == "/shield" && ct != "image/svg+xml" {
+				t.Fatalf("a badge answered %q", ct)
+			}
 			if after != before+1 {
 				t.Fatalf("a hit moved %s from %d to %d", name, before, after)
 			}
