@@ -95,9 +95,9 @@ type Stats struct {
 	Info
 	// Days are the last days, oldest first, ending with today.
 	Days []Day
-	// Uniques is the number of distinct visitor pseudonyms over Days. Pseudonyms change every
-	// day, so a visitor who came on three days counts three times: the price of never storing
-	// who they are.
+	// Uniques is the number of distinct visitors over Days, the sum of the days'. Pseudonyms
+	// change every day, so a visitor who came on three days counts three times: the price of
+	// never storing who they are.
 	Uniques int64
 }
 

@@ -43,13 +43,15 @@ const (
 	replyExists    = 3
 )
 
-// hitScript records a batch of hits in one step: the total (KEYS[1]), the day's count and its
-// hits without a visitor (fields d<dd> and c<dd> of the month's hash, KEYS[2]), and the visitors
-// in the day's HyperLogLog (KEYS[3]). The month's hash and the day's HyperLogLog expire once
-// their days have left the history, so old days go by themselves. A missing counter is created
-// when ARGV[2] is 1, and otherwise left alone: the reply is then nil and nothing changed.
-// ARGV: n, create, created (Unix s), day of the month, hits without a visitor, the month hash's
-// TTL (s), the HyperLogLog's TTL (s), then the visitors.
+// hitScript records a batch of hits in one step: the total (KEYS[1]); the day's count, its hits
+// without a visitor and its unique visitors (fields d<dd>, c<dd> and u<dd> of the month's hash,
+// KEYS[2]); and the visitors themselves in the day's HyperLogLog (KEYS[3]), whose estimate is
+// copied into u<dd>. The month's hash expires once its last day has left the history; the
+// HyperLogLog the day after its own, since once the day is over only its estimate is needed
+// (a visitor's pseudonym changes every day, so no later figure could use it). A missing counter
+// is created when ARGV[2] is 1, and otherwise left alone: the reply is then nil and nothing
+// changed. ARGV: n, create, created (Unix s), day of the month, hits without a visitor, the
+// month hash's TTL (s), the HyperLogLog's TTL (s), then the visitors.
 var hitScript = rueidis.NewLuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then
 	if ARGV[2] ~= '1' then return false end
@@ -60,14 +62,15 @@ end
 local day = 'd' .. ARGV[4]
 redis.call('HINCRBY', KEYS[2], day, ARGV[1])
 if ARGV[5] ~= '0' then redis.call('HINCRBY', KEYS[2], 'c' .. ARGV[4], ARGV[5]) end
-redis.call('EXPIRE', KEYS[2], ARGV[6], 'NX')
 if #ARGV >= 8 then
 	for i = 8, #ARGV, 1000 do
 		redis.call('PFADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 	end
 	redis.call('EXPIRE', KEYS[3], ARGV[7], 'NX')
+	redis.call('HSET', KEYS[2], 'u' .. ARGV[4], redis.call('PFCOUNT', KEYS[3]))
 end
-return {redis.call('HGET', KEYS[1], 'v'), redis.call('HGET', KEYS[2], day), redis.call('PFCOUNT', KEYS[3])}`)
+redis.call('EXPIRE', KEYS[2], ARGV[6], 'NX')
+return {redis.call('HGET', KEYS[1], 'v'), redis.call('HGET', KEYS[2], day), redis.call('HGET', KEYS[2], 'u' .. ARGV[4]) or '0'}`)
 
 // reserveScript adds the name to the index unless that would pass the limit (ARGV[2]; 0 none):
 // 1 added, 0 already there, -1 full. One script, so concurrent creators never overshoot.
@@ -184,11 +187,12 @@ func (s *Named) hit(ctx context.Context, name counter.Name, hits []counter.Hit, 
 	defer cancel()
 	day := startOfDay(at)
 	history := time.Duration(s.historyDays) * 24 * time.Hour
-	// A day's figures live until the day has left the history; a month's hash until its last
-	// day has. The TTLs are set when the keys are made (EXPIRE NX).
+	// A month's hash lives until its last day has left the history; a day's HyperLogLog until
+	// the end of the next day (hits of a batch that straddles midnight may still land in it).
+	// The TTLs are set when the keys are made (EXPIRE NX).
 	nextMonth := time.Date(day.Year(), day.Month()+1, 1, 0, 0, 0, 0, time.UTC)
 	monthTTL := nextMonth.Add(history).Sub(at)
-	dayTTL := day.Add(24 * time.Hour).Add(history).Sub(at)
+	dayTTL := day.Add(48 * time.Hour).Sub(at)
 
 	args := make([]string, 7, 7+len(hits))
 	unidentified := 0
@@ -237,8 +241,9 @@ func (s *Named) hit(ctx context.Context, name counter.Name, hits []counter.Hit, 
 	return c, nil
 }
 
-// Stats implements counter.Store: the counter, each month's counts of the days asked for, a
-// PFCOUNT per day and one over all of them, in one round trip.
+// Stats implements counter.Store: the counter and each month's figures of the days asked for,
+// in one round trip. The window's unique visitors are the sum of the days': pseudonyms change
+// every day, so the union of the days' HyperLogLogs would count the same.
 func (s *Named) Stats(ctx context.Context, name counter.Name, days int, at time.Time) (counter.Stats, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
@@ -249,31 +254,26 @@ func (s *Named) Stats(ctx context.Context, name counter.Name, days int, at time.
 	days = min(days, s.historyDays)
 	first := startOfDay(at).AddDate(0, 0, -(days - 1))
 
-	// Days grouped by month: one HMGET per month, in day order.
+	// Days grouped by month: one HMGET per month, in day order, three fields a day.
 	type monthFields struct {
 		key    string
 		fields []string
 	}
 	var months []monthFields
-	var hllKeys []string
 	for i := range days {
 		d := first.AddDate(0, 0, i)
 		if len(months) == 0 || d.Day() == 1 {
 			months = append(months, monthFields{key: monthKey(name, d)})
 		}
 		m := &months[len(months)-1]
-		m.fields = append(m.fields, "d"+strconv.Itoa(d.Day()), "c"+strconv.Itoa(d.Day()))
-		hllKeys = append(hllKeys, visitorsKey(name, dayStamp(d)))
+		dd := strconv.Itoa(d.Day())
+		m.fields = append(m.fields, "d"+dd, "c"+dd, "u"+dd)
 	}
-	cmds := make(rueidis.Commands, 0, 2+len(months)+days)
+	cmds := make(rueidis.Commands, 0, 1+len(months))
 	cmds = append(cmds, c.B().Hmget().Key(CounterKey(name)).Field("v", "t", "a").Build())
 	for _, m := range months {
 		cmds = append(cmds, c.B().Hmget().Key(m.key).Field(m.fields...).Build())
 	}
-	for _, k := range hllKeys {
-		cmds = append(cmds, c.B().Pfcount().Key(k).Build())
-	}
-	cmds = append(cmds, c.B().Pfcount().Key(hllKeys...).Build())
 	res := c.DoMulti(ctx, cmds...)
 
 	fail := func(err error) (counter.Stats, error) { return counter.Stats{}, classify(ctx, err) }
@@ -290,28 +290,22 @@ func (s *Named) Stats(ctx context.Context, name counter.Name, days int, at time.
 	}
 	st := counter.Stats{Info: info, Days: make([]counter.Day, 0, days)}
 	for i := range months {
-		counts, err := res[1+i].ToArray()
+		figures, err := res[1+i].ToArray()
 		if err != nil {
 			return fail(err)
 		}
-		for j := 0; j+1 < len(counts); j += 2 {
+		for j := 0; j+2 < len(figures); j += 3 {
 			d := counter.Day{Date: first.AddDate(0, 0, len(st.Days))}
-			if d.Hits, err = optionalInt(counts[j]); err != nil {
-				return fail(err)
-			}
-			if d.Unidentified, err = optionalInt(counts[j+1]); err != nil {
+			var e1, e2, e3 error
+			d.Hits, e1 = optionalInt(figures[j])
+			d.Unidentified, e2 = optionalInt(figures[j+1])
+			d.Uniques, e3 = optionalInt(figures[j+2])
+			if err := errors.Join(e1, e2, e3); err != nil {
 				return fail(err)
 			}
 			st.Days = append(st.Days, d)
+			st.Uniques += d.Uniques
 		}
-	}
-	for i := range st.Days {
-		if st.Days[i].Uniques, err = res[1+len(months)+i].AsInt64(); err != nil {
-			return fail(err)
-		}
-	}
-	if st.Uniques, err = res[len(res)-1].AsInt64(); err != nil {
-		return fail(err)
 	}
 	return st, nil
 }
@@ -470,13 +464,15 @@ func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth
 	if err != nil {
 		return err
 	}
-	// The counter, its months of daily counts and its days of unique visitors (which would
+	// The counter, its months of daily figures and the last days' visitors (which would
 	// otherwise expire on their own, and come back if the name is used again).
 	keys := []string{CounterKey(name)}
 	today := startOfDay(time.Now())
 	for i := range s.historyDays + 2 {
 		d := today.AddDate(0, 0, 1-i)
-		keys = append(keys, visitorsKey(name, dayStamp(d)))
+		if i < 4 {
+			keys = append(keys, visitorsKey(name, dayStamp(d)))
+		}
 		if i == 0 || d.Day() == 1 {
 			keys = append(keys, monthKey(name, d))
 		}
