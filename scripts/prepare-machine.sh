@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prepares a fresh Debian 12 machine for `make test`: the packages the tests use, then Docker
+# Prepares a fresh Debian 12 machine for `make test`: the packages the tests use (Redis, make,
+# Chromium for the browser tests), then Docker
 # (see prepare-docker.sh). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,7 @@ pkgs=()
 command -v redis-server >/dev/null || pkgs+=(redis-server)
 command -v redis-cli >/dev/null || pkgs+=(redis-tools)
 command -v make >/dev/null || pkgs+=(make)
+command -v chromium >/dev/null || pkgs+=(chromium) # e2e/browser: headless, over the DevTools protocol
 if [ ${#pkgs[@]} -gt 0 ]; then
 	echo "[prepare-machine] installing ${pkgs[*]}"
 	apt-get update -qq
