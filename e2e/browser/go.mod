@@ -1,0 +1,3 @@
+module github.com/hitcounter/hitcounter/e2e/browser
+
+go 1.26.0
