@@ -32,8 +32,9 @@ test-fuzz: ## each fuzz target for a bounded number of executions (FUZZTIME over
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime "$$budget" -timeout 5m "$$pkg"; \
 	done
 
-test-e2e: ## only the Docker end-to-end tests (verbose: they print image size and start-up time)
+test-e2e: ## the Docker end-to-end tests, then the browser tests (e2e/browser, own module: headless Chromium)
 	HITCOUNTER_E2E=1 $(GO) test -count=1 -timeout 25m -v ./e2e/...
+	cd e2e/browser && HITCOUNTER_E2E=1 $(GO) test -count=1 -v ./...
 
 test-k8s: ## the Helm chart on a real single-node Kubernetes built here (root; see docs/kubernetes.md)
 	bash scripts/k8s/test.sh
@@ -56,11 +57,12 @@ chaos: ## the chaos suite in its long form; rewrites the table in docs/reliabili
 run: ## the service against a Redis on localhost:6379
 	REDIS_HOST=$${REDIS_HOST:-127.0.0.1} $(GO) run -ldflags '-X main.version=$(VERSION)' ./cmd/hitcounter
 
-lint: ## gofmt, go vet, staticcheck
+lint: ## gofmt, go vet, staticcheck (the main module and e2e/browser)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags k8s ./e2e/k8s/
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	cd e2e/browser && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 bench: ## side-by-side throughput and latency in one run (bench/harness); writes docs/benchmarks.md and .png
 	$(GO) run ./bench/harness
