@@ -159,6 +159,7 @@ func TestLeastPrivilege(t *testing.T) {
 	// And it may do what the API needs (a sample: the visit counter, a named counter's hash and
 	// script, the index).
 	for _, cmd := range []string{"INCR hitcounter:visits", "HINCRBY hitcounter:c:{acl/test} v 1", "SADD hitcounter:index acl/test",
+		"PFADD hitcounter:c:{acl/test}:u:20261126 visitor", "PFCOUNT hitcounter:c:{acl/test}:u:20261126",
 		`EVAL "return redis.call('HINCRBY', KEYS[1], 'v', 1)" 1 hitcounter:c:{acl/test}`} {
 		out, _ := s.compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
 			`REDISCLI_AUTH="$(cat /run/secrets/redis_app_password)" redis-cli --user hitcounter `+cmd)
