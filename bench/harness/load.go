@@ -19,6 +19,7 @@ type row struct {
 	P50, P99    string
 	Check       string // "-" when the row counts nothing
 	Failed      bool
+	OK          int64 `json:",omitempty"` // 2xx answers
 }
 
 // wrkResult is what the harness reads from wrk's report.
@@ -101,6 +102,13 @@ func settled(ctx context.Context, count counterFunc) (int64, error) {
 // that the counter moved by the 2xx answers: at least that, and at most one more per failed
 // request and per connection (wrk stops with requests in flight, which the server still counts).
 func (b *bench) wrkRun(ctx context.Context, level, name, url string, conns int, count counterFunc) (row, error) {
+	return b.wrkRunScript(ctx, level, name, url, "", conns, count, nil)
+}
+
+// wrkRunScript is wrkRun with a wrk Lua script (-s), when script is not "", and a hook called
+// right before wrk starts (true) and right after it ends (false), when hook is not nil: the
+// harness' own readings of the counter are outside the two calls.
+func (b *bench) wrkRunScript(ctx context.Context, level, name, url, script string, conns int, count counterFunc, hook func(start bool) error) (row, error) {
 	var before, after int64
 	var err error
 	if count != nil {
@@ -108,10 +116,23 @@ func (b *bench) wrkRun(ctx context.Context, level, name, url string, conns int, 
 			return row{}, fmt.Errorf("%s: counter before: %w", name, err)
 		}
 	}
-	out, err := output(ctx, b.duration+time.Minute, "", nil, "wrk",
-		"-t"+strconv.Itoa(b.threads), "-c"+strconv.Itoa(conns), "-d"+b.durationArg, "--latency", url)
+	args := []string{"-t" + strconv.Itoa(b.threads), "-c" + strconv.Itoa(conns), "-d" + b.durationArg, "--latency"}
+	if script != "" {
+		args = append(args, "-s", script)
+	}
+	if hook != nil {
+		if err := hook(true); err != nil {
+			return row{}, err
+		}
+	}
+	out, err := output(ctx, b.duration+time.Minute, "", nil, "wrk", append(args, url)...)
 	if err != nil {
 		return row{}, err
+	}
+	if hook != nil {
+		if err := hook(false); err != nil {
+			return row{}, err
+		}
 	}
 	if count != nil {
 		if after, err = settled(ctx, count); err != nil {
@@ -122,7 +143,7 @@ func (b *bench) wrkRun(ctx context.Context, level, name, url string, conns int, 
 	if err != nil {
 		return row{}, fmt.Errorf("%s: %w", name, err)
 	}
-	r := row{Level: level, Name: name, Conns: conns, RPS: w.rps, P50: w.p50, P99: w.p99, Check: "-"}
+	r := row{Level: level, Name: name, Conns: conns, RPS: w.rps, P50: w.p50, P99: w.p99, Check: "-", OK: w.total - w.non2xx}
 	if count != nil {
 		// 2xx ≤ growth ≤ 2xx + failed + in flight: every answered visit was counted, and a visit
 		// that failed (503 when Redis is slower than REDIS_TIMEOUT) may have been counted too.

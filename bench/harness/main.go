@@ -1,7 +1,7 @@
 // Command harness is `make bench`: it measures hitcounter side by side with its limits in one
 // run, on loopback and the project's own containers only, and writes docs/benchmarks.md and
 // docs/benchmarks.png. Every load has a fixed duration; the whole run is bounded by
-// BENCH_TIMEOUT (30 minutes unless set).
+// BENCH_TIMEOUT (45 minutes unless set).
 //
 // Process level (local processes, one local redis-server with appendfsync always, one without
 // persistence):
@@ -9,6 +9,11 @@
 //	ceiling      a net/http handler writing a fixed line, no Redis (bench/ceiling)
 //	hitcounter   the service's GET / as shipped (coalesced INCRBY, access log on); without the
 //	             access log; without persistence
+//	/hit         named counters: GET /hit/{ns}/{key} on one key and on 10,000 keys at random
+//	             per request (a wrk Lua script), rate limits on but not binding, the counters
+//	             created by an untimed pass first; what each run cost Redis and the service
+//	             (INFO commandstats and cpu, /proc); and Redis memory per counter (fresh
+//	             redis-servers, counters created through the API)
 //	visitsrv     a minimal GET / (bench/clientcmp/visitsrv) over three counter paths: coalesced
 //	             on the shipped store, one INCR per visit, coalesced over go-redis
 //	flask        the Flask original under gunicorn with 5 workers (bench/flask)
@@ -28,8 +33,11 @@
 // Environment: BENCH_DURATION (8s) per wrk run, BENCH_THREADS (2), BENCH_ROUNDS (3) of the
 // process-level runs, BENCH_OUT
 // (docs/benchmarks.md), BENCH_VEGETA_DURATION (15s), BENCH_CLIENT_DURATION (3s),
-// BENCH_TIMEOUT (30m), BENCH_BASELINE (the commit of the "before" row, or none), HITCOUNTER_CACHE (/var/cache/hitcounter, where vegeta is kept), and
+// BENCH_TIMEOUT (45m), BENCH_BASELINE (the commit of the "before" row, or none), HITCOUNTER_CACHE (/var/cache/hitcounter, where vegeta is kept), and
 // BENCH_STACK=0 to skip the Docker part while working on the harness (the report then says so);
+// BENCH_ROWS=id,... runs only those process-level rows (ids in processLevel: ceiling, hc, hit1,
+// hit10k, ...) and skips the exact runs, redis-benchmark and clientcmp; BENCH_MEMORY_COUNTERS
+// (100000; 0 skips) counters per memory figure;
 // BENCH_SAVE=FILE keeps the raw results, BENCH_RENDER=FILE rewrites the report from them.
 package main
 
@@ -41,6 +49,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -70,9 +79,15 @@ type bench struct {
 	stack          bool
 	vegeta         string
 
+	onlyRows       []string // BENCH_ROWS: ids of the only process-level rows to run; nil for all
+	memoryCounters int      // BENCH_MEMORY_COUNTERS: counters per memory figure; 0 skips it
+
 	procs    procs
 	rows     []row
 	failures []string
+	costs    []runCost
+	// memoryResults are the Redis memory per counter figures.
+	memoryResults []memoryResult
 
 	// Figures for the report; absent ones are reported as not measured.
 	metrics                                        map[string]float64
@@ -137,6 +152,12 @@ func newBench() (*bench, error) {
 	b.out = envOr("BENCH_OUT", filepath.Join("docs", "benchmarks.md"))
 	b.cacheDir = envOr("HITCOUNTER_CACHE", "/var/cache/hitcounter")
 	b.stack = os.Getenv("BENCH_STACK") != "0"
+	if v := os.Getenv("BENCH_ROWS"); v != "" {
+		b.onlyRows = strings.Split(v, ",")
+	}
+	if b.memoryCounters, err = strconv.Atoi(envOr("BENCH_MEMORY_COUNTERS", "100000")); err != nil || b.memoryCounters < 0 || b.memoryCounters > 1000000 {
+		return nil, fmt.Errorf("BENCH_MEMORY_COUNTERS=%q: want 0..1000000", os.Getenv("BENCH_MEMORY_COUNTERS"))
+	}
 	return b, nil
 }
 
@@ -145,7 +166,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	timeout, _, err := envDuration("BENCH_TIMEOUT", "30m", 2*time.Hour)
+	timeout, _, err := envDuration("BENCH_TIMEOUT", "45m", 2*time.Hour)
 	if err != nil {
 		return err
 	}

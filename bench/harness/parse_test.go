@@ -86,3 +86,24 @@ func TestCheckCountsOK(t *testing.T) {
 		t.Errorf("countOK(-) = %d", got)
 	}
 }
+
+func TestParseRedisInfo(t *testing.T) {
+	info := "# Commandstats\r\n" +
+		"cmdstat_evalsha:calls=1200,usec=9000,usec_per_call=7.50,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_hincrby:calls=1200,usec=1200,usec_per_call=1.00,rejected_calls=0,failed_calls=0\r\n" +
+		"\n# CPU\r\nused_cpu_sys:1.500000\r\nused_cpu_user:2.250000\r\nused_cpu_sys_children:9.000000\r\n"
+	st := parseRedisInfo(info)
+	if st.calls["evalsha"] != 1200 || st.calls["hincrby"] != 1200 || len(st.calls) != 2 {
+		t.Errorf("calls = %v", st.calls)
+	}
+	if st.cpu != 3.75 {
+		t.Errorf("cpu = %v, want 3.75 (user + sys, not the children's)", st.cpu)
+	}
+}
+
+func TestMemoryPerCounter(t *testing.T) {
+	r := memoryResult{Counters: 1000, Before: 1_000_000, After: 1_250_500}
+	if got := r.perCounter(); got != 250.5 {
+		t.Errorf("perCounter = %v", got)
+	}
+}

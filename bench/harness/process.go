@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -244,10 +245,15 @@ func (b *bench) startService(ctx context.Context, bin, redisAddr string, extra .
 
 // processRow is one process-level configuration; later issues add theirs to processRows.
 type processRow struct {
+	id     string // for BENCH_ROWS
 	name   string
 	url    string
 	levels []int
 	count  counterFunc
+	script string // wrk -s, when not ""
+	// redis and pid, when set: each run also records what it cost that Redis and that process.
+	redis string
+	pid   int
 }
 
 // exactRun is bench/hitload's JSON line plus how far the counter moved.
@@ -307,6 +313,19 @@ func (b *bench) processLevel(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	hcPid := b.procs.lastPid()
+	// The named-counter rows' service: same binary, same Redis, the limits on but not binding.
+	hit, err := b.startHitcounter(ctx, always, hitEnv...)
+	if err != nil {
+		return err
+	}
+	hitPid := b.procs.lastPid()
+	// The same on the Redis without persistence: what the fsync of every write costs the hits.
+	hitNone, err := b.startHitcounter(ctx, none, hitEnv...)
+	if err != nil {
+		return err
+	}
+	hitNonePid := b.procs.lastPid()
 	quiet, err := b.startHitcounter(ctx, always, "ACCESS_LOG=false")
 	if err != nil {
 		return err
@@ -348,17 +367,52 @@ func (b *bench) processLevel(ctx context.Context) error {
 		return err
 	}
 
+	// The /hit rows' counters exist before the timed runs: those count hits, not creations.
+	oneKeyScript, err := b.writeKeysScript(0, 1)
+	if err != nil {
+		return err
+	}
+	manyKeysScript, err := b.writeKeysScript(1, hitKeys)
+	if err != nil {
+		return err
+	}
+	for _, p := range [][2]string{{hit, always}, {hitNone, none}} {
+		if err := b.precreate(ctx, p[0], p[1]); err != nil {
+			return err
+		}
+	}
+
 	countAlways := redisCounter(always, key)
+	oneKeyURL := hit + strings.TrimPrefix(hitPath(hitNamespace, 0), "/")
 	rows := []processRow{
-		{rowCeiling, ceiling, levels, nil},
-		{rowHC, hc, levels, countAlways},
-		{rowBaseline, baseline, levels, countAlways},
-		{rowMinCoal, minCoal, levels, countAlways},
-		{rowMinIncr, minIncr, levels, countAlways},
-		{rowMinGoRed, minGoRedis, levels, countAlways},
-		{rowQuiet, quiet, levels[:1], countAlways},
-		{rowNoPersist, noPersist, levels[:1], redisCounter(none, key)},
-		{rowFlask, flask, levels[:1], redisCounter(always, "hits")},
+		{id: "ceiling", name: rowCeiling, url: ceiling, levels: levels},
+		{id: "ceiling-lua", name: rowCeilingLua, url: ceiling, levels: levels, script: manyKeysScript},
+		{id: "hc", name: rowHC, url: hc, levels: levels, count: countAlways, redis: always, pid: hcPid},
+		{id: "hit1", name: rowHitOne, url: oneKeyURL, levels: levels, count: namedCounter(always, hitNamespace, 0, 1),
+			script: oneKeyScript, redis: always, pid: hitPid},
+		{id: "hit10k", name: rowHitMany, url: oneKeyURL, levels: levels, count: namedCounter(always, hitNamespace, 1, hitKeys),
+			script: manyKeysScript, redis: always, pid: hitPid},
+		{id: "hit10k-nopersist", name: rowHitManyNoPersist, url: hitNone + strings.TrimPrefix(hitPath(hitNamespace, 0), "/"), levels: levels,
+			count: namedCounter(none, hitNamespace, 1, hitKeys), script: manyKeysScript, redis: none, pid: hitNonePid},
+		{id: "baseline", name: rowBaseline, url: baseline, levels: levels, count: countAlways},
+		{id: "min-coal", name: rowMinCoal, url: minCoal, levels: levels, count: countAlways},
+		{id: "min-incr", name: rowMinIncr, url: minIncr, levels: levels, count: countAlways},
+		{id: "min-goredis", name: rowMinGoRed, url: minGoRedis, levels: levels, count: countAlways},
+		{id: "quiet", name: rowQuiet, url: quiet, levels: levels[:1], count: countAlways},
+		{id: "nopersist", name: rowNoPersist, url: noPersist, levels: levels[:1], count: redisCounter(none, key)},
+		{id: "flask", name: rowFlask, url: flask, levels: levels[:1], count: redisCounter(always, "hits")},
+	}
+	if b.onlyRows != nil {
+		ids := map[string]bool{}
+		for _, r := range rows {
+			ids[r.id] = true
+		}
+		for _, id := range b.onlyRows {
+			if !ids[id] {
+				return fmt.Errorf("BENCH_ROWS: no row %q", id)
+			}
+		}
+		rows = slices.DeleteFunc(rows, func(r processRow) bool { return !slices.Contains(b.onlyRows, r.id) })
 	}
 	// Interleaved rounds (BENCH_ROUNDS, 3 unless set); the report shows the median of them for
 	// every row, so that a moment of noise on the shared cores does not decide a ratio.
@@ -368,11 +422,31 @@ func (b *bench) processLevel(ctx context.Context) error {
 				if r.url == "" || !containsInt(r.levels, c) {
 					continue
 				}
-				if _, err := b.wrkRun(ctx, "process", r.name, r.url, c, r.count); err != nil {
+				if r.redis != "" {
+					err = b.costRun(ctx, r, c)
+				} else {
+					_, err = b.wrkRunScript(ctx, "process", r.name, r.url, r.script, c, r.count, nil)
+				}
+				if err != nil {
 					return err
 				}
 			}
 		}
+	}
+	for _, p := range [][2]string{{hit, always}, {hitNone, none}} {
+		b.checkIndex(p[1])
+		b.checkNotLimited(ctx, p[0])
+	}
+
+	if b.memoryCounters > 0 {
+		if err := b.memory(ctx, b.memoryCounters); err != nil {
+			return err
+		}
+	}
+	if b.onlyRows != nil {
+		logf("BENCH_ROWS set: exact runs, start to ready, redis-benchmark and clientcmp skipped")
+		b.procs.stop()
+		return nil
 	}
 
 	for _, e := range []struct{ name, url string }{

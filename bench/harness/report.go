@@ -169,6 +169,10 @@ func (b *bench) report() error {
 	if !b.stack {
 		m.w("- **stack level not measured in this run** (`BENCH_STACK=0`).")
 	}
+	if b.onlyRows != nil {
+		m.w("- **only some process-level rows ran** (`BENCH_ROWS=%s`); the exact runs, redis-benchmark and", strings.Join(b.onlyRows, ","))
+		m.w("  the client comparison did not.")
+	}
 	m.w("")
 	m.w("![requests per second by configuration](%s)", filepath.Base(b.chartPath()))
 	m.w("")
@@ -192,6 +196,7 @@ func (b *bench) report() error {
 		m.w("| process level, `GET /` no worse than before issue #8 (`%s`, same run; %d connections; within 5%% for noise) | %s vs %s of the ceiling | %s |",
 			b.baselineName(), c, pct(hc[c], ceiling[c]), pct(before, ceiling[c]), mark(r, 0.95, fmt.Sprintf("%.2fx", r), false))
 	}
+	b.hitTargets(&m)
 	fr := 0.0
 	if flask > 0 {
 		fr = hc[64] / flask
@@ -235,7 +240,7 @@ func (b *bench) report() error {
 	m.w("counted, and the excess is at most what wrk left in flight when it stopped (one per connection)")
 	m.w("plus requests that failed (a 503 when Redis is slower than `REDIS_TIMEOUT` may still count);")
 	m.w("the harness fails if not, and shows any failed requests. The Flask app counts in")
-	m.w("its own key. Stack rows go through HAProxy to the web containers and the Redis container, all")
+	m.w("its own key; a `/hit` row's counter is the sum of its named counters ([below](#named-counters)). Stack rows go through HAProxy to the web containers and the Redis container, all")
 	m.w("as shipped (access log on, `appendfsync always`).")
 	m.w("")
 	m.w("`%s` is the service as of commit `%s` (`BENCH_BASELINE`), the one whose run recorded", rowBaseline, b.baselineName())
@@ -256,6 +261,9 @@ func (b *bench) report() error {
 			e.Name, e.Requests, e.OK, e.Other+e.Errors, e.Duplicates, e.MinCount, e.MaxCount, e.Delta, num(e.RPS), e.P50ms, e.P99ms)
 		m.w("")
 	}
+
+	b.namedSection(&m, ceiling)
+	b.memorySection(&m)
 
 	m.w("## Latency at a fixed rate, through the stack")
 	m.w("")
@@ -281,6 +289,7 @@ func (b *bench) report() error {
 	m.w("| images: web / redis / lb | %s / %s / %s MB (redis and lb: stand-in bases on machines without a registry) |", mb("web_image_mb"), mb("redis_image_mb"), mb("lb_image_mb"))
 	m.w("| process start to ready (`bench/startup`, median of 7) | %s ms |", mb("start_to_ready_ms"))
 	m.w("| `docker compose up --wait`, built images, to all healthy | %s s |", mb("compose_up_seconds"))
+	b.memoryResourceRow(&m)
 	m.w("")
 
 	m.w("## Where the CPU goes through the stack")
@@ -412,7 +421,7 @@ func (b *bench) chart(ctx context.Context) error {
 	if err := os.WriteFile(dat, []byte(data.String()), 0o644); err != nil {
 		return err
 	}
-	script := fmt.Sprintf(`set terminal pngcairo size 1200,680 font "sans,10"
+	script := fmt.Sprintf(`set terminal pngcairo size 1200,720 font "sans,10"
 set output %q
 set title "hitcounter: requests per second (wrk, loopback, %d cores; higher is better; run %s)"
 set style data histograms
@@ -423,7 +432,7 @@ set grid ytics
 set yrange [0:*]
 set xtics rotate by -35 nomirror
 set key top right
-set bmargin 12
+set bmargin 14
 set rmargin 20
 plot %q using 2:xtic(1) title "64 connections", "" using 3 title "256 connections"
 `, b.chartPath(), runtime.NumCPU(), b.started.UTC().Format("2006-01-02"), dat)

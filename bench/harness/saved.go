@@ -31,12 +31,15 @@ type results struct {
 	VegetaDuration time.Duration
 	ClientDuration time.Duration
 	Failures       []string
+	Costs          []runCost      `json:",omitempty"`
+	Memory         []memoryResult `json:",omitempty"`
+	OnlyRows       []string       `json:",omitempty"`
 }
 
 func (b *bench) save(path string) error {
 	r := results{b.rows, b.metrics, b.exact, b.latency, b.clients, b.cpuShare, b.loadAtStart, b.loadAtEnd,
 		b.commit, b.goVersion, b.redisVersion, b.dockerVersion, b.started, b.durationArg, b.threads, b.rounds,
-		b.baseline, b.stack, b.vegetaDuration, b.clientDuration, b.failures}
+		b.baseline, b.stack, b.vegetaDuration, b.clientDuration, b.failures, b.costs, b.memoryResults, b.onlyRows}
 	data, err := json.MarshalIndent(r, "", "\t")
 	if err != nil {
 		return err
@@ -57,6 +60,7 @@ func (b *bench) load(path string) error {
 	b.loadAtStart, b.loadAtEnd, b.commit, b.goVersion, b.redisVersion, b.dockerVersion = r.LoadAtStart, r.LoadAtEnd, r.Commit, r.GoVersion, r.RedisVersion, r.DockerVersion
 	b.started, b.durationArg, b.threads, b.rounds, b.baseline, b.stack = r.Started, r.DurationArg, r.Threads, r.Rounds, r.Baseline, r.Stack
 	b.vegetaDuration, b.clientDuration, b.failures = r.VegetaDuration, r.ClientDuration, r.Failures
+	b.costs, b.memoryResults, b.onlyRows = r.Costs, r.Memory, r.OnlyRows
 	if b.metrics == nil {
 		b.metrics = map[string]float64{}
 	}

@@ -112,8 +112,9 @@ func redisCounter(addr, key string) func(context.Context) (int64, error) {
 
 // procs are the long-running processes the harness started; stop ends exactly those.
 type procs struct {
-	cmds []*exec.Cmd
-	logs string // directory for their output
+	cmds    []*exec.Cmd
+	logs    string // directory for their output
+	started int    // how many were started, for the log files' names
 }
 
 // start starts a process with its output in a log file, and returns that file's path.
@@ -123,7 +124,8 @@ func (p *procs) start(dir string, env []string, name string, args ...string) (st
 	if env != nil {
 		cmd.Env = env
 	}
-	logPath := filepath.Join(p.logs, fmt.Sprintf("%d-%s.log", len(p.cmds), filepath.Base(name)))
+	logPath := filepath.Join(p.logs, fmt.Sprintf("%d-%s.log", p.started, filepath.Base(name)))
+	p.started++
 	f, err := os.Create(logPath)
 	if err != nil {
 		return "", err
@@ -150,11 +152,17 @@ func tail(path string) string {
 }
 
 // stop sends SIGTERM to every process it started, waits up to 10 s for each, then kills.
-func (p *procs) stop() {
-	for _, cmd := range p.cmds {
+func (p *procs) stop() { p.stopFrom(0) }
+
+// lastPid is the process id of the process started last.
+func (p *procs) lastPid() int { return p.cmds[len(p.cmds)-1].Process.Pid }
+
+// stopFrom stops the processes started from the i-th on (as stop does) and forgets them.
+func (p *procs) stopFrom(i int) {
+	for _, cmd := range p.cmds[i:] {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 	}
-	for _, cmd := range p.cmds {
+	for _, cmd := range p.cmds[i:] {
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
 		select {
@@ -164,7 +172,7 @@ func (p *procs) stop() {
 			<-done
 		}
 	}
-	p.cmds = nil
+	p.cmds = p.cmds[:i]
 }
 
 func readFile(path string) string {
