@@ -48,7 +48,9 @@ const (
 // KEYS[2]); and the visitors themselves in the day's HyperLogLog (KEYS[3]), whose estimate is
 // copied into u<dd>. The month's hash expires once its last day has left the history; the
 // HyperLogLog the day after its own, since once the day is over only its estimate is needed
-// (a visitor's pseudonym changes every day, so no later figure could use it). A missing counter
+// (a visitor's pseudonym changes every day, so no later figure could use it). The TTLs are set
+// when the keys are made, and the estimate copied only when PFADD changed the sketch: the script
+// runs once per hit on a quiet counter, so every command counts. A missing counter
 // is created when ARGV[2] is 1, and otherwise left alone: the reply is then nil and nothing
 // changed. ARGV: n, create, created (Unix s), day of the month, hits without a visitor, the
 // month hash's TTL (s), the HyperLogLog's TTL (s), then the visitors.
@@ -59,18 +61,22 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 else
 	redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])
 end
-local day = 'd' .. ARGV[4]
-redis.call('HINCRBY', KEYS[2], day, ARGV[1])
+local n = tonumber(ARGV[1])
+local today = redis.call('HINCRBY', KEYS[2], 'd' .. ARGV[4], n)
+if today == n then redis.call('EXPIRE', KEYS[2], ARGV[6], 'NX') end
 if ARGV[5] ~= '0' then redis.call('HINCRBY', KEYS[2], 'c' .. ARGV[4], ARGV[5]) end
+local uniques = 'u' .. ARGV[4]
 if #ARGV >= 8 then
+	local changed = 0
 	for i = 8, #ARGV, 1000 do
-		redis.call('PFADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+		changed = changed + redis.call('PFADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 	end
-	redis.call('EXPIRE', KEYS[3], ARGV[7], 'NX')
-	redis.call('HSET', KEYS[2], 'u' .. ARGV[4], redis.call('PFCOUNT', KEYS[3]))
+	if changed > 0 then
+		redis.call('EXPIRE', KEYS[3], ARGV[7], 'NX')
+		redis.call('HSET', KEYS[2], uniques, redis.call('PFCOUNT', KEYS[3]))
+	end
 end
-redis.call('EXPIRE', KEYS[2], ARGV[6], 'NX')
-return {redis.call('HGET', KEYS[1], 'v'), redis.call('HGET', KEYS[2], day), redis.call('HGET', KEYS[2], 'u' .. ARGV[4]) or '0'}`)
+return {redis.call('HGET', KEYS[1], 'v'), today, redis.call('HGET', KEYS[2], uniques) or 0}`)
 
 // reserveScript adds the name to the index unless that would pass the limit (ARGV[2]; 0 none):
 // 1 added, 0 already there, -1 full. One script, so concurrent creators never overshoot.
