@@ -104,7 +104,7 @@ svg.chart { width: 100%; height: auto; display: block; }
 .chart .hits { fill: var(--hits); }
 .chart .uniques { fill: var(--uniques); }
 .chart .axis { stroke: var(--line); }
-.chart text { fill: var(--muted); font-size: 11px; font-family: system-ui, sans-serif; }
+.chart text { fill: var(--muted); font-size: 13px; font-family: system-ui, sans-serif; }
 figcaption { color: var(--muted); font-size: .85rem; }
 .key-hits, .key-uniques { display: inline-block; width: .7rem; height: .7rem; border-radius: 2px; margin: 0 .25rem 0 .5rem; }
 .key-hits { background: var(--hits); } .key-uniques { background: var(--uniques); }
@@ -181,7 +181,12 @@ func chartSVG(days []counter.Day) string {
 				v.class, x, height-bottom-h, bar, h, d.Date.Format("2006-01-02"), v.n, v.class)
 		}
 		if i%7 == (len(days)-1)%7 { // a label every week, ending today
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%s</text>`+"\n", x+bar/2, height-6, d.Date.Format("01-02"))
+			// Centred under its bar, except today's, which would run off the right edge.
+			lx, anchor := x+bar/2, "middle"
+			if i == len(days)-1 {
+				lx, anchor = x+bar, "end"
+			}
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="%s">%s</text>`+"\n", lx, height-6, anchor, d.Date.Format("01-02"))
 		}
 	}
 	b.WriteString("</svg>\n")

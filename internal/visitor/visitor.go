@@ -197,19 +197,42 @@ type SaltStore interface {
 type Pseudonyms struct {
 	store SaltStore
 
-	mu    sync.Mutex
-	day   string
-	salt  []byte
-	fetch chan struct{}
+	mu     sync.Mutex
+	day    int64 // days since the Unix epoch of salt, -1 before the first
+	salt   []byte
+	fetch  chan struct{}
+	recent map[pseudonymKey]string // today's pseudonyms, so repeat clients cost no HMAC
 }
 
+type pseudonymKey struct{ purpose, value string }
+
+// maxRecent bounds the memo of today's pseudonyms (about 100 bytes each); it is emptied when
+// full and when the day changes. It lives in this process only, and goes with the day's salt.
+const maxRecent = 16384
+
 // NewPseudonyms returns Pseudonyms over store.
-func NewPseudonyms(store SaltStore) *Pseudonyms { return &Pseudonyms{store: store} }
+func NewPseudonyms(store SaltStore) *Pseudonyms {
+	return &Pseudonyms{store: store, day: -1, recent: make(map[pseudonymKey]string)}
+}
 
 // Of returns the pseudonym of value for the UTC day of t, under purpose (so that pseudonyms made
 // for one use cannot be matched with another's).
 func (p *Pseudonyms) Of(ctx context.Context, t time.Time, purpose, value string) (string, error) {
-	salt, err := p.saltFor(ctx, t.UTC().Format(time.DateOnly))
+	day := t.Unix() / 86400
+	if t.Unix() < 0 && t.Unix()%86400 != 0 {
+		day-- // floor, for times before 1970
+	}
+	key := pseudonymKey{purpose, value}
+	p.mu.Lock()
+	if p.day == day {
+		if name, ok := p.recent[key]; ok {
+			p.mu.Unlock()
+			return name, nil
+		}
+	}
+	p.mu.Unlock()
+
+	salt, err := p.saltFor(ctx, day)
 	if err != nil {
 		return "", err
 	}
@@ -218,10 +241,20 @@ func (p *Pseudonyms) Of(ctx context.Context, t time.Time, purpose, value string)
 	mac.Write([]byte{0})
 	mac.Write([]byte(value))
 	// 128 bits: unique enough for any number of visitors, half the key length of the full MAC.
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:16]), nil
+	name := base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:16])
+
+	p.mu.Lock()
+	if p.day == day {
+		if len(p.recent) >= maxRecent {
+			clear(p.recent)
+		}
+		p.recent[key] = name
+	}
+	p.mu.Unlock()
+	return name, nil
 }
 
-func (p *Pseudonyms) saltFor(ctx context.Context, day string) ([]byte, error) {
+func (p *Pseudonyms) saltFor(ctx context.Context, day int64) ([]byte, error) {
 	for {
 		p.mu.Lock()
 		if p.day == day {
@@ -243,10 +276,11 @@ func (p *Pseudonyms) saltFor(ctx context.Context, day string) ([]byte, error) {
 		p.fetch = ch
 		p.mu.Unlock()
 
-		salt, err := p.store.Salt(ctx, day)
+		salt, err := p.store.Salt(ctx, time.Unix(day*86400, 0).UTC().Format(time.DateOnly))
 		p.mu.Lock()
 		if err == nil {
 			p.day, p.salt = day, salt
+			clear(p.recent)
 		}
 		p.fetch = nil
 		p.mu.Unlock()
