@@ -288,7 +288,8 @@ func handleHit(d CounterDeps, m *Metrics) http.Handler {
 	})
 }
 
-func handleGet(d CounterDeps, m *Metrics) http.Handler {
+// handleRead answers a counter read (get, info) with what answer makes of it.
+func handleRead(d CounterDeps, m *Metrics, answer func(counter.Info) any) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		allowCORS(w)
 		info, err := d.get(r)
@@ -297,24 +298,17 @@ func handleGet(d CounterDeps, m *Metrics) http.Handler {
 			writeAPIError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, valueAnswer{Value: info.Value})
+		writeJSON(w, http.StatusOK, answer(info))
 	})
 }
 
-func handleInfo(d CounterDeps, m *Metrics) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		allowCORS(w)
-		info, err := d.get(r)
-		if err != nil {
-			m.redisError("get", err)
-			writeAPIError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, infoAnswer{
-			Namespace: info.Name.Namespace, Key: info.Name.Key, Value: info.Value,
-			Created: formatCreated(info.Created), AdminKeySet: info.AdminKeyHash != "",
-		})
-	})
+func getAnswer(info counter.Info) any { return valueAnswer{Value: info.Value} }
+
+func infoAnswerOf(info counter.Info) any {
+	return infoAnswer{
+		Namespace: info.Name.Namespace, Key: info.Name.Key, Value: info.Value,
+		Created: formatCreated(info.Created), AdminKeySet: info.AdminKeyHash != "",
+	}
 }
 
 func formatCreated(t time.Time) string {

@@ -24,8 +24,8 @@ func routes(d Deps) []route {
 
 		// Named counters, on CountAPI's and Abacus' paths (docs/api.md).
 		{"GET /hit/{namespace}/{key}", handleHit(c, m)},
-		{"GET /get/{namespace}/{key}", handleGet(c, m)},
-		{"GET /info/{namespace}/{key}", handleInfo(c, m)},
+		{"GET /get/{namespace}/{key}", handleRead(c, m, getAnswer)},
+		{"GET /info/{namespace}/{key}", handleRead(c, m, infoAnswerOf)},
 		{"POST /create/{namespace}/{key}", handleCreate(c, m)},
 		{"POST /set/{namespace}/{key}", handleChange(c, m, "set")},
 		{"POST /update/{namespace}/{key}", handleChange(c, m, "update")},
