@@ -14,6 +14,10 @@
 //	             created by an untimed pass first; what each run cost Redis and the service
 //	             (INFO commandstats and cpu, /proc); and Redis memory per counter (fresh
 //	             redis-servers, counters created through the API)
+//	badge        the counting badge (issue #10): GET /hit/{ns}/{key}/shield on one key, a
+//	             User-Agent at random among 1,000 per request (wrk script), so each hit adds a
+//	             visitor to the day's HyperLogLog; answers checked by a sample after the rounds
+//	             (SVG, never cached, the next count), the day's uniques against the 1,000
 //	visitsrv     a minimal GET / (bench/clientcmp/visitsrv) over three counter paths: coalesced
 //	             on the shipped store, one INCR per visit, coalesced over go-redis
 //	flask        the Flask original under gunicorn with 5 workers (bench/flask)
@@ -36,7 +40,7 @@
 // BENCH_TIMEOUT (45m), BENCH_BASELINE (the commit of the "before" row, or none), HITCOUNTER_CACHE (/var/cache/hitcounter, where vegeta is kept), and
 // BENCH_STACK=0 to skip the Docker part while working on the harness (the report then says so);
 // BENCH_ROWS=id,... runs only those process-level rows (ids in processLevel: ceiling, hc, hit1,
-// hit10k, ...) and skips the exact runs, redis-benchmark and clientcmp; BENCH_MEMORY_COUNTERS
+// hit10k, badge, ...) and skips the exact runs, redis-benchmark and clientcmp; BENCH_MEMORY_COUNTERS
 // (100000; 0 skips) counters per memory figure;
 // BENCH_SAVE=FILE keeps the raw results, BENCH_RENDER=FILE rewrites the report from them.
 package main

@@ -381,6 +381,14 @@ func (b *bench) processLevel(ctx context.Context) error {
 			return err
 		}
 	}
+	// The counting badge's own counter, next to the /hit rows' on the persistent Redis.
+	if err := b.createBadgeCounter(ctx, hit); err != nil {
+		return err
+	}
+	badgeScript, err := b.writeBadgeScript()
+	if err != nil {
+		return err
+	}
 
 	countAlways := redisCounter(always, key)
 	oneKeyURL := hit + strings.TrimPrefix(hitPath(hitNamespace, 0), "/")
@@ -392,6 +400,8 @@ func (b *bench) processLevel(ctx context.Context) error {
 			script: oneKeyScript, redis: always, pid: hitPid},
 		{id: "hit10k", name: rowHitMany, url: oneKeyURL, levels: levels, count: namedCounter(always, hitNamespace, 1, hitKeys),
 			script: manyKeysScript, redis: always, pid: hitPid},
+		{id: "badge", name: rowBadge, url: hit + strings.TrimPrefix(badgePath(), "/"), levels: levels,
+			count: namedCounter(always, hitNamespace, badgeKey, 1), script: badgeScript, redis: always, pid: hitPid},
 		{id: "hit10k-nopersist", name: rowHitManyNoPersist, url: hitNone + strings.TrimPrefix(hitPath(hitNamespace, 0), "/"), levels: levels,
 			count: namedCounter(none, hitNamespace, 1, hitKeys), script: manyKeysScript, redis: none, pid: hitNonePid},
 		{id: "baseline", name: rowBaseline, url: baseline, levels: levels, count: countAlways},
@@ -433,9 +443,15 @@ func (b *bench) processLevel(ctx context.Context) error {
 			}
 		}
 	}
-	for _, p := range [][2]string{{hit, always}, {hitNone, none}} {
-		b.checkIndex(p[1])
-		b.checkNotLimited(ctx, p[0])
+	// The index: the /hit rows' 10,001 counters on both Redis servers, and the badge's on the
+	// persistent one.
+	b.checkIndex(always, hitKeys+2)
+	b.checkIndex(none, hitKeys+1)
+	for _, base := range []string{hit, hitNone} {
+		b.checkNotLimited(ctx, base)
+	}
+	if slices.ContainsFunc(rows, func(r processRow) bool { return r.name == rowBadge }) {
+		b.checkBadges(ctx, hit, always)
 	}
 
 	if b.memoryCounters > 0 {

@@ -29,6 +29,15 @@ func (b *bench) hitTargets(m *md) {
 				t.label, 100*t.goal, c, num(hit), num(get), mark(r, t.goal, pct(hit, get), false))
 		}
 	}
+	for _, c := range levels {
+		badge, get := b.rps("process", rowBadge, c), b.rps("process", rowHC, c)
+		r := 0.0
+		if get > 0 {
+			r = badge / get
+		}
+		m.w("| process level, counting badge `GET /hit/{ns}/{key}/shield` on one key, %s user agents, at ≥ %.0f%% of `GET /` (same run, %d connections) | %s / %s req/s | %s |",
+			num(badgeAgents), 100*badgeGoal, c, num(badge), num(get), mark(r, badgeGoal, pct(badge, get), false))
+	}
 }
 
 // memoryResult returns the first memory figure measured as how with names of nsLen + keyLen.
@@ -133,14 +142,16 @@ func (b *bench) namedSection(m *md, ceiling map[int]float64) {
 	m.w("All 10,001 counters are created before the timed runs, by one untimed pass of first hits")
 	m.w("through the API (each must answer `{\"value\":1}`), so the timed runs measure hits on existing")
 	m.w("counters, not creations; after the rounds the harness checks that the index `hitcounter:index`")
-	m.w("still holds exactly those 10,001 names. The check column compares the 2xx answers with the growth")
+	m.w("still holds exactly those 10,001 names (and the counting badge's, below). The check column compares the 2xx answers with the growth")
 	m.w("of the sum of the row's counters (`HGET hitcounter:c:{ns/key} v` over its keys, summed by one")
 	m.w("script in Redis), with the same allowance for wrk's requests in flight as every other row.")
 	m.w("`…, no persistence` is the 10,000-key row against the Redis without persistence (its own")
 	m.w("service and its own 10,001 counters there), to see what the fsync of every write costs it.")
 	m.w("")
 
-	rowsOrder := []string{rowHC, rowHitOne, rowHitMany, rowHitManyNoPersist}
+	b.badgeIntro(m)
+
+	rowsOrder := []string{rowHC, rowHitOne, rowHitMany, rowHitManyNoPersist, rowBadge}
 	have := false
 	for _, name := range rowsOrder {
 		for _, c := range levels {
@@ -219,7 +230,7 @@ func (b *bench) namedSection(m *md, ceiling map[int]float64) {
 	agree, below, above := 0, 0, 0
 	for _, c := range levels {
 		get, ok := cost[rowHC][c]
-		for _, name := range []string{rowHitOne, rowHitMany} {
+		for _, name := range []string{rowHitOne, rowHitMany, rowBadge} {
 			x, ok2 := cost[name][c]
 			pred, measured := "n/a", 0.0
 			if get := b.rps("process", rowHC, c); get > 0 {
@@ -308,6 +319,7 @@ func (b *bench) namedSection(m *md, ceiling map[int]float64) {
 	m.w("call (one pipeline or one script per batch across keys) would take the per-hit Redis call out of")
 	m.w("the service; that is a change to `internal/counter`, not to this harness.")
 	m.w("")
+	b.badgeAnalysis(m, cost)
 }
 
 func nonZero(v float64) float64 {

@@ -1,0 +1,431 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/badge"
+)
+
+// The counting badge (issue #10): GET /hit/{ns}/{key}/shield on one key, each request with a
+// User-Agent chosen at random among 1,000, beside GET / in the same rounds. A visitor is the
+// client's address and user agent, so every hit records the day's count and adds one of 1,000
+// visitors to the day's HyperLogLog, as a README badge's readers do.
+
+// rowBadge is the counting badge's row.
+const rowBadge = "hitcounter, counting badge one key"
+
+// badgeGoal is issue #10's target: the counting badge at this share of GET /'s throughput, at
+// process level, in the same run.
+const badgeGoal = .6
+
+// The badge row's counter is the next one after the /hit rows' (it is its own counter, so that
+// its unique visitors are exactly its 1,000 user agents), and its user agents.
+const (
+	badgeKey    = hitKeys + 1
+	badgeAgents = 1000
+	// badgeAgentFormat is a browser's user agent of ordinary length with a number (%04d) that
+	// makes each of the 1,000 its own visitor; the wrk script formats the same pattern.
+	badgeAgentFormat = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 visitor/%04d"
+	// badgeSamples is how many answers are checked one by one after the rounds.
+	badgeSamples = 200
+)
+
+func badgeAgent(i int) string { return fmt.Sprintf(badgeAgentFormat, i) }
+
+func badgePath() string { return hitPath(hitNamespace, badgeKey) + "/shield" }
+
+// wrkBadgeScript is the badge row's wrk script: every request asks for the same path with a
+// User-Agent chosen at random among N. As in wrkKeysScript the requests are formatted once per
+// thread, so a request costs wrk one Lua call and one random number, the same as the /hit rows.
+// The script has no response(): wrk would then parse every answer's headers and body in Lua,
+// which would slow wrk and so this row; the answers are checked by a sample after the rounds.
+const wrkBadgeScript = `-- written by bench/harness
+local path, agent, n = %q, %q, %d
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_id", threads)
+end
+local reqs = {}
+function init(args)
+  math.randomseed(os.time() * 1009 + (thread_id or 0))
+  for i = 1, n do
+    reqs[i] = wrk.format("GET", path, {["User-Agent"] = string.format(agent, i - 1)})
+  end
+end
+function request()
+  return reqs[math.random(n)]
+end
+`
+
+func (b *bench) writeBadgeScript() (string, error) {
+	path := filepath.Join(b.work, "badge.lua")
+	body := fmt.Sprintf(wrkBadgeScript, badgePath(), badgeAgentFormat, badgeAgents)
+	return path, os.WriteFile(path, []byte(body), 0o644)
+}
+
+// badgeAnswer is one counting badge's answer, checked.
+type badgeAnswer struct {
+	count int64 // the number the badge shows
+	size  int   // bytes of SVG
+}
+
+// getBadge asks for url with user agent agent and checks the answer: 200, an SVG
+// (Content-Type image/svg+xml, a well-formed XML document whose root is <svg>) that is never
+// cached, showing a number; it returns the number.
+func getBadge(ctx context.Context, client *http.Client, url, agent string) (badgeAnswer, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return badgeAnswer{}, err
+	}
+	req.Header.Set("User-Agent", agent)
+	resp, err := client.Do(req)
+	if err != nil {
+		return badgeAnswer{}, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return badgeAnswer{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return badgeAnswer{}, fmt.Errorf("GET %s: %d", url, resp.StatusCode)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "image/svg+xml" {
+		return badgeAnswer{}, fmt.Errorf("GET %s: Content-Type %q, want image/svg+xml", url, ct)
+	}
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+		return badgeAnswer{}, fmt.Errorf("GET %s: Cache-Control %q: a counting badge must not be stored", url, cc)
+	}
+	root, texts, err := svgTexts(body)
+	if err != nil || root != "svg" {
+		return badgeAnswer{}, fmt.Errorf("GET %s: not an SVG document (root %q, %v): %.80q", url, root, err, body)
+	}
+	// The badge's last text is its message: the total, as the default view shows it.
+	if len(texts) == 0 {
+		return badgeAnswer{}, fmt.Errorf("GET %s: the SVG has no text", url)
+	}
+	n, err := strconv.ParseInt(texts[len(texts)-1], 10, 64)
+	if err != nil {
+		return badgeAnswer{}, fmt.Errorf("GET %s: the badge says %q, want a number", url, texts[len(texts)-1])
+	}
+	return badgeAnswer{count: n, size: len(body)}, nil
+}
+
+// svgTexts parses an XML document and returns its root element's name and the contents of its
+// <text> elements, in order.
+func svgTexts(doc []byte) (root string, texts []string, err error) {
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	depth, inText := 0, false
+	var cur strings.Builder
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return root, texts, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if depth == 0 {
+				root = t.Name.Local
+			}
+			depth++
+			if t.Name.Local == "text" {
+				inText = true
+				cur.Reset()
+			}
+		case xml.EndElement:
+			depth--
+			if t.Name.Local == "text" {
+				inText = false
+				texts = append(texts, strings.TrimSpace(cur.String()))
+			}
+		case xml.CharData:
+			if inText {
+				cur.Write(t)
+			}
+		}
+	}
+	if root == "" || depth != 0 {
+		return root, texts, errors.New("not one complete element")
+	}
+	return root, texts, nil
+}
+
+// createBadgeCounter creates the badge row's counter by one untimed counting badge request
+// (its first hit: the badge shows 1), with the first of the row's user agents.
+func (b *bench) createBadgeCounter(ctx context.Context, base string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	a, err := getBadge(ctx, http.DefaultClient, strings.TrimSuffix(base, "/")+badgePath(), badgeAgent(0))
+	if err != nil {
+		return fmt.Errorf("creating the badge row's counter: %w", err)
+	}
+	if a.count != 1 {
+		return fmt.Errorf("creating the badge row's counter: its first badge shows %d, want 1 (a counter created by this hit)", a.count)
+	}
+	b.metrics["badge_created_day"] = float64(time.Now().UTC().Unix() / 86400)
+	return nil
+}
+
+// checkBadges is the badge row's check of its answers, after the rounds: badgeSamples counting
+// badges one at a time, each with one of the row's user agents at random, must each be an SVG
+// that is never cached and shows the next number of the counter (nothing else hits it now); and
+// the day's unique visitors must be the row's 1,000 user agents, within HyperLogLog's error.
+func (b *bench) checkBadges(ctx context.Context, base, redisAddr string) {
+	base = strings.TrimSuffix(base, "/")
+	count := namedCounter(redisAddr, hitNamespace, badgeKey, 1)
+	before, err := count(ctx)
+	if err != nil {
+		b.fail("badge check: %v", err)
+		return
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	size := 0
+	for i := range badgeSamples {
+		a, err := getBadge(ctx, client, base+badgePath(), badgeAgent(rand.IntN(badgeAgents)))
+		if err == nil && a.count != before+int64(i)+1 {
+			err = fmt.Errorf("badge %d of the sample shows %d, want %d", i+1, a.count, before+int64(i)+1)
+		}
+		if err != nil {
+			b.fail("badge check: %v", err)
+			return
+		}
+		size = a.size
+	}
+	b.metrics["badge_sampled"] = badgeSamples
+	b.metrics["badge_svg_bytes"] = float64(size)
+	logf("badge check ok: %d counting badges, each an SVG (%d bytes) with the next count", badgeSamples, size)
+	b.measureRender(before + badgeSamples)
+
+	// Today's unique visitors: the 1,000 user agents from one address, unless the day changed
+	// since the counter was made (then today holds only the visitors since midnight).
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/stats/"+hitNamespace+"/"+hitKey(badgeKey)+"?days=1", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		b.fail("badge check: reading the counter's stats: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Today struct {
+			Hits    int64 `json:"hits"`
+			Uniques int64 `json:"uniques"`
+		} `json:"today"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
+		b.fail("badge check: reading the counter's stats: %d, %v", resp.StatusCode, err)
+		return
+	}
+	b.metrics["badge_uniques"] = float64(st.Today.Uniques)
+	b.metrics["badge_today_hits"] = float64(st.Today.Hits)
+	if float64(time.Now().UTC().Unix()/86400) != b.metrics["badge_created_day"] {
+		logf("badge check: the UTC day changed during the run; today's %d unique visitors not checked", st.Today.Uniques)
+		b.metrics["badge_day_changed"] = 1
+		return
+	}
+	// HyperLogLog's standard error in Redis is 0.81%; 3% is well outside it.
+	if u := float64(st.Today.Uniques); u < badgeAgents*0.97 || u > badgeAgents*1.03 {
+		b.fail("badge check: today's unique visitors are %d after hits from %d user agents (want within 3%%)", st.Today.Uniques, badgeAgents)
+		return
+	}
+	logf("badge check ok: today %d hits, %d unique visitors (%d user agents)", st.Today.Hits, st.Today.Uniques, badgeAgents)
+}
+
+// badgeIntro says what the counting badge row measures and how it is checked.
+func (b *bench) badgeIntro(m *md) {
+	m.w("`%s` (issue #10) is the counting badge a README embeds,", rowBadge)
+	m.w("`GET %s`, on a counter of its own (made by one untimed badge request first), against", badgePath())
+	m.w("the same service, limits and Redis as the `/hit` rows, in the same rounds. Every request carries a")
+	m.w("`User-Agent` chosen at random among %s (a browser's string of ordinary length, numbered), and a", num(badgeAgents))
+	m.w("visitor is address and user agent: so each hit adds one to the total and to the day's count and")
+	m.w("one of %s visitors to the day's HyperLogLog, as a badge's readers do. Each of the %s is seen", num(badgeAgents), num(badgeAgents))
+	m.w("within the first second; from then on `PFADD` finds the visitor in the sketch, the day's estimate")
+	m.w("is not copied again, and the service finds the visitor's pseudonym (HMAC of address and user agent)")
+	m.w("in its memo of the day's: the steady state of a badge whose readers come back. Each answer is the")
+	if sz := b.metric("badge_svg_bytes"); sz > 0 {
+		m.w("default flat badge, an SVG of %s bytes, where the `/hit` rows answer `{\"value\":N}`.", num(sz))
+	} else {
+		m.w("default flat badge, an SVG, where the `/hit` rows answer `{\"value\":N}`.")
+	}
+	m.w("(The `/hit` rows record visitors too, but wrk sends no `User-Agent`, so theirs are all one.)")
+	m.w("wrk picks the user agent with a script like the `/hit` rows' (the %s requests formatted once);", num(badgeAgents))
+	m.w("the script reads no answers, since a `response()` function would make wrk parse every answer and")
+	m.w("slow wrk, and so this row. The answers are checked instead by the check column (the counter moved")
+	m.w("by the 2xx answers) and after the rounds by a sample: %d counting badges sent one at a time, each", badgeSamples)
+	m.w("with one of the %s user agents at random, must each answer 200 with `Content-Type: image/svg+xml`", num(badgeAgents))
+	m.w("and `Cache-Control` holding `no-store`, be well-formed XML with an `<svg>` root, and show the")
+	m.w("counter's next number.")
+	switch {
+	case b.metric("badge_sampled") == 0:
+		m.w("That sample was not taken in this run.")
+	case b.metric("badge_day_changed") > 0:
+		m.w("All %.0f passed. The UTC day changed during the run, so today's unique visitors (%.0f) were not", b.metric("badge_sampled"), b.metric("badge_uniques"))
+		m.w("compared with the %s user agents.", num(badgeAgents))
+	default:
+		m.w("All %.0f passed, and the counter's unique visitors today (`GET /stats`) were %s, the", b.metric("badge_sampled"), num(b.metric("badge_uniques")))
+		m.w("HyperLogLog's estimate of the %s user agents (the harness fails beyond 3%%), after %s hits today.", num(badgeAgents), num(b.metric("badge_today_hits")))
+	}
+	m.w("")
+}
+
+// badgeAnalysis explains the counting badge's ratio to GET / from the cost figures.
+func (b *bench) badgeAnalysis(m *md, cost map[string]map[int]runCost) {
+	get64, get256 := b.rps("process", rowHC, 64), b.rps("process", rowHC, 256)
+	badge64, badge256 := b.rps("process", rowBadge, 64), b.rps("process", rowBadge, 256)
+	if badge64 == 0 && badge256 == 0 {
+		return
+	}
+	x, okX := cost[rowBadge][64]
+	g, okG := cost[rowHC][64]
+	h, okH := cost[rowHitOne][64]
+	met64, met256 := badge64 >= badgeGoal*get64, badge256 >= badgeGoal*get256
+	verdict := "missed at both levels"
+	switch {
+	case met64 && met256:
+		verdict = "met at both levels"
+	case met64:
+		verdict = "met at 64 connections, missed at 256"
+	case met256:
+		verdict = "met at 256 connections, missed at 64"
+	}
+	m.w("*The counting badge* answered %s and %s of `GET /`'s requests at 64 and 256 connections: the", pct(badge64, get64), pct(badge256, get256))
+	m.w("target of %.0f%% is %s.", 100*badgeGoal, verdict)
+	if !okX || !okG {
+		m.w("")
+		return
+	}
+	m.w("It coalesces like the one-key row: %s requests per write at 64 connections (`GET /`: %s),", batchOf(x, rowBadge), batchOf(g, rowHC))
+	m.w("and Redis ran %s commands per request (%s), %s of its CPU per request against %s for `GET /`.",
+		fmt.Sprintf("%.2f", callsPerRequest(x)), callsList(x), us(perRequest(x, x.RedisCPU)), us(perRequest(g, g.RedisCPU)))
+	fx, fg := perRequest(x, x.ServiceCPU), perRequest(g, g.ServiceCPU)
+	m.w("At 64 connections the service spent %s of CPU per badge against %s per `GET /`", us(fx), us(fg))
+	if okH && perRequest(h, h.ServiceCPU) > 0 {
+		fh := perRequest(h, h.ServiceCPU)
+		m.w("and %s per `/hit` on one key: of the badge's %s, what a named-counter hit adds to `GET /`", us(fh), us(fx))
+		m.w("(the rate limiter, the visitor's pseudonym, the hit script's reply) is %s and what the badge", usDiff(fh-fg))
+		m.w("adds to that hit (a longer request with its user agent, the query, drawing the SVG, a larger")
+		m.w("answer with more headers) %s.", usDiff(fx-fh))
+		if ns := b.metric("badge_render_ns"); ns > 0 && fx > fh {
+			m.w("Drawing the SVG alone (`badge.Render` timed in the harness, one goroutine, idle services)")
+			m.w("takes %.1f µs and %.0f allocations (%s bytes) per badge, so about %s of that %s; the allocations",
+				ns/1000, b.metric("badge_render_allocs"), num(b.metric("badge_render_bytes")), pct(ns/1e9, fx-fh), usDiff(fx-fh))
+			m.w("cost again later, in the garbage collector, which the service's CPU figure includes.")
+		}
+	} else {
+		m.w("(the one-key `/hit` row, which would split that cost, did not run).")
+	}
+	// Per level: the ratio the service's CPU per request predicts, and what it says of a miss.
+	pred := map[int]float64{}
+	for _, c := range levels {
+		xc, ok1 := cost[rowBadge][c]
+		gc, ok2 := cost[rowHC][c]
+		if ok1 && ok2 && perRequest(xc, xc.ServiceCPU) > 0 && perRequest(gc, gc.ServiceCPU) > 0 {
+			pred[c] = perRequest(gc, gc.ServiceCPU) / perRequest(xc, xc.ServiceCPU)
+		}
+	}
+	predPct := func(c int) string {
+		if pred[c] == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.0f%%", 100*pred[c])
+	}
+	m.w("By the service's CPU per request alone the badge would reach %s and %s of `GET /` at 64 and 256", predPct(64), predPct(256))
+	m.w("connections (measured: %s and %s).", pct(badge64, get64), pct(badge256, get256))
+	met := map[int]bool{64: met64, 256: met256}
+	var explained, unexplained []string
+	for _, c := range levels {
+		switch {
+		case met[c] || pred[c] == 0:
+		case pred[c] < badgeGoal:
+			explained = append(explained, strconv.Itoa(c))
+		default:
+			unexplained = append(unexplained, strconv.Itoa(c))
+		}
+	}
+	if len(explained) > 0 {
+		redisCores := 0.0
+		for _, c := range levels {
+			if xc, ok := cost[rowBadge][c]; ok && xc.Seconds > 0 {
+				redisCores = max(redisCores, xc.RedisCPU/xc.Seconds)
+			}
+		}
+		var times []string
+		for _, c := range explained {
+			n, _ := strconv.Atoi(c)
+			times = append(times, fmt.Sprintf("%.1fx at %d connections", 1/pred[n], n))
+		}
+		m.w("At %s connections, where it missed, that prediction misses too: the service's CPU per badge", strings.Join(explained, " and "))
+		m.w("is what holds it back. On two cores shared with wrk and Redis, a request that costs the service")
+		m.w("more CPU than a `GET /` (%s) gets that much less of the cores; Redis, at %s of CPU per",
+			strings.Join(times, " and "), us(perRequest(x, x.RedisCPU)))
+		m.w("badge (64 connections) and at most %.2f cores, is not the limit.", redisCores)
+	}
+	if len(unexplained) > 0 {
+		m.w("At %s connections the prediction is above the target, so the service's CPU does not explain", strings.Join(unexplained, " and "))
+		m.w("that miss alone: the fsync of every write, wrk and other work on the shared cores took the rest")
+		m.w("(one round of a row moves by 10–30% on this machine).")
+	}
+	if met64 && met256 {
+		m.w("The service's CPU per badge, %.1fx a `GET /`'s at 64 connections, is what its margin depends on.", fx/fg)
+	}
+	m.w("")
+}
+
+// callsPerRequest is all of Redis's command calls during the runs per answered request.
+func callsPerRequest(c runCost) float64 {
+	var n int64
+	for _, v := range c.Calls {
+		n += v
+	}
+	return perRequest(c, float64(n))
+}
+
+// usDiff formats a difference in seconds as microseconds, with its sign when negative.
+func usDiff(v float64) string {
+	return fmt.Sprintf("%.0f µs", 1e6*v)
+}
+
+// measureRender times the service's drawing of the row's badge (internal/badge.Render, the
+// default flat badge showing count) in this process, one goroutine, while the services are
+// idle: how much of the badge's CPU per request the SVG itself is.
+func (b *bench) measureRender(count int64) {
+	opt := badge.Badge{Label: "hits", Message: strconv.FormatInt(count, 10), Color: "blue",
+		LabelColor: badge.DefaultLabelColor, Style: badge.StyleFlat}
+	if _, err := badge.Render(opt); err != nil {
+		b.fail("badge.Render: %v", err)
+		return
+	}
+	r := testing.Benchmark(func(tb *testing.B) {
+		tb.ReportAllocs()
+		for range tb.N {
+			_, _ = badge.Render(opt)
+		}
+	})
+	if r.N == 0 {
+		return
+	}
+	b.metrics["badge_render_ns"] = float64(r.NsPerOp())
+	b.metrics["badge_render_allocs"] = float64(r.AllocsPerOp())
+	b.metrics["badge_render_bytes"] = float64(r.AllocedBytesPerOp())
+	logf("badge.Render: %s", r.String()+r.MemString())
+}
