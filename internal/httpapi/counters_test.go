@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"io"
 	"log/slog"
 	"net/http"
@@ -445,4 +446,15 @@ func TestFirstHitsCreateOnce(t *testing.T) {
 		{"GET", "/get/burst/new-counter", nil, 200, `^\{"value":40\}\n$`},
 		{"GET", "/hit/burst/another", []string{"X-Forwarded-For", "198.51.100.7"}, 429, `rate_limited`}, // the one create was spent
 	})
+}
+
+func TestValueAnswerAsEncodingJSON(t *testing.T) {
+	for _, v := range []int64{0, 1, -1, 42, math.MaxInt64, math.MinInt64} {
+		rec := httptest.NewRecorder()
+		writeJSON(rec, 200, valueAnswer{Value: v})
+		want, _ := json.Marshal(valueAnswer{Value: v})
+		if got := rec.Body.String(); got != string(want)+"\n" {
+			t.Errorf("writeJSON(%d) = %q, want %q", v, got, want)
+		}
+	}
 }

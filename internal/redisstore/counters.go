@@ -219,7 +219,8 @@ func (s *Named) hit(ctx context.Context, name counter.Name, hits []counter.Hit, 
 	args[4] = strconv.Itoa(unidentified)
 	args[5] = strconv.FormatInt(int64(monthTTL/time.Second)+1, 10)
 	args[6] = strconv.FormatInt(int64(dayTTL/time.Second)+1, 10)
-	keys := []string{CounterKey(name), monthKey(name, day), visitorsKey(name, dayStamp(day))}
+	ck := CounterKey(name)
+	keys := []string{ck, ck + ":m:" + day.Format("200601"), ck + ":u:" + dayStamp(day)}
 	res, _, err := s.exec(ctx, hitScript, keys, args...)
 	if err != nil {
 		return counter.Counts{}, err
