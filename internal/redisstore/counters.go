@@ -147,7 +147,7 @@ func (s *Store) Named(historyDays int) *Named {
 	return &Named{Store: s, historyDays: historyDays}
 }
 
-func (s *Named) exec(ctx context.Context, script *rueidis.Lua, keys []string, args ...string) (rueidis.RedisResult, rueidis.Client, error) {
+func (s *Store) exec(ctx context.Context, script *rueidis.Lua, keys []string, args ...string) (rueidis.RedisResult, rueidis.Client, error) {
 	c, err := s.get(ctx)
 	if err != nil {
 		return rueidis.RedisResult{}, nil, err
@@ -156,7 +156,7 @@ func (s *Named) exec(ctx context.Context, script *rueidis.Lua, keys []string, ar
 }
 
 // withTimeout bounds one call by the store's timeout.
-func (s *Named) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.timeout)
 }
 
@@ -164,12 +164,12 @@ func (s *Named) withTimeout(ctx context.Context) (context.Context, context.Cance
 func dayStamp(t time.Time) string { return t.UTC().Format("20060102") }
 
 // visitorsKey is the HyperLogLog of a counter's visitors on a day, in the counter's hash slot.
-func visitorsKey(n counter.Name, day string) string { return CounterKey(n) + ":u:" + day }
+func visitorsKey(counterKey string, day time.Time) string { return counterKey + ":u:" + dayStamp(day) }
 
-// monthKey is the hash of a counter's daily counts in a month (fields d<dd>, c<dd>), in the
+// monthKey is the hash of a counter's daily figures in a month (fields d<dd>, c<dd>, u<dd>), in the
 // counter's hash slot. A hash per month, not per counter, so that whole months expire.
-func monthKey(n counter.Name, t time.Time) string {
-	return CounterKey(n) + ":m:" + t.UTC().Format("200601")
+func monthKey(counterKey string, t time.Time) string {
+	return counterKey + ":m:" + t.UTC().Format("200601")
 }
 
 // startOfDay is midnight UTC of t's day.
@@ -220,7 +220,7 @@ func (s *Named) hit(ctx context.Context, name counter.Name, hits []counter.Hit, 
 	args[5] = strconv.FormatInt(int64(monthTTL/time.Second)+1, 10)
 	args[6] = strconv.FormatInt(int64(dayTTL/time.Second)+1, 10)
 	ck := CounterKey(name)
-	keys := []string{ck, ck + ":m:" + day.Format("200601"), ck + ":u:" + dayStamp(day)}
+	keys := []string{ck, monthKey(ck, day), visitorsKey(ck, day)}
 	res, _, err := s.exec(ctx, hitScript, keys, args...)
 	if err != nil {
 		return counter.Counts{}, err
@@ -259,6 +259,7 @@ func (s *Named) Stats(ctx context.Context, name counter.Name, days int, at time.
 		return counter.Stats{}, err
 	}
 	days = min(days, s.historyDays)
+	ck := CounterKey(name)
 	first := startOfDay(at).AddDate(0, 0, -(days - 1))
 
 	// Days grouped by month: one HMGET per month, in day order, three fields a day.
@@ -270,14 +271,14 @@ func (s *Named) Stats(ctx context.Context, name counter.Name, days int, at time.
 	for i := range days {
 		d := first.AddDate(0, 0, i)
 		if len(months) == 0 || d.Day() == 1 {
-			months = append(months, monthFields{key: monthKey(name, d)})
+			months = append(months, monthFields{key: monthKey(ck, d)})
 		}
 		m := &months[len(months)-1]
 		dd := strconv.Itoa(d.Day())
 		m.fields = append(m.fields, "d"+dd, "c"+dd, "u"+dd)
 	}
 	cmds := make(rueidis.Commands, 0, 1+len(months))
-	cmds = append(cmds, c.B().Hmget().Key(CounterKey(name)).Field("v", "t", "a").Build())
+	cmds = append(cmds, c.B().Hmget().Key(ck).Field("v", "t", "a").Build())
 	for _, m := range months {
 		cmds = append(cmds, c.B().Hmget().Key(m.key).Field(m.fields...).Build())
 	}
@@ -478,10 +479,10 @@ func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth
 	for i := range s.historyDays + 2 {
 		d := today.AddDate(0, 0, 1-i)
 		if i < 4 {
-			keys = append(keys, visitorsKey(name, dayStamp(d)))
+			keys = append(keys, visitorsKey(keys[0], d))
 		}
 		if i == 0 || d.Day() == 1 {
-			keys = append(keys, monthKey(name, d))
+			keys = append(keys, monthKey(keys[0], d))
 		}
 	}
 	for _, res := range c.DoMulti(ctx,
@@ -645,7 +646,7 @@ const saltTTL = 48 * time.Hour
 // Salt implements visitor.SaltStore: the first replica to ask for a day's salt sets it (SET NX),
 // everyone reads the one that won.
 func (s *Store) Salt(ctx context.Context, day string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	c, err := s.get(ctx)
 	if err != nil {
@@ -673,7 +674,7 @@ const rateLimitPrefix = "hitcounter:rl:"
 
 // Lease implements ratelimit.Leaser: INCRBY n, then hand out what fitted under limit.
 func (s *Store) Lease(ctx context.Context, key string, n, limit int64, ttl time.Duration) (granted, used int64, err error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	c, err := s.get(ctx)
 	if err != nil {

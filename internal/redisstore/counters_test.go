@@ -608,10 +608,10 @@ func TestDaysAndUniques(t *testing.T) {
 
 	// Old days go by themselves: a day's visitors expire at the end of the next day (only the
 	// day's estimate is kept), a month's figures when its last day leaves the history.
-	if ttl := srv.Int("TTL", visitorsKey(testName, "20261127")); ttl <= 24*3600 || ttl > 2*24*3600 {
+	if ttl := srv.Int("TTL", visitorsKey(CounterKey(testName), time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))); ttl <= 24*3600 || ttl > 2*24*3600 {
 		t.Fatalf("the 27th's HyperLogLog expires in %d s, want at the end of the 28th (1 to 2 days)", ttl)
 	}
-	nov, dec := monthKey(testName, clock), monthKey(testName, clock.AddDate(0, 1, 0))
+	nov, dec := monthKey(CounterKey(testName), clock), monthKey(CounterKey(testName), clock.AddDate(0, 1, 0))
 	// Made at 23:59 on the 26th; the 30th leaves the history at midnight on 4 December.
 	if ttl := srv.Int("TTL", nov); ttl < 7*24*3600 || ttl > 7*24*3600+120 {
 		t.Fatalf("November's counts expire in %d s, want 7 days and a minute (at midnight on 4 December)", ttl)

@@ -153,7 +153,7 @@ func (g *dialGuard) dial(ctx context.Context, addr string, d *net.Dialer, cfg *t
 // Add increments the counter by n in one atomic command (INCR or INCRBY) and returns the
 // new total.
 func (s *Store) Add(ctx context.Context, n int64) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	c, err := s.get(ctx)
 	if err != nil {
@@ -172,7 +172,7 @@ func (s *Store) Add(ctx context.Context, n int64) (int64, error) {
 
 // Ping checks that Redis answers within the timeout.
 func (s *Store) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	c, err := s.get(ctx)
 	if err != nil {
