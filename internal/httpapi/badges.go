@@ -102,10 +102,7 @@ func quoteShort(s string) string {
 // ETag, and a client that has it gets 304.
 func writeBadge(w http.ResponseWriter, r *http.Request, svg []byte, counting bool) {
 	h := w.Header()
-	h.Set("Content-Type", "image/svg+xml")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", badgePolicy)
-	h.Set("Access-Control-Allow-Origin", "*")
+	setBadgeHeaders(h)
 	if counting {
 		h.Set("Cache-Control", "no-cache, no-store, must-revalidate, max-age=0")
 		h.Set("Expires", "Thu, 01 Jan 1970 00:00:00 GMT")
@@ -126,6 +123,14 @@ func writeBadge(w http.ResponseWriter, r *http.Request, svg []byte, counting boo
 	}
 }
 
+// setBadgeHeaders sets what every badge answer carries: an SVG, not to be stored unless the
+// caller says otherwise, with no script, readable by any page.
+func setBadgeHeaders(h http.Header) {
+	setBodyHeaders(h, "image/svg+xml")
+	h.Set("Content-Security-Policy", badgePolicy)
+	h.Set("Access-Control-Allow-Origin", "*")
+}
+
 // etagMatches reads If-None-Match: a list of entity tags, possibly weak, or *.
 func etagMatches(header, etag string) bool {
 	for tag := range strings.SplitSeq(header, ",") {
@@ -144,14 +149,8 @@ func writeBadgeError(w http.ResponseWriter, err error) {
 	code := counter.ErrorCode(err)
 	status := statusFor(code)
 	h := w.Header()
-	h.Set("Content-Type", "image/svg+xml")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", badgePolicy)
-	h.Set("Access-Control-Allow-Origin", "*")
-	if status == http.StatusServiceUnavailable {
-		h.Set("Retry-After", "1")
-	}
+	setBadgeHeaders(h)
+	setErrorHeaders(h, status)
 	w.WriteHeader(status)
 	_, _ = w.Write(badge.ErrorBadge("hits", badgeErrorText(code)))
 }

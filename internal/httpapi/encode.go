@@ -61,12 +61,7 @@ type errorAnswer struct {
 // writeError is the one error writer: msg (safe to show a client) and the domain code, if any,
 // as JSON for JSON clients, as one line of text for everyone else.
 func writeError(w http.ResponseWriter, f format, status int, msg, code string) {
-	switch status {
-	case http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "1")
-	case http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="hitcounter"`)
-	}
+	setErrorHeaders(w.Header(), status)
 	if f != formatJSON {
 		writeText(w, status, msg)
 		return
@@ -74,6 +69,17 @@ func writeError(w http.ResponseWriter, f format, status int, msg, code string) {
 	setBodyHeaders(w.Header(), formatJSON.contentType())
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(errorAnswer{Error: msg, Code: code})
+}
+
+// setErrorHeaders sets what an error status needs whatever the body's type: when to retry a 503,
+// how to authenticate after a 401. (A 429's Retry-After comes from the rate limit.)
+func setErrorHeaders(h http.Header, status int) {
+	switch status {
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", "1")
+	case http.StatusUnauthorized:
+		h.Set("WWW-Authenticate", `Bearer realm="hitcounter"`)
+	}
 }
 
 // writeDomainError answers a failed domain call: the status from its code and its client-safe

@@ -46,9 +46,7 @@ func writePageError(w http.ResponseWriter, err error) {
 	h := w.Header()
 	setBodyHeaders(h, formatHTML.contentType())
 	h.Set("Content-Security-Policy", pagePolicy)
-	if status == http.StatusServiceUnavailable {
-		h.Set("Retry-After", "1")
-	}
+	setErrorHeaders(h, status)
 	w.WriteHeader(status)
 	msg := escapeText.Replace(counter.ErrorMessage(err))
 	_, _ = fmt.Fprintf(w, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>%d</title><p>%s</p></html>\n", status, msg)
