@@ -20,10 +20,10 @@ type Name struct {
 // ParseName checks namespace and key and returns the Name, or an EINVALID error naming the part
 // that is wrong.
 func ParseName(namespace, key string) (Name, error) {
-	if !validPart(namespace) {
+	if !ValidPart(namespace) {
 		return Name{}, Errorf(EINVALID, nil, "namespace %q is invalid: want 3 to 64 characters of A-Z a-z 0-9 _ . -", clip(namespace))
 	}
-	if !validPart(key) {
+	if !ValidPart(key) {
 		return Name{}, Errorf(EINVALID, nil, "key %q is invalid: want 3 to 64 characters of A-Z a-z 0-9 _ . -", clip(key))
 	}
 	return Name{Namespace: namespace, Key: key}, nil
@@ -32,7 +32,8 @@ func ParseName(namespace, key string) (Name, error) {
 // String is "namespace/key"; the slash cannot occur in either part.
 func (n Name) String() string { return n.Namespace + "/" + n.Key }
 
-func validPart(s string) bool {
+// ValidPart reports whether s may be a namespace or a key.
+func ValidPart(s string) bool {
 	if len(s) < 3 || len(s) > 64 {
 		return false
 	}

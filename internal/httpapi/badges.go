@@ -72,8 +72,8 @@ func parseBadgeQuery(q url.Values) (badgeOptions, error) {
 		}
 	}
 	for _, c := range []struct{ name, value string }{{"color", o.badge.Color}, {"labelColor", o.badge.LabelColor}} {
-		if _, err := badge.ParseColor(c.value); err != nil {
-			return o, counter.Errorf(counter.EINVALID, err, "%s: %s", c.name, quoteShort(c.value)+" is not a colour (a name such as blue, or hex such as 4c1 or 44cc11)")
+		if err := checkColor(c.name, c.value); err != nil {
+			return o, err
 		}
 	}
 	switch o.badge.Style {
@@ -87,6 +87,14 @@ func parseBadgeQuery(q url.Values) (badgeOptions, error) {
 		return o, counter.Errorf(counter.EINVALID, nil, "view: %s is not one of total, today, uniques, today-total", quoteShort(o.view))
 	}
 	return o, nil
+}
+
+// checkColor refuses a colour parameter the badge cannot draw, naming the parameter.
+func checkColor(param, value string) error {
+	if _, err := badge.ParseColor(value); err != nil {
+		return counter.Errorf(counter.EINVALID, err, "%s: %s is not a colour (a name such as blue, or hex such as 4c1 or 44cc11)", param, quoteShort(value))
+	}
+	return nil
 }
 
 // quoteShort quotes a value for an error message, cut to 40 bytes.
@@ -179,7 +187,7 @@ func (d CounterDeps) readFigures(ctx context.Context, r *http.Request, name coun
 		return figures{}, err
 	}
 	today := st.Days[len(st.Days)-1]
-	return figures{total: st.Value, today: today.Hits, uniques: today.Uniques, uniquesUnknown: d.clientOf(r).camo}, nil
+	return figures{total: st.Value, today: today.Hits, uniques: today.Uniques, uniquesUnknown: isCamo(r)}, nil
 }
 
 // handleShield draws a counter's badge; counting, it counts a hit first.
@@ -206,7 +214,7 @@ func (d CounterDeps) serveBadge(w http.ResponseWriter, r *http.Request, m *Metri
 	if counting && r.Method != http.MethodHead {
 		var n counter.Counts
 		n, err = d.hit(w, r, m, name)
-		f = figures{total: n.Total, today: n.Today, uniques: n.TodayUniques, uniquesUnknown: d.clientOf(r).camo}
+		f = figures{total: n.Total, today: n.Today, uniques: n.TodayUniques, uniquesUnknown: isCamo(r)}
 	} else {
 		f, err = d.readFigures(r.Context(), r, name)
 		if err != nil {
@@ -252,8 +260,8 @@ func handleSeeyoufarm(d CounterDeps, m *Metrics, counting bool) http.Handler {
 			if v == "" {
 				continue
 			}
-			if _, err := badge.ParseColor(v); err != nil {
-				writeBadgeError(w, counter.Errorf(counter.EINVALID, err, "%s: %s is not a colour", p.name, quoteShort(v)))
+			if err := checkColor(p.name, v); err != nil {
+				writeBadgeError(w, err)
 				return
 			}
 			*p.into = v
@@ -292,22 +300,17 @@ func seeyoufarmName(raw string) (counter.Name, error) {
 		host += "-" + port
 	}
 	ns := host
-	if !validNamePart(ns, true) {
+	if !counter.ValidPart(ns) {
 		ns = hashedPart(host)
 	}
 	path := strings.Trim(u.Path, "/")
 	key := strings.ReplaceAll(path, "/", ".")
 	if path == "" {
 		key = "root"
-	} else if strings.Contains(path, ".") || strings.Contains(path, "//") || !validNamePart(key, true) {
+	} else if strings.Contains(path, ".") || strings.Contains(path, "//") || !counter.ValidPart(key) {
 		key = hashedPart(host + "/" + path)
 	}
 	return counter.ParseName(ns, key)
-}
-
-func validNamePart(s string, dots bool) bool {
-	_, err := counter.ParseName(s, "abc")
-	return err == nil && (dots || !strings.Contains(s, "."))
 }
 
 func hashedPart(s string) string {

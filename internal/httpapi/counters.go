@@ -187,9 +187,12 @@ type client struct {
 func (d CounterDeps) clientOf(r *http.Request) client {
 	return client{
 		addr: d.Proxies.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For")).String(),
-		camo: strings.HasPrefix(r.UserAgent(), camoAgent),
+		camo: isCamo(r),
 	}
 }
+
+// isCamo reports whether the request comes from GitHub's image proxy.
+func isCamo(r *http.Request) bool { return strings.HasPrefix(r.UserAgent(), camoAgent) }
 
 // visitor is the hit as the store records it: the visitor's pseudonym for today (an HMAC of
 // address and user agent under the day's salt), or none for camo, whose requests cannot be told
