@@ -31,7 +31,6 @@ type CounterDeps struct {
 	OperatorToken string
 	// HistoryDays is how many days of history the store keeps (the most /stats answers).
 	HistoryDays int
-	Now         func() time.Time
 }
 
 // valueAnswer is the answer of hit, get, set, update and reset: CountAPI's and Abacus' shape.
@@ -201,7 +200,7 @@ func (d CounterDeps) visitor(ctx context.Context, r *http.Request, c client) (co
 	if c.camo || d.Pseudonyms == nil {
 		return counter.Hit{}, nil
 	}
-	v, err := d.Pseudonyms.Of(ctx, d.Now(), "visitor", c.addr+"\x00"+r.UserAgent())
+	v, err := d.Pseudonyms.Of(ctx, d.Counters.Now(), "visitor", c.addr+"\x00"+r.UserAgent())
 	if err != nil {
 		return counter.Hit{}, unavailable(err)
 	}
@@ -229,7 +228,7 @@ func (d CounterDeps) limit(ctx context.Context, w http.ResponseWriter, c client,
 	if c.camo {
 		scope += "|" + name.String()
 	}
-	id, err := d.Pseudonyms.Of(ctx, d.Now(), "ratelimit", scope)
+	id, err := d.Pseudonyms.Of(ctx, d.Counters.Now(), "ratelimit", scope)
 	if err != nil {
 		return unavailable(err)
 	}

@@ -59,7 +59,6 @@ func newCounterServer(t *testing.T, o counterOptions) *testServer {
 			Proxies:       proxies,
 			Pseudonyms:    visitor.NewPseudonyms(store),
 			OperatorToken: testOperatorToken,
-			Now:           o.now,
 		},
 	})
 	srv := httptest.NewServer(h)

@@ -5,7 +5,6 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
@@ -31,9 +30,6 @@ type Deps struct {
 // NewHandler returns the complete HTTP handler: routes inside request-id, logging, metrics and
 // panic recovery.
 func NewHandler(d Deps) http.Handler {
-	if d.Named.Now == nil {
-		d.Named.Now = time.Now
-	}
 	if d.Named.HistoryDays == 0 {
 		d.Named.HistoryDays = 400
 	}
