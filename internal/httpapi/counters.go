@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -579,7 +580,7 @@ func writeImportError(w http.ResponseWriter, m *Metrics, where string, err error
 // another shape is not half understood.
 func parseImportLine(b []byte) (counter.Info, error) {
 	var l exportLine
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&l); err != nil {
 		return counter.Info{}, counter.Errorf(counter.EINVALID, err, "not an export line: %s", jsonProblem(err))
