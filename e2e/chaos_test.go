@@ -255,6 +255,7 @@ func describe(samples []sample) string {
 func underLoad(t *testing.T, cfg chaosConfig, replicas int) (s *stack, before int64, l *loader) {
 	t.Helper()
 	s = newStack(t)
+	s.asOneHeavyClient()
 	s.up("--scale", "web="+strconv.Itoa(replicas))
 	s.waitReplicas(replicas, 10*time.Second)
 	before = s.stackCount()
@@ -493,10 +494,11 @@ func TestChaosKillRedis(t *testing.T) {
 	record(t, o)
 }
 
-// metricValue reads one unlabelled metric from a replica's /metrics through the balancer.
+// metricValue reads one unlabelled metric from the first replica's /metrics, on its operator
+// port (never published: the host reaches the container's address on the frontend network).
 func (s *stack) metricValue(name string) float64 {
 	s.t.Helper()
-	resp, err := httpClient.Get(s.base + "/metrics")
+	resp, err := httpClient.Get(s.operatorURL(s.containers("web")[0]) + "/metrics")
 	if err != nil {
 		s.t.Fatalf("GET /metrics: %v", err)
 	}
@@ -522,6 +524,7 @@ func (s *stack) metricValue(name string) float64 {
 func TestChaosFreezeRedis(t *testing.T) {
 	cfg := chaosSettings()
 	s := newStack(t)
+	s.asOneHeavyClient()
 	s.up()
 	s.mustVisit()
 	goroutinesBefore := s.metricValue("go_goroutines")
@@ -589,6 +592,7 @@ func TestChaosFreezeRedis(t *testing.T) {
 func TestChaosRestartLoadBalancer(t *testing.T) {
 	cfg := chaosSettings()
 	s := newStack(t)
+	s.asOneHeavyClient()
 	// A fixed port: an ephemeral one may change when the container restarts.
 	s.env = append(s.env, "HTTP_PORT="+strconv.Itoa(redistest.FreePort(t)))
 	s.up()

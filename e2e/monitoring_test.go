@@ -40,7 +40,7 @@ func TestMonitoringProfile(t *testing.T) {
 		if ip == "" {
 			t.Fatalf("web container %s has no address on %s_frontend", id, s.name)
 		}
-		want[ip+":5000"] = true
+		want[ip+":5001"] = true // the operator port
 	}
 	if len(want) != replicas {
 		t.Fatalf("web replicas' addresses %v are not %d distinct ones", want, replicas)
@@ -76,6 +76,13 @@ func TestMonitoringProfile(t *testing.T) {
 			webUp, replicas, keys(want), redisUp, redisUpValue, targets)
 	})
 	t.Logf("Prometheus scrapes %d web replicas %v and Redis (redis_up 1)", len(webUp), webUp)
+	// While the published port does not serve the metrics (nor /admin/): they are the
+	// operator's, on a port only Prometheus's network reaches.
+	for _, path := range []string{"/metrics", "/admin/export"} {
+		if a := s.call("GET", path, nil, nil); a.status != 404 {
+			t.Errorf("GET %s through the published port = %s, want 404", path, a)
+		}
+	}
 
 	// GOMEMLIMIT in effect in every replica: 90% of web's mem_limit (64 MiB), as the runtime
 	// itself reports it, and as the start log line says.

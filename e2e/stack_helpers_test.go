@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"os"
@@ -138,6 +139,20 @@ func run(timeout time.Duration, env []string, name string, args ...string) (stri
 		err = fmt.Errorf("%s %s: timed out after %s", name, strings.Join(args, " "), timeout)
 	}
 	return out.String(), err
+}
+
+// liftSourceLimits turns off the balancer's per-source limits, for tests that send a load, or
+// play many clients, through the published port on 127.0.0.1: everything sent there reaches
+// the balancer from one address, docker-proxy's, so to those limits the whole test is one
+// source. The limits themselves are tested from real, distinct addresses (lb_limits_test.go,
+// hostile_clients_test.go).
+var liftSourceLimits = []string{"LB_CONN_PER_SOURCE=0", "LB_CONN_RATE_PER_SOURCE=0", "LB_REQ_RATE_PER_SOURCE=0"}
+
+// asOneHeavyClient lifts what limits one client, for a test whose load comes from one
+// client (the test) through one source: the balancer's per-source limits and the service's
+// per-client read limit (GET / is a read). Every other limit stays as shipped.
+func (s *stack) asOneHeavyClient() {
+	s.env = append(append(s.env, liftSourceLimits...), "RATE_LIMIT_READS=0")
 }
 
 // stack is one Compose project of the real compose.yaml.
@@ -388,4 +403,45 @@ func (s *stack) burst(n, clients int) []visit {
 		out = append(out, v)
 	}
 	return out
+}
+
+// operatorURL is the operator port of a web container: http://<its frontend address>:5001. It
+// is never published; the host reaches it as it reaches any container's address.
+func (s *stack) operatorURL(webID string) string {
+	s.t.Helper()
+	ip := s.inspectContainer(webID).NetworkSettings.Networks[s.name+"_frontend"].IPAddress
+	if ip == "" {
+		s.t.Fatalf("web container %s has no address on %s_frontend", webID, s.name)
+	}
+	return "http://" + net.JoinHostPort(ip, "5001")
+}
+
+// webSecret reads one of the secrets a web container mounts (docker compose cp: the image has
+// no shell to cat it with).
+func (s *stack) webSecret(name string) []byte {
+	s.t.Helper()
+	dir := s.t.TempDir()
+	s.mustCompose(30*time.Second, "cp", "web:/run/secrets/"+name, filepath.Join(dir, name))
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return b
+}
+
+// composeStdin runs a compose command with stdin (bounded), returning its combined output.
+func (s *stack) composeStdin(timeout time.Duration, stdin []byte, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", append([]string{"compose", "-p", s.name, "-f", composeFile}, args...)...)
+	cmd.Env = append(os.Environ(), s.env...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("docker compose %s: timed out after %s", strings.Join(args, " "), timeout)
+	}
+	return out.String(), err
 }

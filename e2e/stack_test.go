@@ -144,6 +144,8 @@ func TestLeastPrivilege(t *testing.T) {
 	// hitcounter:, and a script it may run reaches neither (scripts run with the user's ACL).
 	for _, cmd := range []string{"FLUSHALL", "FLUSHDB", "CONFIG GET dir", "KEYS *", "SCAN 0", "DEBUG SLEEP 0", "SHUTDOWN", "ACL LIST", "MODULE LIST",
 		"SCRIPT LOAD 'return 1'", "FUNCTION LIST", "GET other:key", "INCR other:key", "HSET other:key f 1", "SADD other:key m", "DEL other:key",
+		// Nothing the service keeps is a plain string but counts: no SET, no GET.
+		"SET hitcounter:salt:2026-12-03 x", "GET hitcounter:salt:2026-12-03",
 		`EVAL "return redis.call('FLUSHALL')" 0`, `EVAL "return redis.call('INCR', KEYS[1])" 1 other:key`, `EVAL "return redis.call('KEYS', '*')" 0`} {
 		out, _ := s.compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
 			`REDISCLI_AUTH="$(cat /run/secrets/redis_app_password)" redis-cli --user hitcounter `+cmd)
@@ -158,7 +160,7 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 	// And it may do what the API needs (a sample: the visit counter, a named counter's hash and
 	// script, the index).
-	for _, cmd := range []string{"INCR hitcounter:visits", "HINCRBY hitcounter:c:{acl/test} v 1", "SADD hitcounter:index acl/test",
+	for _, cmd := range []string{"INCRBY hitcounter:visits 1", "HINCRBY hitcounter:c:{acl/test} v 1", "SADD hitcounter:index acl/test", "INFO memory",
 		"PFADD hitcounter:c:{acl/test}:u:20261126 visitor", "PFCOUNT hitcounter:c:{acl/test}:u:20261126",
 		`EVAL "return redis.call('HINCRBY', KEYS[1], 'v', 1)" 1 hitcounter:c:{acl/test}`} {
 		out, _ := s.compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
@@ -167,6 +169,40 @@ func TestLeastPrivilege(t *testing.T) {
 			t.Errorf("app user %s: %q, want it allowed", cmd, strings.TrimSpace(out))
 		}
 	}
+	// Each container reads its own secrets and no other: web the app's Redis password, the
+	// operator token and the visitor key; redis the users' passwords, never the token or the key.
+	for service, want := range map[string][]string{
+		"web":   {"operator_token", "redis_app_password", "visitor_key"},
+		"redis": {"redis_app_password", "redis_exporter_password", "redis_health_password"},
+	} {
+		c := s.inspectContainer(s.containers(service)[0])
+		var secretMounts []string
+		for _, m := range c.Mounts {
+			if strings.HasPrefix(m.Destination, "/run/") {
+				secretMounts = append(secretMounts, m.Name+" at "+m.Destination)
+				if m.RW {
+					t.Errorf("%s mounts %s writable", service, m.Name)
+				}
+			}
+		}
+		if wantMount := s.name + "_" + service + "-secrets at /run/secrets"; !slices.Equal(secretMounts, []string{wantMount}) {
+			t.Errorf("%s mounts %v, want only %s", service, secretMounts, wantMount)
+		}
+		dir := t.TempDir()
+		s.mustCompose(30*time.Second, "cp", service+":/run/secrets/.", dir)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range entries {
+			got = append(got, e.Name())
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s's /run/secrets holds %v, want exactly %v", service, got, want)
+		}
+	}
+
 	// A connection without credentials, from a separate container on the backend network.
 	out, _ := s.compose(time.Minute, "run", "--rm", "--no-deps", "-T", "--entrypoint", "redis-cli", "redis", "-h", "redis", "-p", "6379", "PING")
 	if !strings.Contains(out, "NOAUTH") && !strings.Contains(out, "Authentication required") {
@@ -183,6 +219,7 @@ func TestLeastPrivilege(t *testing.T) {
 // 4. Persistence across down/up, rebuilds, and a SIGKILL of Redis right after a burst.
 func TestPersistence(t *testing.T) {
 	s := newStack(t)
+	s.asOneHeavyClient()
 	s.up()
 	var last int64
 	for range 5 {
@@ -231,6 +268,7 @@ func servedBy(results []visit) map[string]int {
 // none of them.
 func TestScaling(t *testing.T) {
 	s := newStack(t)
+	s.asOneHeavyClient()
 	s.up("--scale", "web=3")
 
 	// The balancer sees new replicas within a couple of seconds; wait for all three, bounded.
@@ -299,6 +337,7 @@ func TestScaling(t *testing.T) {
 // back the service resumes without restarting web.
 func TestRedisOutage(t *testing.T) {
 	s := newStack(t)
+	s.asOneHeavyClient()
 	s.up()
 	s.mustVisit()
 	webID := s.containers("web")[0]

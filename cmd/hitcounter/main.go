@@ -3,6 +3,10 @@
 //	hitcounter                    serve (configuration from the environment; see README)
 //	hitcounter healthcheck        probe the local server's /readyz; exit 0 or 1
 //	hitcounter healthcheck -live  probe /healthz instead
+//	hitcounter export             write every counter to stdout (JSON lines), through the
+//	                              local server's operator port
+//	hitcounter import [FILE]      restore an export (stdin without FILE)
+//	hitcounter admin-key NS/KEY   give a counter a new admin key and print it
 //	hitcounter version            print the version
 package main
 
@@ -17,7 +21,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintf(os.Stderr, "hitcounter: %v\n", err)
 		stop()
 		os.Exit(exitCode(err))

@@ -18,6 +18,7 @@ import (
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/logging"
 	"github.com/hitcounter/hitcounter/internal/memlimit"
+	"github.com/hitcounter/hitcounter/internal/proxies"
 	"github.com/hitcounter/hitcounter/internal/ratelimit"
 	"github.com/hitcounter/hitcounter/internal/redisstore"
 	"github.com/hitcounter/hitcounter/internal/visitor"
@@ -52,7 +53,7 @@ func exitCode(err error) int {
 }
 
 // run is the whole program; main only wires it to the process. Tests call it directly.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := ""
 	if len(args) > 1 {
 		cmd = args[1]
@@ -62,14 +63,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, getenv, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, args[2:], getenv, stdout, stderr)
+	case "export":
+		return exportCommand(ctx, args[2:], getenv, stdout)
+	case "import":
+		return importCommand(ctx, args[2:], getenv, stdin, stdout)
+	case "admin-key":
+		return adminKeyCommand(ctx, args[2:], getenv, stdout)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, version)
 		return nil
 	case "help", "-h", "-help", "--help":
-		fmt.Fprintln(stdout, "usage: hitcounter [serve | healthcheck [-live] | version]; configuration from environment variables, see README")
+		fmt.Fprintln(stdout, "usage: hitcounter [serve | healthcheck [-live] | export | import [FILE] | admin-key NS/KEY | version]; configuration from environment variables, see README")
 		return nil
 	}
-	return usageError{fmt.Errorf("unknown command %q (want serve, healthcheck or version)", cmd)}
+	return usageError{fmt.Errorf("unknown command %q (want serve, healthcheck, export, import, admin-key or version)", cmd)}
 }
 
 func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
@@ -97,51 +104,86 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	})
 	defer store.Close()
 
-	proxies, err := visitor.ParseProxies(cfg.TrustedProxies)
+	trusted, err := proxies.Parse(cfg.TrustedProxies)
 	if err != nil { // config.Load checked it already
 		return usageError{fmt.Errorf("TRUSTED_PROXIES: %w", err)}
 	}
-	named := store.Named(cfg.HistoryDays)
+	pseudonyms := visitor.NewRandom()
+	if cfg.VisitorKey != "" {
+		if pseudonyms, err = visitor.New([]byte(cfg.VisitorKey.Reveal())); err != nil {
+			return usageError{fmt.Errorf("VISITOR_KEY_FILE: %w", err)}
+		}
+	} else {
+		log.Warn("VISITOR_KEY_FILE is not set: visitor pseudonyms use a key of this process alone, so replicas name one client differently (unique visitors overcounted, shared limits counted per replica); Compose and the Helm chart set it")
+	}
+	// Background work (proxy look-ups, the capacity check) ends with the server.
+	bg, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	go trusted.Run(bg)
+	go logCapacity(bg, log, store, cfg.CounterLimit, cfg.HistoryDays)
+
+	namer := ratelimit.Namer(pseudonyms.Limit)
+	limits := &counter.Limits{
+		Hits:          ratelimit.NewShared(store, "hits", cfg.RateLimitHits, cfg.RateLimitWindow, namer, nil).Limiter(),
+		Creates:       ratelimit.NewShared(store, "creates", cfg.RateLimitCreates, cfg.RateLimitWindow, namer, nil).Limiter(),
+		CreatesPerDay: ratelimit.NewShared(store, "creates_per_day", cfg.RateLimitCreatesPerDay, 24*time.Hour, namer, nil).Limiter(),
+		Reads:         ratelimit.NewLocal("reads", cfg.RateLimitReads, cfg.RateLimitWindow, nil).Limiter(),
+	}
+	metrics := httpapi.NewMetrics(version)
+	metrics.ObserveProxies(trusted)
 	drain := make(chan struct{})
-	handler := httpapi.NewHandler(httpapi.Deps{
+	deps := httpapi.Deps{
 		Named: httpapi.CounterDeps{
-			Counters:      counter.NewCounters(named, maxWritesInFlight, cfg.RedisTimeout, cfg.CounterLimit, nil),
-			HitLimit:      ratelimit.New(store, "hits", cfg.RateLimitHits, cfg.RateLimitWindow, nil),
-			CreateLimit:   ratelimit.New(store, "creates", cfg.RateLimitCreates, cfg.RateLimitWindow, nil),
-			Proxies:       proxies,
-			Pseudonyms:    visitor.NewPseudonyms(store),
+			Counters: counter.NewCounters(counter.CountersConfig{
+				Store: store.Named(cfg.HistoryDays), MaxInFlight: maxWritesInFlight, Timeout: cfg.RedisTimeout,
+				CounterLimit: cfg.CounterLimit, Limits: limits, Pseudonyms: pseudonyms,
+			}),
+			Clients: counter.ClientRules{
+				Proxies: trusted, IPv6Prefix: cfg.ClientIPv6Prefix, CamoNetworks: cfg.CamoNetworks,
+			},
 			OperatorToken: cfg.OperatorToken.Reveal(),
 			HistoryDays:   cfg.HistoryDays,
 		},
-		Counter:   counter.NewCoalescer(store, maxWritesInFlight, cfg.RedisTimeout),
+		Visits:    counter.VisitCounter{Counter: counter.NewCoalescer(store, maxWritesInFlight, cfg.RedisTimeout), Limits: limits},
 		Pinger:    store,
-		Metrics:   httpapi.NewMetrics(version),
+		Metrics:   metrics,
 		Logger:    log,
 		Hostname:  hostname,
 		AccessLog: cfg.AccessLog,
 		Drain:     drain,
-	})
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			ReadTimeout:       cfg.ReadTimeout,
+			WriteTimeout:      cfg.WriteTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+	}
+	srv, opsSrv := newServer(httpapi.NewHandler(deps)), newServer(httpapi.NewOperatorHandler(deps))
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
-	log.Info("listening", "addr", ln.Addr().String())
+	opsLn, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.OperatorPort)))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listen on the operator port %d: %w", cfg.OperatorPort, err)
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "operator_addr", opsLn.Addr().String())
 
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- opsSrv.Serve(opsLn) }()
 
 	select {
 	case err := <-served:
+		_ = srv.Close()
+		_ = opsSrv.Close()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -162,13 +204,49 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		case <-shutdownCtx.Done():
 		}
 	}
+	// The operator port has no balancer to drain: it closes with the public one.
+	go func() { _ = opsSrv.Shutdown(shutdownCtx) }()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		_ = srv.Close()
+		_ = opsSrv.Close()
 		log.Error("shutdown incomplete: requests still running were cut off", "error", err)
 		return fmt.Errorf("shutdown: in-flight requests did not finish within %s", cfg.ShutdownTimeout)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// capacityRetry is how often the capacity check asks again while Redis does not answer.
+const capacityRetry = 2 * time.Second
+
+// logCapacity says in one log line, once Redis answers, whether its maxmemory holds the counter
+// limit with its full history (redisstore.BytesNeeded): warn when it does not, since hits on
+// counters that exist are never refused but new ones are, and Redis may then outgrow its
+// container.
+func logCapacity(ctx context.Context, log *slog.Logger, store *redisstore.Store, counterLimit int64, historyDays int) {
+	for {
+		c, err := store.Capacity(ctx, counterLimit, historyDays)
+		if err == nil {
+			attrs := []any{"counter_limit", counterLimit, "history_days", historyDays,
+				"bytes_needed", c.Needed, "maxmemory", c.MaxMemory, "used_memory", c.UsedMemory, "fits", c.Fits}
+			switch {
+			case c.Fits:
+				log.Info("redis capacity: maxmemory holds the counter limit with its full history", attrs...)
+			case c.MaxMemory == 0:
+				log.Warn("redis capacity: Redis has no maxmemory, so nothing but its host bounds it; set REDIS_MAXMEMORY (docs/api.md, Memory)", attrs...)
+			case counterLimit == 0:
+				log.Warn("redis capacity: no COUNTER_LIMIT, so new counters can fill maxmemory; creates then answer 507 (docs/api.md, Memory)", attrs...)
+			default:
+				log.Warn("redis capacity: maxmemory is smaller than the counter limit with its full history needs; raise REDIS_MAXMEMORY or lower COUNTER_LIMIT or HISTORY_DAYS (docs/api.md, Memory)", attrs...)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(capacityRetry):
+		}
+	}
 }
 
 // healthcheck probes the server on this machine, so that an image without a shell or curl can

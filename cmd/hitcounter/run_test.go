@@ -46,6 +46,8 @@ func (s *syncBuffer) String() string {
 // instance is the real program started through run on port 0.
 type instance struct {
 	base   string // http://127.0.0.1:port
+	ops    string // the operator port's, http://127.0.0.1:port
+	port   int    // the operator port
 	stdout *syncBuffer
 	cancel context.CancelFunc
 	done   chan error
@@ -55,16 +57,17 @@ func envFunc(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-// start runs the program with env (plus PORT=0) and waits, with a deadline, until it listens
-// and /healthz answers.
+// start runs the program with env (plus PORT=0 and OPERATOR_PORT=0) and waits, with a
+// deadline, until it listens and /healthz answers.
 func start(t *testing.T, env map[string]string) *instance {
 	t.Helper()
 	env["PORT"] = "0"
+	env["OPERATOR_PORT"] = "0"
 	ctx, cancel := context.WithCancel(context.Background())
 	in := &instance{stdout: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	var stderr syncBuffer
 	go func() {
-		in.done <- run(ctx, []string{"hitcounter"}, envFunc(env), in.stdout, &stderr)
+		in.done <- run(ctx, []string{"hitcounter"}, envFunc(env), strings.NewReader(""), in.stdout, &stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -84,12 +87,14 @@ func start(t *testing.T, env map[string]string) *instance {
 			t.Fatalf("run returned before listening: %v\n%s", err, in.stdout)
 		default:
 		}
-		addr := listenAddr(in.stdout.String())
+		addr, opsAddr := listenAddr(in.stdout.String())
 		if addr == "" {
 			return errors.New("no 'listening' log line yet")
 		}
 		_, port, _ := net.SplitHostPort(addr)
-		in.base = "http://127.0.0.1:" + port
+		_, opsPort, _ := net.SplitHostPort(opsAddr)
+		in.base, in.ops = "http://127.0.0.1:"+port, "http://127.0.0.1:"+opsPort
+		in.port, _ = strconv.Atoi(opsPort)
 		return nil
 	})
 	waitStatus(t, in.base+"/healthz", 200, 5*time.Second)
@@ -110,14 +115,18 @@ func hasAccessLine(logs, route string, status int, requestID string) bool {
 	return false
 }
 
-func listenAddr(logs string) string {
+// listenAddr reads the public and the operator addresses from the "listening" log line.
+func listenAddr(logs string) (addr, operatorAddr string) {
 	for line := range strings.Lines(logs) {
-		var entry struct{ Msg, Addr string }
+		var entry struct {
+			Msg, Addr    string
+			OperatorAddr string `json:"operator_addr"`
+		}
 		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
-			return entry.Addr
+			return entry.Addr, entry.OperatorAddr
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // stop cancels the program's context, as SIGTERM does, and returns run's result.
@@ -201,7 +210,7 @@ func TestNamedCountersWired(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := start(t, redisEnv(srv, "OPERATOR_TOKEN_FILE", token, "RATE_LIMIT_HITS", "3", "RATE_LIMIT_WINDOW", "1h",
-		"TRUSTED_PROXIES", "127.0.0.1", "COUNTER_LIMIT", "2"))
+		"TRUSTED_PROXIES", "127.0.0.1", "COUNTER_LIMIT", "3", "RATE_LIMIT_CREATES_PER_DAY", "2"))
 	for i := 1; i <= 3; i++ {
 		if status, body, _ := get(t, in.base+"/hit/wired/page", "X-Forwarded-For", "198.51.100.7"); status != 200 || body != fmt.Sprintf(`{"value":%d}`+"\n", i) {
 			t.Fatalf("hit %d: %d %q", i, status, body)
@@ -216,11 +225,29 @@ func TestNamedCountersWired(t *testing.T) {
 	if status, _, _ := get(t, in.base+"/hit/wired/second", "X-Forwarded-For", "198.51.100.8"); status != 200 {
 		t.Fatalf("second counter: %d, want 200", status)
 	}
-	if status, body, _ := get(t, in.base+"/hit/wired/third", "X-Forwarded-For", "198.51.100.8"); status != 507 {
-		t.Fatalf("third counter past COUNTER_LIMIT=2: %d %q, want 507", status, body)
+	if status, body, _ := get(t, in.base+"/hit/wired/third", "X-Forwarded-For", "198.51.100.8"); status != 200 {
+		t.Fatalf("third counter: %d %q, want 200", status, body)
 	}
-	status, body, _ := get(t, in.base+"/admin/export", "Authorization", "Bearer an-operator-token-for-tests")
-	if status != 200 || strings.Count(body, "\n") != 2 || !strings.Contains(body, `"key":"page","value":4`) {
+	create := func(path, client string) (int, string) {
+		req, _ := http.NewRequest("POST", in.base+path, nil)
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// The daily create limit: client .8 made two today.
+	if status, body := create("/create/wired/fourth", "198.51.100.8"); status != 429 || !strings.Contains(body, "per 24h0m0s") {
+		t.Fatalf("a third counter of one client, RATE_LIMIT_CREATES_PER_DAY=2: %d %q, want 429", status, body)
+	}
+	if status, body := create("/create/wired/fourth", "198.51.100.9"); status != 507 {
+		t.Fatalf("a fourth counter past COUNTER_LIMIT=3: %d %q, want 507", status, body)
+	}
+	status, body, _ := get(t, in.ops+"/admin/export", "Authorization", "Bearer an-operator-token-for-tests")
+	if status != 200 || strings.Count(body, "\n") != 3 || !strings.Contains(body, `"key":"page","value":4`) {
 		t.Fatalf("export with the token from OPERATOR_TOKEN_FILE: %d %q", status, body)
 	}
 	if strings.Contains(in.stdout.String(), "an-operator-token-for-tests") {
@@ -233,7 +260,8 @@ func TestNamedCountersWired(t *testing.T) {
 func TestExactUnderConcurrency(t *testing.T) {
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	srv.MustDo("SET", redisstore.Key, "1000")
-	in := start(t, redisEnv(srv, "REDIS_TIMEOUT", "5s"))
+	// One client sends all 32,000: the read limit (which GET / is under) is off.
+	in := start(t, redisEnv(srv, "REDIS_TIMEOUT", "5s", "RATE_LIMIT_READS", "0"))
 	checkExact(t, srv, in)
 }
 
@@ -386,7 +414,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}()
 	// The visit has reached the handler when two requests are in flight: it and the scrape.
 	waitfor.Until(t, 5*time.Second, func() error {
-		_, body, _ := get(t, in.base+"/metrics")
+		_, body, _ := get(t, in.ops+"/metrics")
 		if !strings.Contains(body, "\nhitcounter_http_requests_in_flight 2\n") {
 			return errors.New("the visit is not in flight yet")
 		}
@@ -491,18 +519,18 @@ func TestHealthcheckCommand(t *testing.T) {
 	var out strings.Builder
 
 	waitStatus(t, in.base+"/readyz", 200, 3*time.Second)
-	if err := run(context.Background(), []string{"hitcounter", "healthcheck"}, env, &out, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"hitcounter", "healthcheck"}, env, nil, &out, io.Discard); err != nil {
 		t.Fatalf("healthcheck with Redis up = %v, want nil", err)
 	}
 	srv.Kill()
-	if err := run(context.Background(), []string{"hitcounter", "healthcheck"}, env, &out, io.Discard); err == nil {
+	if err := run(context.Background(), []string{"hitcounter", "healthcheck"}, env, nil, &out, io.Discard); err == nil {
 		t.Fatal("healthcheck (readiness) with Redis down = nil, want an error")
 	}
-	if err := run(context.Background(), []string{"hitcounter", "healthcheck", "-live"}, env, &out, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"hitcounter", "healthcheck", "-live"}, env, nil, &out, io.Discard); err != nil {
 		t.Fatalf("healthcheck -live with Redis down = %v, want nil", err)
 	}
 	in.stop(t)
-	if err := run(context.Background(), []string{"hitcounter", "healthcheck", "-live"}, env, &out, io.Discard); err == nil {
+	if err := run(context.Background(), []string{"hitcounter", "healthcheck", "-live"}, env, nil, &out, io.Discard); err == nil {
 		t.Fatal("healthcheck with the server stopped = nil, want an error")
 	}
 }
@@ -520,7 +548,7 @@ func TestBadConfigurationExitsWithStatus2(t *testing.T) {
 		{map[string]string{"RATE_LIMIT_HITS": "lots"}, "RATE_LIMIT_HITS"},
 	}
 	for _, tt := range tests {
-		err := run(context.Background(), []string{"hitcounter"}, envFunc(tt.env), io.Discard, io.Discard)
+		err := run(context.Background(), []string{"hitcounter"}, envFunc(tt.env), nil, io.Discard, io.Discard)
 		if err == nil || !strings.HasPrefix(err.Error(), tt.wantVar+": ") {
 			t.Errorf("run(%v) = %v, want an error naming %s", tt.env, err, tt.wantVar)
 		}
@@ -531,7 +559,7 @@ func TestBadConfigurationExitsWithStatus2(t *testing.T) {
 	if got := exitCode(errors.New("listen: address in use")); got != 1 {
 		t.Errorf("exitCode(runtime error) = %d, want 1", got)
 	}
-	if err := run(context.Background(), []string{"hitcounter", "frobnicate"}, envFunc(nil), io.Discard, io.Discard); exitCode(err) != 2 {
+	if err := run(context.Background(), []string{"hitcounter", "frobnicate"}, envFunc(nil), nil, io.Discard, io.Discard); exitCode(err) != 2 {
 		t.Errorf("unknown sub-command: run = %v, want a usage error", err)
 	}
 }
@@ -578,7 +606,7 @@ func TestProcess(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			port := redistest.FreePort(t)
 			cmd := exec.Command(bin)
-			cmd.Env = []string{"PORT=" + strconv.Itoa(port), "REDIS_HOST=127.0.0.1", "REDIS_PORT=1", "REDIS_PASSWORD=do-not-print-me"}
+			cmd.Env = []string{"PORT=" + strconv.Itoa(port), "OPERATOR_PORT=0", "REDIS_HOST=127.0.0.1", "REDIS_PORT=1", "REDIS_PASSWORD=do-not-print-me"}
 			var stdout syncBuffer
 			cmd.Stdout = &stdout
 			cmd.Stderr = &stdout
@@ -586,7 +614,14 @@ func TestProcess(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer cmd.Process.Kill()
-			waitStatus(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/healthz", 200, 5*time.Second)
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("the program's output:\n%s", stdout.String())
+				}
+			})
+			// 15 s: a process start is milliseconds, but make test runs every package at once
+			// on a machine that may be busy with other work too.
+			waitStatus(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/healthz", 200, 15*time.Second)
 			begin := time.Now()
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
@@ -614,5 +649,108 @@ func TestProcess(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The operator's way in, now that the public port does not serve /admin/: the export, import
+// and admin-key subcommands, run beside the server (docker compose exec), reach its operator
+// port with the token file.
+func TestOperatorSubcommands(t *testing.T) {
+	token := filepath.Join(t.TempDir(), "operator_token")
+	if err := os.WriteFile(token, []byte("an-operator-token-for-tests\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	from := start(t, redisEnv(redistest.Start(t), "OPERATOR_TOKEN_FILE", token))
+	to := start(t, redisEnv(redistest.Start(t), "OPERATOR_TOKEN_FILE", token))
+	for range 3 {
+		get(t, from.base+"/hit/moved/page")
+	}
+	if status, _, _ := get(t, from.base+"/admin/export", "Authorization", "Bearer an-operator-token-for-tests"); status != 404 {
+		t.Fatalf("/admin/export on the public port: %d, want 404", status)
+	}
+	sub := func(in *instance, stdin string, args ...string) (string, error) {
+		var out, errOut strings.Builder
+		env := envFunc(map[string]string{"OPERATOR_PORT": strconv.Itoa(in.port), "OPERATOR_TOKEN_FILE": token})
+		err := run(context.Background(), append([]string{"hitcounter"}, args...), env, strings.NewReader(stdin), &out, &errOut)
+		return out.String(), err
+	}
+
+	export, err := sub(from, "", "export")
+	if err != nil || !strings.Contains(export, `"namespace":"moved","key":"page","value":3`) {
+		t.Fatalf("hitcounter export = %q, %v", export, err)
+	}
+	for range 2 {
+		if out, err := sub(to, export, "import"); err != nil || !strings.Contains(out, "imported:") {
+			t.Fatalf("hitcounter import = %q, %v", out, err)
+		}
+	}
+	if status, body, _ := get(t, to.base+"/get/moved/page"); status != 200 || body != `{"value":3}`+"\n" {
+		t.Fatalf("the imported counter: %d %q, want 3", status, body)
+	}
+	if out, err := sub(to, "not json\n", "import"); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Fatalf("import of a bad line = %q, %v; want an error naming line 1", out, err)
+	}
+
+	key, err := sub(to, "", "admin-key", "moved/page")
+	key = strings.TrimSpace(key)
+	if err != nil || len(key) != 43 {
+		t.Fatalf("hitcounter admin-key = %q, %v; want a 43-character key", key, err)
+	}
+	req, _ := http.NewRequest("POST", to.base+"/set/moved/page?value=10", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("set with the new admin key: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	if _, err := sub(to, "", "admin-key", "x/y"); exitCode(err) != 2 {
+		t.Fatalf("admin-key of a bad name: %v, want a usage error (exit 2)", err)
+	}
+	badToken := filepath.Join(t.TempDir(), "wrong")
+	_ = os.WriteFile(badToken, []byte("a-wrong-token-of-some-length\n"), 0o600)
+	var out strings.Builder
+	err = run(context.Background(), []string{"hitcounter", "export"},
+		envFunc(map[string]string{"OPERATOR_PORT": strconv.Itoa(to.port), "OPERATOR_TOKEN_FILE": badToken}), nil, &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "403") || out.Len() != 0 {
+		t.Fatalf("export with a wrong token = %v, wrote %q; want a 403 error and nothing written", err, out.String())
+	}
+	if strings.Contains(from.stdout.String()+to.stdout.String(), "an-operator-token-for-tests") {
+		t.Fatal("the operator token is in a log")
+	}
+}
+
+// At start the service says in one line whether Redis's maxmemory holds the counter limit with
+// its full history, and warns when the visitor key is missing.
+func TestStartLogsCapacityAndKeyWarnings(t *testing.T) {
+	srv := redistest.Start(t, "--maxmemory", "100mb")
+	key := filepath.Join(t.TempDir(), "visitor_key")
+	if err := os.WriteFile(key, []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := start(t, redisEnv(srv, "COUNTER_LIMIT", "100000", "VISITOR_KEY_FILE", key))
+	waitfor.Until(t, 10*time.Second, func() error {
+		if !strings.Contains(in.stdout.String(), "redis capacity") {
+			return errors.New("no capacity line yet")
+		}
+		return nil
+	})
+	logs := in.stdout.String()
+	if !strings.Contains(logs, `"fits":false`) || !strings.Contains(logs, `"maxmemory":104857600`) || !strings.Contains(logs, `"level":"WARN","msg":"redis capacity`) {
+		t.Fatalf("capacity line for 100,000 counters in 100 MB: want a warning that they do not fit:\n%s", logs)
+	}
+	if strings.Contains(logs, "VISITOR_KEY_FILE is not set") || strings.Contains(logs, "0123456789abcdef0123456789abcdef") {
+		t.Fatalf("with a key file: a warning about it, or the key itself, in the log:\n%s", logs)
+	}
+
+	other := start(t, redisEnv(redistest.Start(t, "--maxmemory", "100mb"), "COUNTER_LIMIT", "1000"))
+	waitfor.Until(t, 10*time.Second, func() error {
+		if !strings.Contains(other.stdout.String(), `"fits":true`) {
+			return errors.New("no capacity line saying it fits yet")
+		}
+		return nil
+	})
+	if !strings.Contains(other.stdout.String(), "VISITOR_KEY_FILE is not set") {
+		t.Fatalf("without a key file: no warning:\n%s", other.stdout.String())
 	}
 }

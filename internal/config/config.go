@@ -8,18 +8,21 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/hitcounter/hitcounter/internal/visitor"
+	"github.com/hitcounter/hitcounter/internal/proxies"
 	"github.com/redis/rueidis"
 )
 
 // Config is the effective configuration of one hitcounter process.
 type Config struct {
 	Port int
+	// OperatorPort serves metrics and the operator's routes; never published.
+	OperatorPort int
 
 	Redis Redis
 	// RedisTimeout bounds every Redis command, connection set-up included.
@@ -43,15 +46,25 @@ type Config struct {
 	CounterLimit int64
 	// HistoryDays is how many days of daily counts and unique visitors a counter keeps.
 	HistoryDays int
-	// RateLimitWindow is the window of both rate limits; RateLimitHits and RateLimitCreates
-	// are what one client may do in it (0: no limit).
-	RateLimitWindow  time.Duration
-	RateLimitHits    int64
-	RateLimitCreates int64
-	// TrustedProxies is the TRUSTED_PROXIES list, checked by visitor.ParseProxies.
+	// RateLimitWindow is the window of the rate limits; RateLimitHits, RateLimitCreates and
+	// RateLimitReads are what one client may do in it (0: no limit), RateLimitCreatesPerDay
+	// what it may create in a day.
+	RateLimitWindow        time.Duration
+	RateLimitHits          int64
+	RateLimitCreates       int64
+	RateLimitCreatesPerDay int64
+	RateLimitReads         int64
+	// TrustedProxies is the TRUSTED_PROXIES list, checked by proxies.Parse.
 	TrustedProxies string
+	// ClientIPv6Prefix is the length of the IPv6 network that counts as one client.
+	ClientIPv6Prefix int
+	// CamoNetworks are where GitHub's image proxy fetches from.
+	CamoNetworks []netip.Prefix
 	// OperatorToken opens the operator routes; "" disables them.
 	OperatorToken Secret
+	// VisitorKey is the secret the visitor pseudonyms are derived from; "" when
+	// VISITOR_KEY_FILE is not set (each process then makes its own).
+	VisitorKey Secret
 }
 
 // Redis says where and how to reach Redis.
@@ -87,6 +100,7 @@ func redactedUnlessEmpty(s Secret) string {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Int("port", c.Port),
+		slog.Int("operator_port", c.OperatorPort),
 		slog.Group("redis",
 			slog.String("addr", c.Redis.Addr),
 			slog.String("username", c.Redis.Username),
@@ -108,8 +122,13 @@ func (c Config) LogValue() slog.Value {
 		slog.String("rate_limit_window", c.RateLimitWindow.String()),
 		slog.Int64("rate_limit_hits", c.RateLimitHits),
 		slog.Int64("rate_limit_creates", c.RateLimitCreates),
+		slog.Int64("rate_limit_creates_per_day", c.RateLimitCreatesPerDay),
+		slog.Int64("rate_limit_reads", c.RateLimitReads),
 		slog.String("trusted_proxies", c.TrustedProxies),
+		slog.Int("client_ipv6_prefix", c.ClientIPv6Prefix),
+		slog.Int("camo_networks", len(c.CamoNetworks)),
 		slog.Bool("operator_token_set", c.OperatorToken != ""),
+		slog.Bool("visitor_key_set", c.VisitorKey != ""),
 	)
 }
 
@@ -125,6 +144,7 @@ func (e *Error) Error() string { return e.Var + ": " + e.Msg }
 // Defaults, also listed in the README's configuration table.
 const (
 	DefaultPort               = 5000
+	DefaultOperatorPort       = 5001
 	DefaultRedisHost          = "redis"
 	DefaultRedisPort          = 6379
 	DefaultRedisTimeout       = 250 * time.Millisecond
@@ -139,7 +159,29 @@ const (
 	DefaultRateLimitWindow    = time.Minute
 	DefaultRateLimitHits      = 600
 	DefaultRateLimitCreates   = 10
+	DefaultRateLimitReads     = 1200
+	DefaultClientIPv6Prefix   = 64
+	// A client may create at most this share of COUNTER_LIMIT a day (unless
+	// RATE_LIMIT_CREATES_PER_DAY says otherwise), so that filling the limit takes a hundred
+	// clients, not one.
+	DefaultCreatesPerDayPercent = 1
 )
+
+// DefaultCamoNetworks are GitHub's published address ranges (api.github.com/meta: the web, api
+// and hooks lists), where its image proxy fetches from. GitHub changes them now and then;
+// CAMO_NETWORKS replaces them.
+var DefaultCamoNetworks = []netip.Prefix{
+	netip.MustParsePrefix("192.30.252.0/22"),
+	netip.MustParsePrefix("185.199.108.0/22"),
+	netip.MustParsePrefix("140.82.112.0/20"),
+	netip.MustParsePrefix("143.55.64.0/20"),
+	netip.MustParsePrefix("2a0a:a440::/29"),
+	netip.MustParsePrefix("2606:50c0::/32"),
+}
+
+// minVisitorKeyBytes is the shortest visitor key accepted (128 bits; the secrets service makes
+// 256).
+const minVisitorKeyBytes = 16
 
 // Load reads the configuration through getenv (os.Getenv in production). readFile reads
 // REDIS_PASSWORD_FILE; nil means os.ReadFile.
@@ -153,6 +195,7 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 	}
 	cfg := Config{
 		Port:               value(&p, "PORT", DefaultPort, intIn(0, 65535), "a port number (0-65535)"),
+		OperatorPort:       value(&p, "OPERATOR_PORT", DefaultOperatorPort, intIn(0, 65535), "a port number (0-65535)"),
 		RedisTimeout:       duration("REDIS_TIMEOUT", DefaultRedisTimeout),
 		ShutdownDrainDelay: value(&p, "SHUTDOWN_DRAIN_DELAY", DefaultShutdownDrainDelay, durationFrom(0), "a duration of 0 or more (examples: 0, 500ms, 2s)"),
 		ShutdownTimeout:    duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout),
@@ -168,11 +211,21 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 	cfg.RateLimitWindow = value(&p, "RATE_LIMIT_WINDOW", DefaultRateLimitWindow, durationFrom(time.Second), "a duration of at least 1s (examples: 10s, 1m, 1h)")
 	cfg.RateLimitHits = value(&p, "RATE_LIMIT_HITS", int64(DefaultRateLimitHits), int64From(0), "a whole number of 0 (no limit) or more")
 	cfg.RateLimitCreates = value(&p, "RATE_LIMIT_CREATES", int64(DefaultRateLimitCreates), int64From(0), "a whole number of 0 (no limit) or more")
-	if proxies, ok := p.lookup("TRUSTED_PROXIES"); ok {
-		if _, err := visitor.ParseProxies(proxies); err != nil {
+	cfg.RateLimitCreatesPerDay = value(&p, "RATE_LIMIT_CREATES_PER_DAY", defaultCreatesPerDay(cfg.CounterLimit), int64From(0), "a whole number of 0 (no limit) or more")
+	cfg.RateLimitReads = value(&p, "RATE_LIMIT_READS", int64(DefaultRateLimitReads), int64From(0), "a whole number of 0 (no limit) or more")
+	if list, ok := p.lookup("TRUSTED_PROXIES"); ok {
+		if _, err := proxies.Parse(list); err != nil {
 			p.fail("TRUSTED_PROXIES", "%s", err)
 		}
-		cfg.TrustedProxies = proxies
+		cfg.TrustedProxies = list
+	}
+	cfg.ClientIPv6Prefix = value(&p, "CLIENT_IPV6_PREFIX", DefaultClientIPv6Prefix, intIn(1, 128), "a prefix length from 1 to 128 (example: 64)")
+	cfg.CamoNetworks = value(&p, "CAMO_NETWORKS", DefaultCamoNetworks, networks, "none, or comma-separated networks in CIDR form (example: 140.82.112.0/20,2606:50c0::/32)")
+	if path, ok := p.lookup("VISITOR_KEY_FILE"); ok {
+		cfg.VisitorKey = p.secretFile("VISITOR_KEY_FILE", path, readFile)
+		if p.err == nil && len(cfg.VisitorKey) < minVisitorKeyBytes {
+			p.fail("VISITOR_KEY_FILE", "%q holds fewer than %d characters: too short for a key", path, minVisitorKeyBytes)
+		}
 	}
 	if path, ok := p.lookup("OPERATOR_TOKEN_FILE"); ok {
 		cfg.OperatorToken = p.secretFile("OPERATOR_TOKEN_FILE", path, readFile)
@@ -181,6 +234,9 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 		}
 	}
 	cfg.Redis = p.redis(readFile)
+	if p.err == nil && cfg.OperatorPort != 0 && cfg.OperatorPort == cfg.Port {
+		p.fail("OPERATOR_PORT", "%d is PORT as well: the operator port must be another one, never published", cfg.OperatorPort)
+	}
 	if p.err == nil && cfg.ShutdownDrainDelay >= cfg.ShutdownTimeout {
 		p.fail("SHUTDOWN_DRAIN_DELAY", "%s must be shorter than SHUTDOWN_TIMEOUT (%s), which includes it", cfg.ShutdownDrainDelay, cfg.ShutdownTimeout)
 	}
@@ -196,6 +252,24 @@ func Port(getenv func(string) string) (int, error) {
 	p := parser{getenv: getenv}
 	port := value(&p, "PORT", DefaultPort, intIn(0, 65535), "a port number (0-65535)")
 	return port, p.err
+}
+
+// Operator reads what the operator subcommands (export, import, admin-key) need to reach the
+// local server's operator port: OPERATOR_PORT and the token of OPERATOR_TOKEN_FILE. readFile
+// nil means os.ReadFile.
+func Operator(getenv func(string) string, readFile func(string) ([]byte, error)) (port int, token Secret, err error) {
+	if readFile == nil {
+		readFile = os.ReadFile
+	}
+	p := parser{getenv: getenv}
+	port = value(&p, "OPERATOR_PORT", DefaultOperatorPort, intIn(1, 65535), "a port number (1-65535)")
+	path, ok := p.lookup("OPERATOR_TOKEN_FILE")
+	if !ok {
+		p.fail("OPERATOR_TOKEN_FILE", "is not set: the operator routes are disabled without a token")
+	} else {
+		token = p.secretFile("OPERATOR_TOKEN_FILE", path, readFile)
+	}
+	return port, token, p.err
 }
 
 // parser keeps the first error, so Load reads as a list of variables.
@@ -254,6 +328,31 @@ func durationFrom(lo time.Duration) func(string) (time.Duration, bool) {
 		d, err := time.ParseDuration(v)
 		return d, err == nil && d >= lo
 	}
+}
+
+// defaultCreatesPerDay is DefaultCreatesPerDayPercent of the counter limit, at least 1; no
+// daily limit when there is no counter limit.
+func defaultCreatesPerDay(counterLimit int64) int64 {
+	if counterLimit == 0 {
+		return 0
+	}
+	return max(counterLimit*DefaultCreatesPerDayPercent/100, 1)
+}
+
+// networks converts "none" or a comma-separated list of CIDR networks.
+func networks(v string) ([]netip.Prefix, bool) {
+	if strings.EqualFold(v, "none") {
+		return []netip.Prefix{}, true
+	}
+	var out []netip.Prefix
+	for item := range strings.SplitSeq(v, ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(item))
+		if err != nil {
+			return nil, false
+		}
+		out = append(out, p.Masked())
+	}
+	return out, len(out) > 0
 }
 
 func validPort(v string) bool {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	want := Config{
 		Port:               5000,
+		OperatorPort:       5001,
 		Redis:              Redis{Addr: "redis:6379"},
 		RedisTimeout:       250 * time.Millisecond,
 		ShutdownDrainDelay: 0,
@@ -42,8 +44,13 @@ func TestLoadDefaults(t *testing.T) {
 		RateLimitWindow:    time.Minute,
 		RateLimitHits:      600,
 		RateLimitCreates:   10,
+		// 1% of the counter limit a day: one client fills at most that.
+		RateLimitCreatesPerDay: 1000,
+		RateLimitReads:         1200,
+		ClientIPv6Prefix:       64,
+		CamoNetworks:           DefaultCamoNetworks,
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)
 	}
 }
@@ -97,6 +104,18 @@ func TestLoadGood(t *testing.T) {
 		{"RATE_LIMIT_WINDOW", []string{"RATE_LIMIT_WINDOW", "1h"}, func(c Config) (any, any) { return c.RateLimitWindow, time.Hour }},
 		{"RATE_LIMIT_HITS", []string{"RATE_LIMIT_HITS", "60"}, func(c Config) (any, any) { return c.RateLimitHits, int64(60) }},
 		{"RATE_LIMIT_CREATES off", []string{"RATE_LIMIT_CREATES", "0"}, func(c Config) (any, any) { return c.RateLimitCreates, int64(0) }},
+		{"RATE_LIMIT_CREATES_PER_DAY", []string{"RATE_LIMIT_CREATES_PER_DAY", "7"}, func(c Config) (any, any) { return c.RateLimitCreatesPerDay, int64(7) }},
+		{"RATE_LIMIT_CREATES_PER_DAY follows COUNTER_LIMIT", []string{"COUNTER_LIMIT", "500"}, func(c Config) (any, any) { return c.RateLimitCreatesPerDay, int64(5) }},
+		{"RATE_LIMIT_CREATES_PER_DAY at least 1", []string{"COUNTER_LIMIT", "20"}, func(c Config) (any, any) { return c.RateLimitCreatesPerDay, int64(1) }},
+		{"RATE_LIMIT_CREATES_PER_DAY off without a counter limit", []string{"COUNTER_LIMIT", "0"}, func(c Config) (any, any) { return c.RateLimitCreatesPerDay, int64(0) }},
+		{"RATE_LIMIT_READS", []string{"RATE_LIMIT_READS", "0"}, func(c Config) (any, any) { return c.RateLimitReads, int64(0) }},
+		{"CLIENT_IPV6_PREFIX", []string{"CLIENT_IPV6_PREFIX", "56"}, func(c Config) (any, any) { return c.ClientIPv6Prefix, 56 }},
+		{"CAMO_NETWORKS", []string{"CAMO_NETWORKS", "140.82.112.7/20, 2606:50c0::/32"}, func(c Config) (any, any) {
+			return fmt.Sprint(c.CamoNetworks), "[140.82.112.0/20 2606:50c0::/32]"
+		}},
+		{"CAMO_NETWORKS none", []string{"CAMO_NETWORKS", "none"}, func(c Config) (any, any) { return len(c.CamoNetworks), 0 }},
+		{"OPERATOR_PORT", []string{"OPERATOR_PORT", "9100"}, func(c Config) (any, any) { return c.OperatorPort, 9100 }},
+		{"VISITOR_KEY_FILE", []string{"VISITOR_KEY_FILE", "/run/secrets/token"}, func(c Config) (any, any) { return c.VisitorKey.Reveal(), "0123456789abcdef-token" }},
 		{"TRUSTED_PROXIES", []string{"TRUSTED_PROXIES", "lb, 10.0.0.0/8,::1"}, func(c Config) (any, any) { return c.TrustedProxies, "lb, 10.0.0.0/8,::1" }},
 		{"OPERATOR_TOKEN_FILE", []string{"OPERATOR_TOKEN_FILE", "/run/secrets/token"}, func(c Config) (any, any) { return c.OperatorToken.Reveal(), "0123456789abcdef-token" }},
 	}
@@ -168,6 +187,17 @@ func TestLoadMalformed(t *testing.T) {
 		{[]string{"OPERATOR_TOKEN_FILE", "/missing"}, "OPERATOR_TOKEN_FILE"},
 		{[]string{"OPERATOR_TOKEN_FILE", "/run/secrets/short"}, "OPERATOR_TOKEN_FILE"},
 		{[]string{"LOG_LEVEL", "verbose"}, "LOG_LEVEL"},
+		{[]string{"OPERATOR_PORT", "http"}, "OPERATOR_PORT"},
+		{[]string{"OPERATOR_PORT", "5000"}, "OPERATOR_PORT"},
+		{[]string{"PORT", "7000", "OPERATOR_PORT", "7000"}, "OPERATOR_PORT"},
+		{[]string{"RATE_LIMIT_CREATES_PER_DAY", "-1"}, "RATE_LIMIT_CREATES_PER_DAY"},
+		{[]string{"RATE_LIMIT_READS", "lots"}, "RATE_LIMIT_READS"},
+		{[]string{"CLIENT_IPV6_PREFIX", "0"}, "CLIENT_IPV6_PREFIX"},
+		{[]string{"CLIENT_IPV6_PREFIX", "129"}, "CLIENT_IPV6_PREFIX"},
+		{[]string{"CAMO_NETWORKS", "github"}, "CAMO_NETWORKS"},
+		{[]string{"CAMO_NETWORKS", "140.82.112.0/20,"}, "CAMO_NETWORKS"},
+		{[]string{"VISITOR_KEY_FILE", "/missing"}, "VISITOR_KEY_FILE"},
+		{[]string{"VISITOR_KEY_FILE", "/run/secrets/short"}, "VISITOR_KEY_FILE"},
 		{[]string{"ACCESS_LOG", "maybe"}, "ACCESS_LOG"},
 	}
 	readFile := func(path string) ([]byte, error) {
@@ -238,11 +268,14 @@ func TestPasswordFile(t *testing.T) {
 // panic could, and looks for the password.
 func TestSecretsNeverPrint(t *testing.T) {
 	const password = "hunter2-very-secret"
+	secretFile := func(string) ([]byte, error) { return []byte(password + "\n"), nil }
 	for _, e := range [][]string{
 		{"REDIS_PASSWORD", password},
 		{"REDIS_URL", "redis://app:" + password + "@db:6379/0"},
+		{"VISITOR_KEY_FILE", "/run/secrets/visitor_key"},
+		{"OPERATOR_TOKEN_FILE", "/run/secrets/operator_token"},
 	} {
-		cfg, err := Load(env(e...), nil)
+		cfg, err := Load(env(e...), secretFile)
 		if err != nil {
 			t.Fatalf("Load(%v) error = %v", e[0], err)
 		}
@@ -277,5 +310,27 @@ func TestSecretsNeverPrint(t *testing.T) {
 		if strings.Contains(err.Error(), password) {
 			t.Errorf("error for a malformed REDIS_URL shows the password: %v", err)
 		}
+	}
+}
+
+// The load balancer's list of sources it does not limit like one client (lb/exempt-sources.lst)
+// is GitHub's ranges, as the web tier's camo default: one list in two places, kept equal here.
+func TestCamoNetworksMatchTheLoadBalancersList(t *testing.T) {
+	b, err := os.ReadFile("../../lb/exempt-sources.lst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lb []string
+	for line := range strings.Lines(string(b)) {
+		if line, _, _ = strings.Cut(line, "#"); strings.TrimSpace(line) != "" {
+			lb = append(lb, strings.TrimSpace(line))
+		}
+	}
+	var web []string
+	for _, p := range DefaultCamoNetworks {
+		web = append(web, p.String())
+	}
+	if !reflect.DeepEqual(lb, web) {
+		t.Fatalf("lb/exempt-sources.lst lists %v, CAMO_NETWORKS' default is %v: change both", lb, web)
 	}
 }

@@ -1,5 +1,9 @@
-// Package counter is the domain of hitcounter: a visit counter and the errors it can fail with.
-// It knows nothing about Redis or HTTP; redisstore stores the total and httpapi serves it.
+// Package counter is the domain of hitcounter: the visit counter and the named counters, who a
+// client is (its address behind trusted proxies, its network, GitHub's image proxy or not) and
+// what it may do (the per-client limits, the counter limit, admin keys), the per-key coalescer
+// that makes hits exact and cheap, and the errors all of it can fail with, each with a code. It
+// knows nothing about Redis or HTTP: redisstore stores, ratelimit counts, visitor names clients
+// without their address, and httpapi parses requests and renders answers.
 package counter
 
 import "context"
@@ -14,4 +18,21 @@ type Counter interface {
 // Pinger reports whether the store behind a Counter answers right now.
 type Pinger interface {
 	Ping(ctx context.Context) error
+}
+
+// VisitCounter is the visit counter as GET / serves it: a Counter behind the client's read
+// limit, which is all the limit a counter that anyone may bump needs (one client's visits are
+// as cheap as its reads).
+type VisitCounter struct {
+	Counter Counter
+	// Limits are the per-client limits; nil: none.
+	Limits *Limits
+}
+
+// Visit counts one visit of client and returns its number.
+func (v VisitCounter) Visit(ctx context.Context, client Client) (int64, error) {
+	if err := v.Limits.Read(ctx, client, 1); err != nil {
+		return 0, err
+	}
+	return v.Counter.Visit(ctx)
 }

@@ -147,44 +147,94 @@ type Store interface {
 	Restore(ctx context.Context, infos []Info, limit int64) (ImportResult, error)
 }
 
-// Counters is the named-counter service: hits coalesced per counter, the counter limit, and
-// admin keys, over a Store.
+// Pseudonyms name a client without its address, for what the store keeps about it.
+type Pseudonyms interface {
+	// Visitor names the client among the day's unique visitors of a counter: the same on
+	// every replica for the whole day, another the next day, and impossible to map back to an
+	// address without a key that never reaches the store.
+	Visitor(day time.Time, c Client) string
+}
+
+// CountersConfig is what the named-counter service is made of.
+type CountersConfig struct {
+	Store Store
+	// MaxInFlight and Timeout are the coalescer's: concurrent writes per counter, and the
+	// bound on each.
+	MaxInFlight int
+	Timeout     time.Duration
+	// CounterLimit caps the number of counters (0: no cap).
+	CounterLimit int64
+	// Limits are the per-client limits; nil: none.
+	Limits *Limits
+	// Pseudonyms tell visitors apart for the unique-visitor figures; nil: every hit counts
+	// as a hit without a visitor.
+	Pseudonyms Pseudonyms
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// Counters is the named-counter service: who may do what (the per-client limits, the counter
+// limit, admin keys), hits coalesced per counter, and a counter created by its first hit.
 type Counters struct {
-	store Store
-	hits  *Keyed[Name, Hit, Counts]
-	limit int64
-	now   func() time.Time
+	store      Store
+	hits       *Keyed[Name, Hit, Counts]
+	limit      int64
+	limits     *Limits
+	pseudonyms Pseudonyms
+	now        func() time.Time
 
 	mu       sync.Mutex
 	creating map[Name]chan struct{} // closed when the creation by a first hit is over
 }
 
-// NewCounters returns the service. limit caps the number of counters (0: no cap); now is the
-// clock (nil: time.Now).
-func NewCounters(store Store, maxInFlight int, timeout time.Duration, limit int64, now func() time.Time) *Counters {
+// NewCounters returns the service.
+func NewCounters(cfg CountersConfig) *Counters {
+	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	c := &Counters{store: store, limit: limit, now: now, creating: make(map[Name]chan struct{})}
+	c := &Counters{
+		store: cfg.Store, limit: cfg.CounterLimit, limits: cfg.Limits, pseudonyms: cfg.Pseudonyms,
+		now: now, creating: make(map[Name]chan struct{}),
+	}
 	// A batch's hits are dated when the batch is written: a batch that straddles midnight
 	// counts on the new day.
 	c.hits = NewKeyed(func(ctx context.Context, name Name, hits []Hit) (Counts, error) {
-		return store.Add(ctx, name, hits, c.now())
-	}, maxInFlight, timeout)
+		return c.store.Add(ctx, name, hits, c.now())
+	}, cfg.MaxInFlight, cfg.Timeout)
 	return c
 }
 
-// Hit counts one hit on name and returns its numbers. A counter that does not exist is created
-// by its first hit; mayCreate is asked first (a rate limit on creating counters) and its error
-// is returned as it is.
-func (c *Counters) Hit(ctx context.Context, name Name, hit Hit, mayCreate func() error) (Counts, error) {
+// HitResult is a hit's numbers and where the client stands with its hit limit afterwards.
+type HitResult struct {
+	Counts
+	Limit Allowance
+}
+
+// Hit counts one hit of client on name: the hit limit, then the hit, with the client as one of
+// the day's visitors (camo's hits have none). A counter that does not exist is created by its
+// first hit, within the client's create limits and the counter limit.
+func (c *Counters) Hit(ctx context.Context, name Name, client Client) (HitResult, error) {
+	allowance, err := c.limits.hit(ctx, client, name)
+	if err != nil {
+		return HitResult{Limit: allowance}, err
+	}
+	var hit Hit
+	if !client.Camo && c.pseudonyms != nil {
+		hit.Visitor = c.pseudonyms.Visitor(c.now(), client)
+	}
+	n, err := c.hitOrCreate(ctx, name, hit, client)
+	return HitResult{Counts: n, Limit: allowance}, err
+}
+
+func (c *Counters) hitOrCreate(ctx context.Context, name Name, hit Hit, client Client) (Counts, error) {
 	n, err := c.add1(ctx, name, hit)
 	if ErrorCode(err) != ENOTFOUND {
 		return n, err
 	}
 	// The batch that found no counter changed nothing, so each of its hits comes here once.
 	// One of them creates the counter; the others wait for it and then hit it as usual, so a
-	// burst of first hits costs one creation (and one token of the create limit), not one each.
+	// burst of first hits costs one creation (and one of the creator's creates), not one each.
 	c.mu.Lock()
 	done, busy := c.creating[name]
 	if !busy {
@@ -202,7 +252,7 @@ func (c *Counters) Hit(ctx context.Context, name Name, hit Hit, mayCreate func()
 		if ErrorCode(err) != ENOTFOUND {
 			return n, err
 		}
-		return c.create(ctx, name, hit, mayCreate) // that creation failed: try on this hit's own account
+		return c.create(ctx, name, hit, client) // that creation failed: try on this hit's own account
 	}
 	defer func() {
 		c.mu.Lock()
@@ -210,13 +260,13 @@ func (c *Counters) Hit(ctx context.Context, name Name, hit Hit, mayCreate func()
 		c.mu.Unlock()
 		close(done)
 	}()
-	return c.create(ctx, name, hit, mayCreate)
+	return c.create(ctx, name, hit, client)
 }
 
-// create is a first hit: the create limit, a place under the counter limit, then the hit that
-// creates the counter.
-func (c *Counters) create(ctx context.Context, name Name, hit Hit, mayCreate func() error) (Counts, error) {
-	if err := mayCreate(); err != nil {
+// create is a first hit: the client's create limits, a place under the counter limit, then the
+// hit that creates the counter.
+func (c *Counters) create(ctx context.Context, name Name, hit Hit, client Client) (Counts, error) {
+	if _, err := c.limits.create(ctx, client); err != nil {
 		// Another replica, or a creation that just ended here, may have created it meanwhile:
 		// then this is a plain hit, and no creation is needed.
 		if n, again := c.add1(ctx, name, hit); ErrorCode(again) != ENOTFOUND {
@@ -241,26 +291,41 @@ func (c *Counters) add1(ctx context.Context, name Name, hit Hit) (Counts, error)
 	return batch, nil
 }
 
-// Create creates a counter with its first value and a new admin key, which it returns: the only
-// time the key is seen, since only its hash is stored.
-func (c *Counters) Create(ctx context.Context, name Name, initial int64) (adminKey string, err error) {
+// Create creates a counter for client with its first value and a new admin key, which it
+// returns (the only time the key is seen, since only its hash is stored), with where the client
+// stands with its create limit.
+func (c *Counters) Create(ctx context.Context, name Name, initial int64, client Client) (adminKey string, limit Allowance, err error) {
+	limit, err = c.limits.create(ctx, client)
+	if err != nil {
+		return "", limit, err
+	}
 	key, hash := NewAdminKey()
 	if err := c.store.Reserve(ctx, name, c.limit); err != nil {
-		return "", err
+		return "", limit, err
 	}
 	info := Info{Name: name, Value: initial, Created: c.now(), AdminKeyHash: hash}
 	if err := c.store.Create(ctx, info); err != nil {
-		return "", err
+		return "", limit, err
 	}
-	return key, nil
+	return key, limit, nil
 }
 
-// Get returns the counter.
-func (c *Counters) Get(ctx context.Context, name Name) (Info, error) { return c.store.Get(ctx, name) }
+// Get returns the counter, a read of client's.
+func (c *Counters) Get(ctx context.Context, name Name, client Client) (Info, error) {
+	if err := c.limits.Read(ctx, client, 1); err != nil {
+		return Info{}, err
+	}
+	return c.store.Get(ctx, name)
+}
 
-// Stats returns the counter and its last days (1 or more), ending today.
-func (c *Counters) Stats(ctx context.Context, name Name, days int) (Stats, error) {
-	return c.store.Stats(ctx, name, max(days, 1), c.now())
+// Stats returns the counter and its last days (1 or more), ending today: a read of client's
+// that costs more the more months it covers.
+func (c *Counters) Stats(ctx context.Context, name Name, days int, client Client) (Stats, error) {
+	days = max(days, 1)
+	if err := c.limits.Read(ctx, client, StatsCost(days)); err != nil {
+		return Stats{}, err
+	}
+	return c.store.Stats(ctx, name, days, c.now())
 }
 
 // Now is the service's clock.

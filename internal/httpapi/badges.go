@@ -158,7 +158,7 @@ func writeBadgeError(w http.ResponseWriter, err error) {
 	status := statusFor(code)
 	h := w.Header()
 	setBadgeHeaders(h)
-	setErrorHeaders(h, status)
+	setErrorHeaders(h, status, err)
 	w.WriteHeader(status)
 	_, _ = w.Write(badge.ErrorBadge("hits", badgeErrorText(code)))
 }
@@ -181,13 +181,13 @@ func badgeErrorText(code string) string {
 }
 
 // readFigures reads a counter's figures without counting.
-func (d CounterDeps) readFigures(ctx context.Context, r *http.Request, name counter.Name) (figures, error) {
-	st, err := d.Counters.Stats(ctx, name, 1)
+func (d CounterDeps) readFigures(ctx context.Context, name counter.Name, client counter.Client) (figures, error) {
+	st, err := d.Counters.Stats(ctx, name, 1, client)
 	if err != nil {
 		return figures{}, err
 	}
 	today := st.Days[len(st.Days)-1]
-	return figures{total: st.Value, today: today.Hits, uniques: today.Uniques, uniquesUnknown: isCamo(r)}, nil
+	return figures{total: st.Value, today: today.Hits, uniques: today.Uniques, uniquesUnknown: client.Camo}, nil
 }
 
 // handleShield draws a counter's badge; counting, it counts a hit first.
@@ -209,16 +209,17 @@ func handleShield(d CounterDeps, m *Metrics, counting bool) http.Handler {
 
 // serveBadge counts (when counting; not for HEAD) or reads the figures, and draws them.
 func (d CounterDeps) serveBadge(w http.ResponseWriter, r *http.Request, m *Metrics, name counter.Name, opt badgeOptions, counting bool) {
+	client := d.clientOf(r)
 	var f figures
 	var err error
 	if counting && r.Method != http.MethodHead {
 		var n counter.Counts
-		n, err = d.hit(w, r, m, name)
-		f = figures{total: n.Total, today: n.Today, uniques: n.TodayUniques, uniquesUnknown: isCamo(r)}
+		n, err = d.hit(w, r, m, name, client)
+		f = figures{total: n.Total, today: n.Today, uniques: n.TodayUniques, uniquesUnknown: client.Camo}
 	} else {
-		f, err = d.readFigures(r.Context(), r, name)
+		f, err = d.readFigures(r.Context(), name, client)
 		if err != nil {
-			m.redisError("get", err)
+			m.limitedOrFailed("get", err)
 		}
 	}
 	if err != nil {

@@ -95,9 +95,13 @@ func TestBadgeViews(t *testing.T) {
 			t.Errorf("GET /get/site/page/shield%s: %d %q, want %q", tt.query, resp.StatusCode, svgText(t, body), tt.want)
 		}
 	}
-	// Camo's readers cannot be told apart.
-	if _, body := ts.badge(t, "/get/site/page/shield?view=uniques", "User-Agent", "github-camo (8a5eb9b5)"); svgText(t, body) != "hits: unknown" {
+	// Camo's readers cannot be told apart; camo's user agent from elsewhere is a visitor.
+	camo := []string{"User-Agent", "github-camo (8a5eb9b5)", "X-Forwarded-For", "140.82.115.1"}
+	if _, body := ts.badge(t, "/get/site/page/shield?view=uniques", camo...); svgText(t, body) != "hits: unknown" {
 		t.Errorf("uniques for camo: %q, want unknown", svgText(t, body))
+	}
+	if _, body := ts.badge(t, "/get/site/page/shield?view=uniques", "User-Agent", "github-camo (forged)"); svgText(t, body) != "hits: 3" {
+		t.Errorf("uniques for camo's user agent from outside GitHub: %q, want 3", svgText(t, body))
 	}
 	// A HEAD of a counting badge counts nothing.
 	if resp, _ := ts.do(t, "HEAD", "/hit/site/page/shield"); resp.StatusCode != 200 {

@@ -3,31 +3,25 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
-	"github.com/hitcounter/hitcounter/internal/ratelimit"
-	"github.com/hitcounter/hitcounter/internal/visitor"
 )
 
 // CounterDeps are what the named-counter routes need.
 type CounterDeps struct {
 	Counters *counter.Counters
-	// HitLimit and CreateLimit limit hits and counter creations per client; nil: no limit.
-	HitLimit, CreateLimit *ratelimit.Limiter
-	// Proxies say whose X-Forwarded-For is believed; nil: nobody's.
-	Proxies *visitor.Proxies
-	// Pseudonyms name clients in the rate limiter's shared counts without their address.
-	Pseudonyms *visitor.Pseudonyms
+	// Clients are the rules that say who sent a request (docs/security.md).
+	Clients counter.ClientRules
 	// OperatorToken opens the operator routes and every counter; "" disables them.
 	OperatorToken string
 	// HistoryDays is how many days of history the store keeps (the most /stats answers).
@@ -173,107 +167,46 @@ func (d CounterDeps) operator(r *http.Request) error {
 	return nil
 }
 
-// camoAgent is how GitHub's image proxy introduces itself. It fetches every README badge for
-// every reader from a few addresses, so it is limited per counter, not per address.
-const camoAgent = "github-camo"
+// clientOf is who sent the request.
+func (d CounterDeps) clientOf(r *http.Request) counter.Client { return identify(d.Clients, r) }
 
-// client is who sent the request: its address (behind trusted proxies), and whether it is
-// GitHub's image proxy, which fetches for every reader alike.
-type client struct {
-	addr string
-	camo bool
+// identify is who sent the request, by the domain's rules: the connection's peer, the
+// X-Forwarded-For lines (believed only from trusted proxies) and the user agent.
+func identify(rules counter.ClientRules, r *http.Request) counter.Client {
+	return rules.Identify(peerAddr(r.RemoteAddr), r.Header.Values("X-Forwarded-For"), r.UserAgent())
 }
 
-func (d CounterDeps) clientOf(r *http.Request) client {
-	return client{
-		addr: d.Proxies.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For")).String(),
-		camo: isCamo(r),
+// peerAddr is the address of an http.Request's RemoteAddr ("ip:port"); invalid if it is not one.
+func peerAddr(remoteAddr string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
+		return ap.Addr().Unmap()
 	}
+	if a, err := netip.ParseAddr(remoteAddr); err == nil {
+		return a.Unmap()
+	}
+	return netip.Addr{}
 }
 
-// isCamo reports whether the request comes from GitHub's image proxy.
-func isCamo(r *http.Request) bool { return strings.HasPrefix(r.UserAgent(), camoAgent) }
-
-// visitor is the hit as the store records it: the visitor's pseudonym for today (an HMAC of
-// address and user agent under the day's salt), or none for camo, whose requests cannot be told
-// apart.
-func (d CounterDeps) visitor(ctx context.Context, r *http.Request, c client) (counter.Hit, error) {
-	if c.camo || d.Pseudonyms == nil {
-		return counter.Hit{}, nil
+// setRateLimitHeaders describes a limit in the RateLimit-* headers; nothing when there is none.
+func setRateLimitHeaders(h http.Header, a counter.Allowance) {
+	if a.Limit == 0 {
+		return
 	}
-	v, err := d.Pseudonyms.Of(ctx, d.Counters.Now(), "visitor", c.addr+"\x00"+r.UserAgent())
+	h.Set("RateLimit-Limit", strconv.FormatInt(a.Limit, 10))
+	h.Set("RateLimit-Remaining", strconv.FormatInt(a.Remaining, 10))
+	h.Set("RateLimit-Reset", a.RetryAfter())
+}
+
+// hit counts one hit of client on name; the answer carries the hit limit's headers.
+func (d CounterDeps) hit(w http.ResponseWriter, r *http.Request, m *Metrics, name counter.Name, client counter.Client) (counter.Counts, error) {
+	res, err := d.Counters.Hit(r.Context(), name, client)
 	if err != nil {
-		return counter.Hit{}, unavailable(err)
-	}
-	return counter.Hit{Visitor: v}, nil
-}
-
-// unavailable makes a failure of the salt store or the limiter a domain error.
-func unavailable(err error) error {
-	if errors.Is(err, context.Canceled) {
-		return counter.Errorf(counter.ECANCELED, err, "request cancelled")
-	}
-	if counter.ErrorCode(err) == counter.EINTERNAL {
-		return counter.Errorf(counter.EUNAVAILABLE, err, "storage unavailable")
-	}
-	return err
-}
-
-// limit spends one of the client's tokens of l; ERATELIMITED (with Retry-After) when none is
-// left. The RateLimit-* headers describe l when headers is set, and whenever l refuses.
-func (d CounterDeps) limit(ctx context.Context, w http.ResponseWriter, c client, l *ratelimit.Limiter, name counter.Name, headers bool) error {
-	if l == nil {
-		return nil
-	}
-	scope := c.addr
-	if c.camo {
-		scope += "|" + name.String()
-	}
-	id, err := d.Pseudonyms.Of(ctx, d.Counters.Now(), "ratelimit", scope)
-	if err != nil {
-		return unavailable(err)
-	}
-	dec, err := l.Allow(ctx, id)
-	if err != nil {
-		return unavailable(err)
-	}
-	reset := strconv.FormatInt(int64((dec.Reset+time.Second-1)/time.Second), 10)
-	h := w.Header()
-	if headers || !dec.Allowed {
-		h.Set("RateLimit-Limit", strconv.FormatInt(dec.Limit, 10))
-		h.Set("RateLimit-Remaining", strconv.FormatInt(dec.Remaining, 10))
-		h.Set("RateLimit-Reset", reset)
-	}
-	if !dec.Allowed {
-		h.Set("Retry-After", reset)
-		return counter.Errorf(counter.ERATELIMITED, nil, "rate limit: at most %d per %s per client; try again in %s s", dec.Limit, l.Window(), reset)
-	}
-	return nil
-}
-
-// hit counts one hit on name for the request: the hit limit, the visitor, the hit (creating
-// the counter, under the create limit, on its first).
-func (d CounterDeps) hit(w http.ResponseWriter, r *http.Request, m *Metrics, name counter.Name) (counter.Counts, error) {
-	ctx := r.Context()
-	c := d.clientOf(r)
-	if err := d.limit(ctx, w, c, d.HitLimit, name, true); err != nil {
-		m.limitedOrFailed("hits", "hit", err)
+		m.limitedOrFailed("hit", err)
 		return counter.Counts{}, err
 	}
-	hit, err := d.visitor(ctx, r, c)
-	if err != nil {
-		m.redisError("hit", err)
-		return counter.Counts{}, err
-	}
-	n, err := d.Counters.Hit(ctx, name, hit, func() error {
-		return d.limit(ctx, w, c, d.CreateLimit, name, false)
-	})
-	if err != nil {
-		m.limitedOrFailed("creates", "hit", err)
-		return counter.Counts{}, err
-	}
+	setRateLimitHeaders(w.Header(), res.Limit)
 	m.hits.Inc()
-	return n, nil
+	return res.Counts, nil
 }
 
 // handleHit counts one hit, creating the counter on its first. HEAD answers the headers and
@@ -291,7 +224,7 @@ func handleHit(d CounterDeps, m *Metrics) http.Handler {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-		n, err := d.hit(w, r, m, name)
+		n, err := d.hit(w, r, m, name, d.clientOf(r))
 		if err != nil {
 			writeAPIError(w, err)
 			return
@@ -306,7 +239,7 @@ func handleRead(d CounterDeps, m *Metrics, answer func(counter.Info) any) http.H
 		allowCORS(w)
 		info, err := d.get(r)
 		if err != nil {
-			m.redisError("get", err)
+			m.limitedOrFailed("get", err)
 			writeAPIError(w, err)
 			return
 		}
@@ -335,7 +268,7 @@ func (d CounterDeps) get(r *http.Request) (counter.Info, error) {
 	if err != nil {
 		return counter.Info{}, err
 	}
-	return d.Counters.Get(r.Context(), name)
+	return d.Counters.Get(r.Context(), name, d.clientOf(r))
 }
 
 func handleCreate(d CounterDeps, m *Metrics) http.Handler {
@@ -351,14 +284,10 @@ func handleCreate(d CounterDeps, m *Metrics) http.Handler {
 			writeAPIError(w, err)
 			return
 		}
-		if err := d.limit(r.Context(), w, d.clientOf(r), d.CreateLimit, name, true); err != nil {
-			m.limitedOrFailed("creates", "create", err)
-			writeAPIError(w, err)
-			return
-		}
-		key, err := d.Counters.Create(r.Context(), name, initial)
+		key, limit, err := d.Counters.Create(r.Context(), name, initial, d.clientOf(r))
+		setRateLimitHeaders(w.Header(), limit)
 		if err != nil {
-			m.redisError("create", err)
+			m.limitedOrFailed("create", err)
 			writeAPIError(w, err)
 			return
 		}
@@ -573,7 +502,7 @@ func writeImportError(w http.ResponseWriter, m *Metrics, where string, err error
 	msg := fmt.Sprintf("%s: %s (applied: %d created, %d updated, %d unchanged; fix it and import again: lines already imported do not change)",
 		where, counter.ErrorMessage(err), done.Created, done.Updated, done.Unchanged)
 	noteError(w, err)
-	writeError(w, formatJSON, statusFor(code), msg, code)
+	writeError(w, formatJSON, statusFor(code), msg, code, err)
 }
 
 // parseImportLine reads one export line, strictly: unknown fields are refused, so a file in

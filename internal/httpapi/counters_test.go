@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/proxies"
 	"github.com/hitcounter/hitcounter/internal/ratelimit"
 	"github.com/hitcounter/hitcounter/internal/redisstore"
 	"github.com/hitcounter/hitcounter/internal/redistest"
@@ -29,41 +32,58 @@ import (
 const testOperatorToken = "operator-token-0123456789"
 
 type counterOptions struct {
-	hitLimit, createLimit, counterLimit int64
-	trustedProxies                      string
-	now                                 func() time.Time // nil: time.Now
+	hitLimit, createLimit, createsPerDay, readLimit, counterLimit int64
+	trustedProxies                                                string
+	camoNetworks                                                  []netip.Prefix
+	now                                                           func() time.Time // nil: time.Now
 }
 
-// newCounterServer serves the real handler, named counters included, over a real Redis.
+// testVisitorKey is the visitor key of the test servers: fixed, so that the HyperLogLog figures
+// of a test are the same every run.
+var testVisitorKey = []byte("test-visitor-key-0123456789abcdef")
+
+// newCounterServer serves the real handlers, named counters included, over a real Redis.
 func newCounterServer(t *testing.T, o counterOptions) *testServer {
 	t.Helper()
 	rs := redistest.Start(t)
 	store := redisstore.New(redisstore.Options{Addr: rs.Addr(), Timeout: 2 * time.Second})
 	t.Cleanup(store.Close)
-	proxies, err := visitor.ParseProxies(o.trustedProxies)
+	trusted, err := proxies.Parse(o.trustedProxies)
 	if err != nil {
 		t.Fatal(err)
 	}
+	pseudonyms, err := visitor.New(testVisitorKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	camoNetworks := o.camoNetworks
+	if camoNetworks == nil {
+		camoNetworks = config.DefaultCamoNetworks
+	}
+	namer := ratelimit.Namer(pseudonyms.Limit)
+	limits := &counter.Limits{
+		Hits:          ratelimit.NewShared(store, "hits", o.hitLimit, time.Hour, namer, o.now).Limiter(),
+		Creates:       ratelimit.NewShared(store, "creates", o.createLimit, time.Hour, namer, o.now).Limiter(),
+		CreatesPerDay: ratelimit.NewShared(store, "creates_per_day", o.createsPerDay, 24*time.Hour, namer, o.now).Limiter(),
+		Reads:         ratelimit.NewLocal("reads", o.readLimit, time.Hour, o.now).Limiter(),
+	}
 	ts := &testServer{redis: rs, metrics: NewMetrics("test-version"), drain: make(chan struct{}), logs: new(lockedBuffer)}
-	h := NewHandler(Deps{
-		Counter:  counter.NewCoalescer(store, 4, 2*time.Second),
+	ts.serve(t, Deps{
+		Visits:   counter.VisitCounter{Counter: counter.NewCoalescer(store, 4, 2*time.Second), Limits: limits},
 		Pinger:   store,
 		Metrics:  ts.metrics,
 		Logger:   slog.New(slog.NewJSONHandler(ts.logs, nil)),
 		Hostname: "web-1",
 		Drain:    ts.drain,
 		Named: CounterDeps{
-			Counters:      counter.NewCounters(store.Named(0), 4, 2*time.Second, o.counterLimit, o.now),
-			HitLimit:      ratelimit.New(store, "hits", o.hitLimit, time.Hour, nil),
-			CreateLimit:   ratelimit.New(store, "creates", o.createLimit, time.Hour, nil),
-			Proxies:       proxies,
-			Pseudonyms:    visitor.NewPseudonyms(store),
+			Counters: counter.NewCounters(counter.CountersConfig{
+				Store: store.Named(0), MaxInFlight: 4, Timeout: 2 * time.Second, CounterLimit: o.counterLimit,
+				Limits: limits, Pseudonyms: pseudonyms, Now: o.now,
+			}),
+			Clients:       counter.ClientRules{Proxies: trusted, IPv6Prefix: 64, CamoNetworks: camoNetworks},
 			OperatorToken: testOperatorToken,
 		},
 	})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	ts.url = srv.URL
 	return ts
 }
 
@@ -199,7 +219,11 @@ func TestCounterHeaders(t *testing.T) {
 
 func (ts *testServer) post(t *testing.T, path, body string, header ...string) (*http.Response, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", ts.url+path, strings.NewReader(body))
+	base := ts.url
+	if operatorPath(path) {
+		base = ts.ops
+	}
+	req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -393,7 +417,7 @@ func TestCounterRoutesWithoutRedis(t *testing.T) {
 	ts.redis.Kill()
 	for _, c := range []call{
 		{"GET", "/hit/site/page", nil, 503, `"code":"unavailable"`},
-		{"GET", "/hit/site/new-one", []string{"X-Forwarded-For", "198.51.100.1"}, 503, `"code":"unavailable"`}, // a new client: its salt and lease need Redis
+		{"GET", "/hit/site/new-one", []string{"X-Forwarded-For", "198.51.100.1"}, 503, `"code":"unavailable"`}, // a new client: its lease needs Redis
 		{"GET", "/get/site/page", nil, 503, `"code":"unavailable"`},
 		{"GET", "/info/site/page", nil, 503, `"code":"unavailable"`},
 		{"POST", "/create/site/other", nil, 503, `"code":"unavailable"`},

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
@@ -60,8 +61,8 @@ type errorAnswer struct {
 
 // writeError is the one error writer: msg (safe to show a client) and the domain code, if any,
 // as JSON for JSON clients, as one line of text for everyone else.
-func writeError(w http.ResponseWriter, f format, status int, msg, code string) {
-	setErrorHeaders(w.Header(), status)
+func writeError(w http.ResponseWriter, f format, status int, msg, code string, cause error) {
+	setErrorHeaders(w.Header(), status, cause)
 	if f != formatJSON {
 		writeText(w, status, msg)
 		return
@@ -71,14 +72,20 @@ func writeError(w http.ResponseWriter, f format, status int, msg, code string) {
 	_ = json.NewEncoder(w).Encode(errorAnswer{Error: msg, Code: code})
 }
 
-// setErrorHeaders sets what an error status needs whatever the body's type: when to retry a 503,
-// how to authenticate after a 401. (A 429's Retry-After comes from the rate limit.)
-func setErrorHeaders(h http.Header, status int) {
+// setErrorHeaders sets what an error status needs whatever the body's type: when to retry a 503
+// or a 429 (and the limit that refused it, in the RateLimit-* headers), how to authenticate
+// after a 401. cause is the domain error, if there is one.
+func setErrorHeaders(h http.Header, status int, cause error) {
 	switch status {
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "1")
 	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer realm="hitcounter"`)
+	case http.StatusTooManyRequests:
+		if le, ok := errors.AsType[*counter.LimitError](cause); ok {
+			setRateLimitHeaders(h, le.Allowance)
+			h.Set("Retry-After", le.RetryAfter())
+		}
 	}
 }
 
@@ -88,5 +95,5 @@ func setErrorHeaders(h http.Header, status int) {
 func writeDomainError(w http.ResponseWriter, f format, err error) {
 	noteError(w, err)
 	code := counter.ErrorCode(err)
-	writeError(w, f, statusFor(code), counter.ErrorMessage(err), code)
+	writeError(w, f, statusFor(code), counter.ErrorMessage(err), code, err)
 }

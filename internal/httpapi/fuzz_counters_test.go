@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/proxies"
 	"github.com/hitcounter/hitcounter/internal/ratelimit"
 	"github.com/hitcounter/hitcounter/internal/redisstore"
 	"github.com/hitcounter/hitcounter/internal/redistest"
@@ -45,16 +47,25 @@ func FuzzCounterRoutes(f *testing.F) {
 	rs := redistest.Start(f)
 	store := redisstore.New(redisstore.Options{Addr: rs.Addr(), Timeout: 2 * time.Second})
 	f.Cleanup(store.Close)
-	proxies, _ := visitor.ParseProxies("127.0.0.1")
+	trusted, _ := proxies.Parse("127.0.0.1")
+	pseudonyms, _ := visitor.New(testVisitorKey)
+	namer := ratelimit.Namer(pseudonyms.Limit)
+	limits := &counter.Limits{
+		Hits:          ratelimit.NewShared(store, "hits", 1_000_000, time.Hour, namer, nil).Limiter(),
+		Creates:       ratelimit.NewShared(store, "creates", 1_000_000, time.Hour, namer, nil).Limiter(),
+		CreatesPerDay: ratelimit.NewShared(store, "creates_per_day", 1_000_000, 24*time.Hour, namer, nil).Limiter(),
+		Reads:         ratelimit.NewLocal("reads", 1_000_000, time.Hour, nil).Limiter(),
+	}
 	h := NewHandler(Deps{
-		Counter: counter.NewCoalescer(store, 4, 2*time.Second), Pinger: store, Metrics: NewMetrics("fuzz"),
+		Visits: counter.VisitCounter{Counter: counter.NewCoalescer(store, 4, 2*time.Second), Limits: limits},
+		Pinger: store, Metrics: NewMetrics("fuzz"),
 		Logger: slog.New(slog.DiscardHandler), Hostname: "fuzz", AccessLog: true,
 		Named: CounterDeps{
-			Counters:      counter.NewCounters(store.Named(0), 4, 2*time.Second, 200, nil),
-			HitLimit:      ratelimit.New(store, "hits", 1_000_000, time.Hour, nil),
-			CreateLimit:   ratelimit.New(store, "creates", 1_000_000, time.Hour, nil),
-			Proxies:       proxies,
-			Pseudonyms:    visitor.NewPseudonyms(store),
+			Counters: counter.NewCounters(counter.CountersConfig{
+				Store: store.Named(0), MaxInFlight: 4, Timeout: 2 * time.Second, CounterLimit: 200,
+				Limits: limits, Pseudonyms: pseudonyms,
+			}),
+			Clients:       counter.ClientRules{Proxies: trusted, CamoNetworks: []netip.Prefix{netip.MustParsePrefix("140.82.112.0/20")}},
 			OperatorToken: testOperatorToken,
 		},
 	})

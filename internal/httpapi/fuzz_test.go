@@ -140,7 +140,7 @@ func FuzzVisitEncoders(f *testing.F) {
 	f.Add("web-1", int64(math.MaxInt64))
 	f.Add("web-1", int64(math.MinInt64))
 	f.Fuzz(func(t *testing.T, host string, count int64) {
-		h := handleVisit(fixedCounter(count), NewMetrics("x"), host)
+		h := handleVisit(counter.VisitCounter{Counter: fixedCounter(count)}, counter.ClientRules{}, NewMetrics("x"), host)
 
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequestWithContext(t.Context(), "GET", "/", nil)
@@ -246,11 +246,13 @@ func FuzzHandler(f *testing.F) {
 	store := redisstore.New(redisstore.Options{Addr: rs.Addr(), Timeout: 2 * time.Second})
 	f.Cleanup(store.Close)
 	h := NewHandler(Deps{
-		Counter: counter.NewCoalescer(store, 4, 2*time.Second), Pinger: store, Metrics: NewMetrics("fuzz"),
+		Visits: counter.VisitCounter{Counter: counter.NewCoalescer(store, 4, 2*time.Second)},
+		Pinger: store, Metrics: NewMetrics("fuzz"),
 		Logger: slog.New(slog.DiscardHandler), Hostname: "fuzz", AccessLog: true,
 		Named: CounterDeps{
-			Counters:   counter.NewCounters(store.Named(0), 4, 2*time.Second, 100, nil),
-			Pseudonyms: visitor.NewPseudonyms(store),
+			Counters: counter.NewCounters(counter.CountersConfig{
+				Store: store.Named(0), MaxInFlight: 4, Timeout: 2 * time.Second, CounterLimit: 100, Pseudonyms: visitor.NewRandom(),
+			}),
 		},
 	})
 

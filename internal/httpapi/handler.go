@@ -1,5 +1,7 @@
-// Package httpapi serves the counter over HTTP: the visit page, health and readiness probes,
-// and Prometheus metrics.
+// Package httpapi serves hitcounter over HTTP, on two listeners: the public one (the visit
+// counter, the named counters, badges, history and pages, health and readiness probes) and the
+// operator's (Prometheus metrics and the /admin/ routes), which is never published. Handlers
+// parse a request, ask the domain (internal/counter), and render its answer or its error.
 package httpapi
 
 import (
@@ -11,7 +13,8 @@ import (
 
 // Deps are what the HTTP layer needs from the rest of the program.
 type Deps struct {
-	Counter counter.Counter
+	// Visits is the visit counter of GET /.
+	Visits  counter.VisitCounter
 	Pinger  counter.Pinger
 	Metrics *Metrics
 	Logger  *slog.Logger
@@ -27,16 +30,29 @@ type Deps struct {
 	Named CounterDeps
 }
 
-// NewHandler returns the complete HTTP handler: routes inside request-id, logging, metrics and
-// panic recovery.
-func NewHandler(d Deps) http.Handler {
+// NewHandler returns the public HTTP handler: its routes inside request-id, logging, metrics
+// and panic recovery.
+func NewHandler(d Deps) http.Handler { return newHandler(d, publicRoutes(withDefaults(d))) }
+
+// NewOperatorHandler returns the operator's handler (metrics and /admin/), for a listener of
+// its own that is never published.
+func NewOperatorHandler(d Deps) http.Handler { return newHandler(d, operatorRoutes(withDefaults(d))) }
+
+func withDefaults(d Deps) Deps {
 	if d.Named.HistoryDays == 0 {
 		d.Named.HistoryDays = 400
 	}
 	if d.Drain == nil {
 		d.Drain = make(chan struct{}) // never closed
 	}
+	return d
+}
+
+func newHandler(d Deps, routes []route) http.Handler {
+	d = withDefaults(d)
 	mux := http.NewServeMux()
-	addRoutes(mux, d)
+	for _, r := range routes {
+		mux.Handle(r.pattern, r.handler)
+	}
 	return observe(d, mux)
 }

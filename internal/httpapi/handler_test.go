@@ -22,7 +22,8 @@ import (
 )
 
 type testServer struct {
-	url     string
+	url     string // the public listener
+	ops     string // the operator's listener
 	redis   *redistest.Server
 	metrics *Metrics
 	drain   chan struct{}
@@ -54,8 +55,8 @@ func newTestServer(t *testing.T) *testServer {
 	store := redisstore.New(redisstore.Options{Addr: rs.Addr(), Timeout: 500 * time.Millisecond})
 	t.Cleanup(store.Close)
 	ts := &testServer{redis: rs, metrics: NewMetrics("test-version"), drain: make(chan struct{}), logs: new(lockedBuffer)}
-	h := NewHandler(Deps{
-		Counter:   counter.NewCoalescer(store, 4, 500*time.Millisecond),
+	ts.serve(t, Deps{
+		Visits:    counter.VisitCounter{Counter: counter.NewCoalescer(store, 4, 500*time.Millisecond)},
 		Pinger:    store,
 		Metrics:   ts.metrics,
 		Logger:    slog.New(slog.NewJSONHandler(ts.logs, nil)),
@@ -63,15 +64,37 @@ func newTestServer(t *testing.T) *testServer {
 		AccessLog: true,
 		Drain:     ts.drain,
 	})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	ts.url = srv.URL
 	return ts
 }
 
+// serve starts both listeners of d, as the program does.
+func (ts *testServer) serve(t *testing.T, d Deps) {
+	t.Helper()
+	public, ops := httptest.NewServer(NewHandler(d)), httptest.NewServer(NewOperatorHandler(d))
+	t.Cleanup(public.Close)
+	t.Cleanup(ops.Close)
+	ts.url, ts.ops = public.URL, ops.URL
+}
+
+// operatorPath says whether path is served on the operator's listener, where do sends it.
+func operatorPath(path string) bool {
+	return strings.HasPrefix(path, "/admin/") || path == "/metrics"
+}
+
+// do sends a request to the listener that serves path, as a client would (the operator routes on
+// the operator's), and returns the answer with its body.
 func (ts *testServer) do(t *testing.T, method, path string, header ...string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, ts.url+path, nil)
+	base := ts.url
+	if operatorPath(path) {
+		base = ts.ops
+	}
+	return ts.doAt(t, base, method, path, header...)
+}
+
+func (ts *testServer) doAt(t *testing.T, base, method, path string, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +326,7 @@ func TestClientHangUpIsNotARedisFailure(t *testing.T) {
 	m := NewMetrics("x")
 	entered := make(chan struct{}, 1)
 	srv := httptest.NewServer(NewHandler(Deps{
-		Counter:   hookedCounter{counter.NewCoalescer(store, 4, time.Second), entered},
+		Visits:    counter.VisitCounter{Counter: hookedCounter{counter.NewCoalescer(store, 4, time.Second), entered}},
 		Pinger:    store,
 		Metrics:   m,
 		Logger:    slog.New(slog.NewJSONHandler(logs, nil)),
@@ -478,6 +501,33 @@ func TestPanicBecomes500(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequestWithContext(context.Background(), "GET", "/", nil))
 	if rec.Code != 500 || rec.Body.String() != "internal error\n" {
 		t.Fatalf("panic answered %d %q, want 500 %q", rec.Code, rec.Body.String(), "internal error\n")
+	}
+	if !strings.Contains(logs.String(), `"msg":"panic"`) {
+		t.Fatalf("panic not logged:\n%s", logs)
+	}
+}
+
+// A panic after the status went out cannot become a 500, and must not end as a clean short
+// answer: the connection is cut, so the client sees a truncated transfer, not a whole one.
+func TestPanicAfterWriteHeaderAbortsTheConnection(t *testing.T) {
+	logs := new(lockedBuffer)
+	d := Deps{Metrics: NewMetrics("x"), Logger: slog.New(slog.NewJSONHandler(logs, nil)), Hostname: "h"}
+	srv := httptest.NewServer(observe(d, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("{\"line\":1}\n"))
+		http.NewResponseController(w).Flush()
+		panic("boom halfway")
+	})))
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || err == nil {
+		t.Fatalf("a panic after 200 and a line: status %d, body %q, read error %v; want the transfer cut off (an error)", resp.StatusCode, body, err)
 	}
 	if !strings.Contains(logs.String(), `"msg":"panic"`) {
 		t.Fatalf("panic not logged:\n%s", logs)

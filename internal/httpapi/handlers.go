@@ -46,13 +46,13 @@ type visitAnswer struct {
 
 // handleVisit counts a visit and answers with its number. HEAD answers with the same headers
 // and counts nothing.
-func handleVisit(c counter.Counter, m *Metrics, hostname string) http.Handler {
+func handleVisit(v counter.VisitCounter, clients counter.ClientRules, m *Metrics, hostname string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Vary", "Accept")
 		f, ok := negotiate(acceptHeader(r))
 		if !ok {
-			writeError(w, formatText, http.StatusNotAcceptable, "not acceptable: this page is text/plain, text/html or application/json", "")
+			writeError(w, formatText, http.StatusNotAcceptable, "not acceptable: this page is text/plain, text/html or application/json", "", nil)
 			return
 		}
 		setBodyHeaders(h, f.contentType())
@@ -64,9 +64,9 @@ func handleVisit(c counter.Counter, m *Metrics, hostname string) http.Handler {
 			return
 		}
 
-		n, err := c.Visit(r.Context())
+		n, err := v.Visit(r.Context(), identify(clients, r))
 		if err != nil {
-			m.redisError("visit", err)
+			m.limitedOrFailed("visit", err)
 			writeDomainError(w, f, err)
 			return
 		}

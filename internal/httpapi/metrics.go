@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"runtime"
 	"sync/atomic"
@@ -53,7 +54,7 @@ func NewMetrics(version string) *Metrics {
 		}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hitcounter_rate_limited_total",
-			Help: "Requests refused with 429, by limit (hits, creates).",
+			Help: "Requests refused with 429 by the service, by limit (hits, creates, creates_per_day, reads).",
 		}, []string{"limit"}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -71,6 +72,24 @@ func NewMetrics(version string) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
+}
+
+// ObserveProxies reports the trusted proxies' host look-ups, by outcome: a failing look-up
+// keeps the last good addresses, and this is how an operator sees that it happens.
+func (m *Metrics) ObserveProxies(l interface{ Lookups() (ok, failed int64) }) {
+	for _, result := range []string{"ok", "error"} {
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "hitcounter_trusted_proxy_lookups_total",
+			Help:        "Look-ups of the host names in TRUSTED_PROXIES, by result; a failed one keeps the last good addresses.",
+			ConstLabels: prometheus.Labels{"result": result},
+		}, func() float64 {
+			ok, failed := l.Lookups()
+			if result == "ok" {
+				return float64(ok)
+			}
+			return float64(failed)
+		}))
+	}
 }
 
 // Handler serves the registry in the Prometheus text format.
@@ -97,11 +116,11 @@ func methodLabel(method string) string {
 	return "OTHER"
 }
 
-// limitedOrFailed counts a refused or failed named-counter call: a 429 under its limit, a store
-// failure under redis_errors.
-func (m *Metrics) limitedOrFailed(limit, op string, err error) {
-	if counter.ErrorCode(err) == counter.ERATELIMITED {
-		m.rateLimited.WithLabelValues(limit).Inc()
+// limitedOrFailed counts a refused or failed call: a 429 under the limit that refused it, a
+// store failure under redis_errors (op).
+func (m *Metrics) limitedOrFailed(op string, err error) {
+	if le, ok := errors.AsType[*counter.LimitError](err); ok {
+		m.rateLimited.WithLabelValues(le.Limit).Inc()
 		return
 	}
 	m.redisError(op, err)

@@ -79,9 +79,14 @@ func observe(d Deps, next http.Handler) http.Handler {
 				log.LogAttrs(r.Context(), slog.LevelError, "panic",
 					slog.String("request_id", id), slog.String("panic", fmt.Sprint(p)),
 					slog.String("stack", string(debug.Stack())))
-				if rec.status == 0 {
-					writeText(rec, http.StatusInternalServerError, "internal error")
+				if rec.status != 0 {
+					// The status is out and part of the body may be: a 500 can no longer be
+					// said, and ending normally would pass half an answer for a whole one.
+					// Aborting makes the client see a cut-off transfer.
+					d.Metrics.requests.WithLabelValues(routeLabel(r.Pattern), methodLabel(r.Method), "500").Inc()
+					panic(http.ErrAbortHandler)
 				}
+				writeText(rec, http.StatusInternalServerError, "internal error")
 			}
 			status := rec.status
 			if status == 0 {

@@ -22,9 +22,9 @@ func handlePage(d CounterDeps, m *Metrics) http.Handler {
 			writePageError(w, err)
 			return
 		}
-		st, err := d.Counters.Stats(r.Context(), name, min(defaultStatsDays, d.HistoryDays))
+		st, err := d.Counters.Stats(r.Context(), name, min(defaultStatsDays, d.HistoryDays), d.clientOf(r))
 		if err != nil {
-			m.redisError("stats", err)
+			m.limitedOrFailed("stats", err)
 			writePageError(w, err)
 			return
 		}
@@ -46,7 +46,7 @@ func writePageError(w http.ResponseWriter, err error) {
 	h := w.Header()
 	setBodyHeaders(h, formatHTML.contentType())
 	h.Set("Content-Security-Policy", pagePolicy)
-	setErrorHeaders(h, status)
+	setErrorHeaders(h, status, err)
 	w.WriteHeader(status)
 	msg := escapeText.Replace(counter.ErrorMessage(err))
 	_, _ = fmt.Fprintf(w, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>%d</title><p>%s</p></html>\n", status, msg)
@@ -58,7 +58,7 @@ func baseURL(r *http.Request, d CounterDeps) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
-	} else if proto := r.Header.Get("X-Forwarded-Proto"); proto == "https" && d.Proxies != nil && d.Proxies.TrustsPeer(r.RemoteAddr) {
+	} else if proto := r.Header.Get("X-Forwarded-Proto"); proto == "https" && d.Clients.Proxies != nil && d.Clients.Proxies.Trusts(peerAddr(r.RemoteAddr)) {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

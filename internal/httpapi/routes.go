@@ -10,16 +10,17 @@ type route struct {
 	handler http.Handler
 }
 
-// routes is the one place that lists every route. GET patterns also answer HEAD; any other
-// method gets 405 with an Allow header, and any other path 404, both from ServeMux. Every
-// route is in openapi.json, and nothing else is (TestOpenAPIMatchesRoutes).
-func routes(d Deps) []route {
+// publicRoutes and operatorRoutes are the one place that lists every route: the public port's
+// and the operator port's (never published: metrics and the operator's /admin/ routes). GET
+// patterns also answer HEAD; any other method gets 405 with an Allow header, and any other path
+// 404, both from ServeMux. Every route is in openapi.json, the operator's with the operator
+// port as their server, and nothing else is (TestOpenAPIMatchesRoutes).
+func publicRoutes(d Deps) []route {
 	c, m := d.Named, d.Metrics
 	return []route{
-		{"GET /{$}", handleVisit(d.Counter, m, d.Hostname)},
+		{"GET /{$}", handleVisit(d.Visits, c.Clients, m, d.Hostname)},
 		{"GET /healthz", handleHealthz()},
 		{"GET /readyz", handleReadyz(d.Pinger, d.Drain, m)},
-		{"GET /metrics", m.Handler()},
 		{"GET /openapi.json", handleOpenAPI()},
 
 		// Named counters, on CountAPI's and Abacus' paths (docs/api.md).
@@ -39,17 +40,16 @@ func routes(d Deps) []route {
 		{"GET /api/count/keep/badge.svg", handleSeeyoufarm(c, m, false)},
 		{"GET /stats/{namespace}/{key}", handleStats(c, m)},
 		{"GET /c/{namespace}/{key}", handlePage(c, m)},
-
-		// The operator's routes.
-		{"POST /admin/key/{namespace}/{key}", handleAssignAdminKey(c, m)},
-		{"GET /admin/export", handleExport(c, m)},
-		{"POST /admin/import", handleImport(c, m)},
 	}
 }
 
-func addRoutes(mux *http.ServeMux, d Deps) {
-	for _, r := range routes(d) {
-		mux.Handle(r.pattern, r.handler)
+func operatorRoutes(d Deps) []route {
+	c, m := d.Named, d.Metrics
+	return []route{
+		{"GET /metrics", m.Handler()},
+		{"POST /admin/key/{namespace}/{key}", handleAssignAdminKey(c, m)},
+		{"GET /admin/export", handleExport(c, m)},
+		{"POST /admin/import", handleImport(c, m)},
 	}
 }
 

@@ -59,9 +59,9 @@ func handleStats(d CounterDeps, m *Metrics) http.Handler {
 			writeAPIError(w, err)
 			return
 		}
-		st, err := d.Counters.Stats(r.Context(), name, days)
+		st, err := d.Counters.Stats(r.Context(), name, days, d.clientOf(r))
 		if err != nil {
-			m.redisError("stats", err)
+			m.limitedOrFailed("stats", err)
 			writeAPIError(w, err)
 			return
 		}

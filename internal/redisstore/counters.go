@@ -2,8 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
@@ -43,7 +41,7 @@ const (
 	replyExists    = 3
 )
 
-// hitScript records a batch of hits in one step: the total (KEYS[1]); the day's count, its hits
+// hitBody records a batch of hits in one step: the total (KEYS[1]); the day's count, its hits
 // without a visitor and its unique visitors (fields d<dd>, c<dd> and u<dd> of the month's hash,
 // KEYS[2]); and the visitors themselves in the day's HyperLogLog (KEYS[3]), whose estimate is
 // copied into u<dd>. The month's hash expires once its last day has left the history; the
@@ -54,7 +52,7 @@ const (
 // is created when ARGV[2] is 1, and otherwise left alone: the reply is then nil and nothing
 // changed. ARGV: n, create, created (Unix s), day of the month, hits without a visitor, the
 // month hash's TTL (s), the HyperLogLog's TTL (s), then the visitors.
-var hitScript = rueidis.NewLuaScript(`
+const hitBody = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
 	if ARGV[2] ~= '1' then return false end
 	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[3])
@@ -76,7 +74,22 @@ if #ARGV >= 8 then
 		redis.call('HSET', KEYS[2], uniques, redis.call('PFCOUNT', KEYS[3]))
 	end
 end
-return {redis.call('HGET', KEYS[1], 'v'), today, redis.call('HGET', KEYS[2], uniques) or 0}`)
+return {redis.call('HGET', KEYS[1], 'v'), today, redis.call('HGET', KEYS[2], uniques) or 0}`
+
+// allowOOM is the shebang of the scripts that change what exists without making anything new:
+// Redis runs them even past maxmemory. Memory is what new counters take, and a full Redis must
+// refuse those (507), never a hit on a counter that exists (docs/design.md, "Redis memory").
+// What such a script can still add is bounded per counter: a day's figures and a day's sketch,
+// of at most AgentBuckets visitors per client.
+const allowOOM = "#!lua flags=allow-oom\n"
+
+// hitScript is a batch of hits on a counter that exists (it creates nothing, and returns nil
+// for a missing one), run even when Redis is at maxmemory. createHitScript is a first hit: it
+// may create the counter, and like every creation it is refused when Redis is full.
+var (
+	hitScript       = rueidis.NewLuaScript(allowOOM + hitBody)
+	createHitScript = rueidis.NewLuaScript(hitBody)
+)
 
 // reserveScript adds the name to the index unless that would pass the limit (ARGV[2]; 0 none):
 // 1 added, 0 already there, -1 full. One script, so concurrent creators never overshoot.
@@ -99,8 +112,8 @@ return 0`)
 // changeScript checks the caller against the admin key (ARGV[1]: its hash, or "" for the
 // operator) and then sets (ARGV[2] "set") or adds (ARGV[2] "add") ARGV[3], or only checks
 // ("check"). Replies {code, value}. The check and the change are one step: a key replaced
-// in between cannot authorise a change.
-var changeScript = rueidis.NewLuaScript(`
+// in between cannot authorise a change. A change makes nothing new, so it runs past maxmemory.
+var changeScript = rueidis.NewLuaScript(allowOOM + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {1, '0'} end
 if ARGV[1] ~= '' then
 	local a = redis.call('HGET', KEYS[1], 'a')
@@ -221,7 +234,11 @@ func (s *Named) hit(ctx context.Context, name counter.Name, hits []counter.Hit, 
 	args[6] = strconv.FormatInt(int64(dayTTL/time.Second)+1, 10)
 	ck := CounterKey(name)
 	keys := []string{ck, monthKey(ck, day), visitorsKey(ck, day)}
-	res, _, err := s.exec(ctx, hitScript, keys, args...)
+	script := hitScript
+	if create {
+		script = createHitScript
+	}
+	res, _, err := s.exec(ctx, script, keys, args...)
 	if err != nil {
 		return counter.Counts{}, err
 	}
@@ -230,6 +247,9 @@ func (s *Named) hit(ctx context.Context, name counter.Name, hits []counter.Hit, 
 		return counter.Counts{}, counter.Errorf(counter.ENOTFOUND, nil, "counter %s not found", name)
 	}
 	if err != nil {
+		if create {
+			return counter.Counts{}, classifyCreate(ctx, err)
+		}
 		return counter.Counts{}, classifyValue(ctx, err)
 	}
 	var c counter.Counts
@@ -336,7 +356,7 @@ func (s *Named) Reserve(ctx context.Context, name counter.Name, limit int64) err
 	}
 	v, err := res.AsInt64()
 	if err != nil {
-		return classify(ctx, err)
+		return classifyCreate(ctx, err)
 	}
 	if v < 0 {
 		return counter.Errorf(counter.EFULL, nil, "the counter limit (%d) is reached: no new counter can be created", limit)
@@ -355,7 +375,7 @@ func (s *Named) Create(ctx context.Context, info counter.Info) error {
 	}
 	code, err := res.AsInt64()
 	if err != nil {
-		return classify(ctx, err)
+		return classifyCreate(ctx, err)
 	}
 	if code == replyExists {
 		return counter.Errorf(counter.ECONFLICT, nil, "counter %s already exists", info.Name)
@@ -622,9 +642,18 @@ func (s *Named) restoreOne(ctx context.Context, info counter.Info, limit int64) 
 	}
 	code, err := res.AsInt64()
 	if err != nil {
-		return -1, classify(ctx, err)
+		return -1, classifyCreate(ctx, err)
 	}
 	return code, nil
+}
+
+// classifyCreate is classify for a call that creates a counter: Redis at maxmemory refusing it
+// is the storage being full (507), not unavailable, and retrying soon will not help.
+func classifyCreate(ctx context.Context, err error) error {
+	if re, ok := rueidis.IsRedisErr(err); ok && strings.HasPrefix(re.Error(), "OOM") {
+		return counter.Errorf(counter.EFULL, err, "storage is full: no new counter can be created (counters that exist keep counting)")
+	}
+	return classify(ctx, err)
 }
 
 // classifyValue is classify, except that Redis refusing the arithmetic (an increment that would
@@ -636,60 +665,29 @@ func classifyValue(ctx context.Context, err error) error {
 	return classify(ctx, err)
 }
 
-// saltPrefix + day holds the day's random salt for pseudonyms (visitor.Pseudonyms).
-const saltPrefix = "hitcounter:salt:"
-
-// saltTTL keeps a day's salt a day past the day's end, for windows that straddle midnight; then
-// it is gone, and the day's pseudonyms can no longer be linked to anything.
-const saltTTL = 48 * time.Hour
-
-// Salt implements visitor.SaltStore: the first replica to ask for a day's salt sets it (SET NX),
-// everyone reads the one that won.
-func (s *Store) Salt(ctx context.Context, day string) ([]byte, error) {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	c, err := s.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	fresh := make([]byte, 32)
-	_, _ = rand.Read(fresh)
-	key := saltPrefix + day
-	res := c.DoMulti(ctx,
-		c.B().Set().Key(key).Value(hex.EncodeToString(fresh)).Nx().Ex(saltTTL).Build(),
-		c.B().Get().Key(key).Build(),
-	)
-	if err := res[0].Error(); err != nil && !rueidis.IsRedisNil(err) {
-		return nil, classify(ctx, err)
-	}
-	salt, err := res[1].ToString()
-	if err != nil {
-		return nil, classify(ctx, err)
-	}
-	return []byte(salt), nil
-}
-
 // rateLimitPrefix + limiter name + pseudonym + window holds a client's count in one window.
 const rateLimitPrefix = "hitcounter:rl:"
+
+// leaseScript adds ARGV[1] to a shared rate-limit count (KEYS[1]) and sets its expiry (ARGV[2]
+// seconds) when it is new; it returns the count. Run past maxmemory: a count is a few dozen
+// bytes per client and window and goes by itself, and a full Redis must never make the limiter
+// fail the hits it guards.
+var leaseScript = rueidis.NewLuaScript(allowOOM + `
+local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+if total == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return total`)
 
 // Lease implements ratelimit.Leaser: INCRBY n, then hand out what fitted under limit.
 func (s *Store) Lease(ctx context.Context, key string, n, limit int64, ttl time.Duration) (granted, used int64, err error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	c, err := s.get(ctx)
+	res, _, err := s.exec(ctx, leaseScript, []string{rateLimitPrefix + key},
+		strconv.FormatInt(n, 10), strconv.FormatInt(int64(ttl/time.Second)+1, 10))
 	if err != nil {
 		return 0, 0, err
 	}
-	key = rateLimitPrefix + key
-	res := c.DoMulti(ctx,
-		c.B().Incrby().Key(key).Increment(n).Build(),
-		c.B().Expire().Key(key).Seconds(int64(ttl/time.Second)+1).Nx().Build(),
-	)
-	total, err := res[0].AsInt64()
+	total, err := res.AsInt64()
 	if err != nil {
-		return 0, 0, classify(ctx, err)
-	}
-	if err := res[1].Error(); err != nil {
 		return 0, 0, classify(ctx, err)
 	}
 	before := total - n

@@ -1,4 +1,6 @@
-// Package redisstore keeps the visit counter in Redis, through rueidis' auto-pipelining client.
+// Package redisstore keeps the counters in Redis, through rueidis' auto-pipelining client: the
+// visit counter, the named counters with their history (counters.go), the shared rate-limit
+// counts, and what Redis's memory allows (capacity.go).
 package redisstore
 
 import (
@@ -6,6 +8,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,7 +89,7 @@ func New(o Options) *Store {
 		Password:          o.Password,
 		SelectDB:          o.DB,
 		ForceSingleClient: true,
-		// Only INCR, INCRBY, PING and the connection handshake: the Redis ACL allows nothing else.
+		// No client-side caching: the Redis ACL allows only the commands the service uses.
 		DisableCache:  true,
 		ClientSetInfo: rueidis.DisableClientSetInfo,
 		// Retries stay on for what rueidis retries: read-only commands (HMGET, SSCAN, PING),
@@ -150,20 +153,19 @@ func (g *dialGuard) dial(ctx context.Context, addr string, d *net.Dialer, cfg *t
 	return conn, err
 }
 
-// Add increments the counter by n in one atomic command (INCR or INCRBY) and returns the
-// new total.
+// addScript is the visit counter's INCRBY, as a script only so that it may run past maxmemory
+// (see allowOOM): the counter exists, and adding to it makes nothing new.
+var addScript = rueidis.NewLuaScript(allowOOM + "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+
+// Add increments the counter by n in one atomic step and returns the new total.
 func (s *Store) Add(ctx context.Context, n int64) (int64, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	c, err := s.get(ctx)
+	res, _, err := s.exec(ctx, addScript, []string{Key}, strconv.FormatInt(n, 10))
 	if err != nil {
 		return 0, err
 	}
-	cmd := c.B().Incr().Key(Key).Build()
-	if n != 1 {
-		cmd = c.B().Incrby().Key(Key).Increment(n).Build()
-	}
-	total, err := c.Do(ctx, cmd).AsInt64()
+	total, err := res.AsInt64()
 	if err != nil {
 		return 0, classify(ctx, err)
 	}

@@ -155,7 +155,7 @@ func TestFrozenRedisTimesOut(t *testing.T) {
 
 func TestWrongPasswordIsUnavailableAndNotShown(t *testing.T) {
 	srv := redistest.Start(t)
-	srv.MustDo("ACL", "SETUSER", "app", "on", ">right-password", "~hitcounter:*", "+incr", "+ping", "+hello")
+	srv.MustDo("ACL", "SETUSER", "app", "on", ">right-password", "~hitcounter:*", "+incrby", "+evalsha", "+eval", "+ping", "+hello")
 	const wrong = "wrong-password-123"
 	s := newStore(t, Options{Addr: srv.Addr(), Username: "app", Password: wrong})
 	err := visit(s)
