@@ -25,8 +25,11 @@ func TestChart(t *testing.T) {
 
 	step("Lint", testLint)
 	step("BadValueRefused", testBadValue)
+	step("Render", testRender)
 	step("Install", testInstall)
 	step("HelmTest", testHelmTest)
+	step("OperatorRoutesNotPublic", testOperatorRoutesNotPublic)
+	step("ExportImport", testExportImport)
 	step("Exactness", testExactness)
 	step("RollingUpdate", testRollingUpdate)
 	step("DeleteWebPod", func(t *testing.T) { testDeleteWebPod(t, "") })
@@ -34,6 +37,7 @@ func TestChart(t *testing.T) {
 	step("KillWebPod", func(t *testing.T) { testDeleteWebPod(t, "--grace-period=1") })
 	step("DeleteRedisPod", testDeleteRedisPod)
 	step("NetworkPolicy", testNetworkPolicy)
+	step("WebNetworkPolicy", testWebNetworkPolicy)
 	step("DrainRespectsPDB", testDrain)
 }
 
@@ -41,6 +45,10 @@ func installArgs(tag string) []string {
 	return []string{
 		"--set", "image.web.tag=" + tag, "--set", "image.redis.tag=" + tag,
 		"--set", "image.web.pullPolicy=Never", "--set", "image.redis.pullPolicy=Never",
+		// The load tests send up to 100 requests a second from one address, this host, which the
+		// service takes for one client: the read limit (1200 a minute per replica, GET / included)
+		// would answer most of them 429. Real traffic comes from many clients.
+		"--set", "web.rateLimit.reads=0",
 	}
 }
 
@@ -66,7 +74,13 @@ func testBadValue(t *testing.T) {
 		{"web.replicas=3", []string{"values don't meet the specifications of the schema", "replicas"}},
 		{"redis.external.url=http://example", []string{"values don't meet the specifications of the schema", "url"}},
 		{"web.shutdownDrainDelay=20s", []string{"web.shutdownDrainDelay (20s) must be shorter than web.shutdownTimeout"}},
+		{"ingress.enabled=true", []string{ingressRefusal}},
+		{"web.rateLimit.createsPerDay=-1", []string{"values don't meet the specifications of the schema", "createsPerDay"}},
+		// A Secret of the user's that the cluster holds, lacking a key (made just below).
+		{"web.existingSecret=partial-web", []string{`web.existingSecret: Secret "partial-web" has no key "visitor_key"`}},
 	}
+	kubectl(t, "create", "secret", "generic", "partial-web", "--from-literal=operator_token=0123456789abcdef0123")
+	defer kubectl(t, "delete", "secret", "partial-web", "--ignore-not-found")
 	for _, c := range cases {
 		args := append([]string{"-n", namespace, "install", "bad", chartDir, "--set", c.set}, installArgs(tagA)...)
 		out, err := run(time.Minute, "helm", args...)
@@ -96,11 +110,12 @@ func testInstall(t *testing.T) {
 	// The settings that matter, as the cluster has them.
 	pod := readyWebPods(t)[0]
 	env := kubectl(t, "get", "pod", pod, "-o", `jsonpath={range .spec.containers[0].env[*]}{.name}={.value}{"\n"}{end}`)
-	for _, want := range []string{"GOMEMLIMIT=60397977", "SHUTDOWN_DRAIN_DELAY=5s", "REDIS_PASSWORD_FILE=/run/secrets/redis_app_password"} {
+	for _, want := range []string{"GOMEMLIMIT=60397977", "SHUTDOWN_DRAIN_DELAY=5s", "REDIS_PASSWORD_FILE=/run/secrets/redis_app_password", "RATE_LIMIT_READS=0"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("web pod env lacks %s:\n%s", want, env)
 		}
 	}
+	checkSecrets(t, pod)
 	sc := kubectl(t, "get", "pod", pod, "-o", `jsonpath={.spec.securityContext.runAsNonRoot} {.spec.securityContext.seccompProfile.type} {.spec.containers[0].securityContext.readOnlyRootFilesystem} {.spec.containers[0].securityContext.capabilities.drop}`)
 	if sc != `true RuntimeDefault true ["ALL"]` {
 		t.Errorf("web pod security context: %s", sc)
@@ -173,6 +188,7 @@ func testRollingUpdate(t *testing.T) {
 	before := redisCount(t)
 	oldPods := readyWebPods(t)
 	secret := redisSecret(t)
+	web := kubectl(t, "get", "secret", fullname()+"-web", "-o", "jsonpath={.data}")
 	l := startLoad(url, 100, 3*time.Minute)
 	defer l.finish()
 	at := time.Now()
@@ -199,6 +215,9 @@ func testRollingUpdate(t *testing.T) {
 	t.Logf("rolling update took %.1fs under 100 req/s: %s; counter %d -> %d", rolled.Seconds(), c, before, after)
 	if redisSecret(t) != secret {
 		t.Errorf("helm upgrade changed the generated Redis passwords")
+	}
+	if kubectl(t, "get", "secret", fullname()+"-web", "-o", "jsonpath={.data}") != web {
+		t.Errorf("helm upgrade changed the generated operator token or visitor key")
 	}
 	image := kubectl(t, "get", "deployment", fullname()+"-web", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
 	if !strings.HasSuffix(image, ":"+tagB) {

@@ -406,7 +406,7 @@ kind: ConfigMap
 metadata: {name: coredns, namespace: kube-system}
 data:
   Corefile: |
-    .:1053 {
+    .:53 {
         errors
         health :8080
         ready :8181
@@ -428,13 +428,20 @@ spec:
     spec:
       serviceAccountName: coredns
       dnsPolicy: Default
-      securityContext: {runAsNonRoot: true, runAsUser: 65532, seccompProfile: {type: RuntimeDefault}}
+      # Port 53 in the pod, as kube-dns and CoreDNS use on real clusters: a NetworkPolicy matches
+      # the port after the Service's translation, so the chart's DNS egress rule (53) is tested
+      # against what it will meet. The sysctl (a safe one) lets the non-root process bind it.
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 65532
+        seccompProfile: {type: RuntimeDefault}
+        sysctls: [{name: net.ipv4.ip_unprivileged_port_start, value: "53"}]
       containers:
       - name: coredns
         image: $COREDNS_IMAGE
         imagePullPolicy: Never
         args: [-conf, /etc/coredns/Corefile]
-        ports: [{containerPort: 1053, protocol: UDP}, {containerPort: 1053, protocol: TCP}]
+        ports: [{containerPort: 53, protocol: UDP}, {containerPort: 53, protocol: TCP}]
         readinessProbe: {httpGet: {path: /ready, port: 8181}, periodSeconds: 2}
         livenessProbe: {httpGet: {path: /health, port: 8080}, periodSeconds: 10}
         resources: {requests: {cpu: 20m, memory: 32Mi}, limits: {memory: 128Mi}}
@@ -449,8 +456,8 @@ spec:
   clusterIP: $DNS_IP
   selector: {k8s-app: kube-dns}
   ports:
-  - {name: dns, port: 53, targetPort: 1053, protocol: UDP}
-  - {name: dns-tcp, port: 53, targetPort: 1053, protocol: TCP}
+  - {name: dns, port: 53, targetPort: 53, protocol: UDP}
+  - {name: dns-tcp, port: 53, targetPort: 53, protocol: TCP}
 EOF
 	kubectl -n kube-system rollout status deployment/coredns --timeout=120s >/dev/null
 }

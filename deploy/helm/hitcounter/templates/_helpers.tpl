@@ -57,6 +57,32 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (printf "%s-redis" (include "hitcounter.fullname" .)) .Values.redis.auth.existingSecret -}}
 {{- end -}}
 
+{{- define "hitcounter.webSecretName" -}}
+{{- default (printf "%s-web" (include "hitcounter.fullname" .)) .Values.web.existingSecret -}}
+{{- end -}}
+
+{{/*
+Non-empty when an optional value is set: null (or a key removed with --set x=null) and "" mean
+"the service's default", while 0 is a real setting, so `if` and `with` cannot tell them apart.
+*/}}
+{{- define "hitcounter.isSet" -}}
+{{- if and (not (kindIs "invalid" .)) (ne (toString .) "") -}}true{{- end -}}
+{{- end -}}
+
+{{/* The external Redis's port for the web NetworkPolicy: the value, else the URL's, else 6379. */}}
+{{- define "hitcounter.externalRedisPort" -}}
+{{- $np := .Values.web.networkPolicy.externalRedis -}}
+{{- if include "hitcounter.isSet" $np.port -}}
+{{- $np.port -}}
+{{- else if .Values.redis.external.url -}}
+{{- $host := (urlParse .Values.redis.external.url).host -}}
+{{- $port := regexFind ":[0-9]+$" $host | trimPrefix ":" -}}
+{{- default "6379" $port -}}
+{{- else -}}
+6379
+{{- end -}}
+{{- end -}}
+
 {{- define "hitcounter.redisURLSecretName" -}}
 {{- default (printf "%s-redis-url" (include "hitcounter.fullname" .)) .Values.redis.external.existingSecret -}}
 {{- end -}}
@@ -91,6 +117,18 @@ plain bytes are understood; anything else (e.g. "0.5Gi") fails the render with a
 {{- mul $n (get (dict "ms" 1 "s" 1000 "m" 60000) $unit) -}}
 {{- end -}}
 
+{{/* Fails when the named Secret exists in the cluster and lacks one of the keys. */}}
+{{- define "hitcounter.checkSecretKeys" -}}
+{{- $secret := lookup "v1" "Secret" .ctx.Release.Namespace .name -}}
+{{- if $secret -}}
+{{- range .keys -}}
+{{- if not (hasKey (default dict $secret.data) .) -}}
+{{- fail (printf "%s: Secret %q has no key %q (it needs %s)" $.value $.name . (join ", " $.keys)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Checks across values that the schema cannot express. */}}
 {{- define "hitcounter.validate" -}}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
@@ -104,5 +142,16 @@ plain bytes are understood; anything else (e.g. "0.5Gi") fails the render with a
 {{- end -}}
 {{- if and .Values.redis.external.url .Values.redis.external.existingSecret -}}
 {{- fail "set redis.external.url or redis.external.existingSecret, not both" -}}
+{{- end -}}
+{{- if and .Values.ingress.enabled (not .Values.web.trustedProxies) -}}
+{{- fail "ingress.enabled is true but web.trustedProxies is empty: every client would appear as the ingress controller and share its rate limits; set web.trustedProxies to the controller's pod network (a CIDR)" -}}
+{{- end -}}
+{{- /* A Secret of the user's that lacks a key would start pods that fail on a missing file;
+say which key instead. Only where the cluster can be read (not helm template). */}}
+{{- if .Values.web.existingSecret -}}
+{{- include "hitcounter.checkSecretKeys" (dict "ctx" . "value" "web.existingSecret" "name" .Values.web.existingSecret "keys" (list "operator_token" "visitor_key")) -}}
+{{- end -}}
+{{- if and .Values.redis.auth.existingSecret (not (include "hitcounter.externalRedis" .)) -}}
+{{- include "hitcounter.checkSecretKeys" (dict "ctx" . "value" "redis.auth.existingSecret" "name" .Values.redis.auth.existingSecret "keys" (list "redis_app_password" "redis_health_password")) -}}
 {{- end -}}
 {{- end -}}
