@@ -271,8 +271,24 @@ func TestRedisFullRefusesOnlyNewCounters(t *testing.T) {
 		}
 	}
 	check("Redis full")
-	fmt.Printf("e2e: Redis full (maxmemory 3mb) after %d creates (%d in all before 50 refusals in a row): creates answer 507, %d of 2,000 hits on existing counters from new clients refused, %d clients' rate-limit counts\n",
-		fullAt.Load(), created.Load(), refusedHits, clientSeq.Load())
+	// What the hits and their clients' counts added past maxmemory stays small: the counts are
+	// a few dozen bytes per client, and the visitor sketches are left alone while Redis is full.
+	info := s.mustCompose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
+		`REDISCLI_AUTH="$(cat /run/secrets/redis_exporter_password)" redis-cli --user exporter INFO memory`)
+	var used, maxmemory int64
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			used, _ = strconv.ParseInt(v, 10, 64)
+		}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "maxmemory:"); ok {
+			maxmemory, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	fmt.Printf("e2e: Redis full (maxmemory 3mb) after %d creates (%d in all before 50 refusals in a row): creates answer 507, %d of 2,000 hits on existing counters from new clients refused, %d clients' rate-limit counts; used_memory %d of maxmemory %d\n",
+		fullAt.Load(), created.Load(), refusedHits, clientSeq.Load(), used, maxmemory)
+	if maxmemory != 3<<20 || used > maxmemory+1<<20 {
+		t.Errorf("used_memory %d with maxmemory %d: want maxmemory 3 MiB and at most 1 MiB past it", used, maxmemory)
+	}
 
 	s.mustCompose(time.Minute, "kill", "-s", "SIGKILL", "redis")
 	s.mustCompose(time.Minute, "start", "redis")
@@ -483,6 +499,16 @@ func TestPersistedDataRevealsNoVisitor(t *testing.T) {
 					gs = append(gs, guess{"as the secret", asSecret.Visitor(today, c)}, guess{"as the secret", asSecret.Visitor(yesterday, c)})
 				}
 				gs = append(gs, guess{"as a day key", pseudonymUnder([]byte(k), "visitor", c.AppendIdentity(nil, true))})
+				if bucket == 0 { // the shared rate-limit counts' names: the client, no user agent
+					for _, limit := range []string{"hits", "creates", "creates_per_day"} {
+						key := counter.LimitKey{Client: c.Prefix}
+						if asSecret != nil {
+							gs = append(gs, guess{"as the secret", asSecret.Limit(today, limit, key)}, guess{"as the secret", asSecret.Limit(yesterday, limit, key)})
+						}
+						input := append(append([]byte(limit+"\x00"), c.AppendIdentity(nil, false)...), '/')
+						gs = append(gs, guess{"as a day key", pseudonymUnder([]byte(k), "limit", input)})
+					}
+				}
 				if bucket == 0 {
 					gs = append(gs, guess{"as a salt of the old scheme", pseudonymUnder([]byte(k), "visitor", []byte(a.String()+"\x00"+agents[i]))})
 				}
@@ -501,16 +527,24 @@ func TestPersistedDataRevealsNoVisitor(t *testing.T) {
 
 	// The positive control: with the secret, each visitor's pseudonym is there to be found.
 	withKey := 0
+	limitsWithKey := 0
 	for i, a := range addrs {
 		c := counter.ClientRules{}.Identify(a, nil, agents[i]) // its user agent's bucket, as the service made it
 		if tokens[pseudonyms.Visitor(now, c)] || tokens[pseudonyms.Visitor(now.Add(-24*time.Hour), c)] {
 			withKey++
 		}
+		key := counter.LimitKey{Client: c.Prefix}
+		if tokens[pseudonyms.Limit(now, "hits", key)] || tokens[pseudonyms.Limit(now.Add(-24*time.Hour), "hits", key)] {
+			limitsWithKey++
+		}
 	}
-	fmt.Printf("e2e: persisted data: %d visitors from known addresses; files %v hold %d pseudonym-shaped values; %d key-like values tried as secret, day key and old salt over %d addresses x %d buckets: 0 visitors found; with the visitor key (kept out of Redis): %d of %d found\n",
-		visitors, names, len(tokens), len(candidates), visitors, counter.AgentBuckets, withKey, visitors)
+	fmt.Printf("e2e: persisted data: %d visitors from known addresses; files %v hold %d pseudonym-shaped values; %d key-like values tried as secret, day key and old salt over %d addresses x %d buckets, for visitors and rate-limit counts: 0 found; with the visitor key (kept out of Redis): %d of %d visitors, %d of %d rate-limit counts found\n",
+		visitors, names, len(tokens), len(candidates), visitors, counter.AgentBuckets, withKey, visitors, limitsWithKey, visitors)
 	// Not quite all: a PFADD that changes no register of the sketch is not written to the
 	// append-only file (a few in a thousand, by the sketch's collisions).
+	if limitsWithKey != visitors {
+		t.Errorf("with the visitor key, %d of %d clients' rate-limit counts were found: the brute force would not have found them either", limitsWithKey, visitors)
+	}
 	if withKey < visitors*95/100 {
 		t.Errorf("with the visitor key, %d of %d visitors' pseudonyms were found in the files: the brute force would not have found them either, so it proves nothing", withKey, visitors)
 	}

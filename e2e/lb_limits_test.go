@@ -506,6 +506,15 @@ func TestLBRatesPerSource(t *testing.T) {
 	if got := s.replicaRequests(src, "/get/{namespace}/{key}"); got != replicaReads {
 		t.Errorf("the replica counted %d GET /get requests, want %d, the ones it answered: refused ones must never reach it", got, replicaReads)
 	}
+
+	// No client's address in the balancer's log, refusals included (it logs at level notice,
+	// under which request lines are not written; its log format leaves the address out too).
+	logs := s.mustCompose(time.Minute, "logs", "--no-color", "lb")
+	for _, a := range src.addrs {
+		if strings.Contains(logs, a.String()) {
+			t.Errorf("the balancer's log holds the client address %s:\n%s", a, logs)
+		}
+	}
 }
 
 // replicaRequests is hitcounter_http_requests_total of a route, summed over methods and codes,

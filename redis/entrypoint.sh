@@ -51,8 +51,9 @@ umask 077
 # script runs with the user's own permissions, so it can reach no other key or command either.
 # INFO (no key) lets the service check at start that maxmemory holds its counter limit. No
 # SET or GET: nothing the service keeps is a plain string but counts (the visitors' pseudonym
-# key never reaches Redis).
-app_commands="+incrby +expire +exists +del +hincrby +hset +hget +hmget +hdel +sadd +srem +scard +sismember +sscan +pfadd +pfcount +eval +evalsha"
+# key never reaches Redis). HSETNX and BGREWRITEAOF: once per Redis, the service removes the
+# daily salts versions before it kept here and has the append-only file rewritten without them.
+app_commands="+incrby +expire +exists +del +hincrby +hset +hsetnx +hget +hmget +hdel +sadd +srem +scard +sismember +sscan +pfadd +pfcount +eval +evalsha"
 # The health check may only PING. The metrics exporter (monitoring profile, below) may read the
 # server's state (INFO, CONFIG GET, SLOWLOG, LATENCY) and name its connection, on no key.
 # The default user is off: no connection can log in as it, so a connection without credentials
@@ -62,12 +63,12 @@ app_commands="+incrby +expire +exists +del +hincrby +hset +hget +hmget +hdel +sa
 # logged as MULTI ... EXEC, and with -@all Redis would refuse it on reload and silently drop
 # those writes. (PEXPIREAT is how the file records an EXPIRE.)
 # Commands that earlier versions wrote into append-only files which must still replay: INCR (the
-# visit counter), SET (the daily salt Redis used to keep), HSETNX (named counters' first
-# version). Only the default user, which nobody can log in as, holds them.
-replayed_commands="+incr +set +hsetnx"
+# visit counter), SET (the daily salt Redis used to keep). Only the default user, which nobody
+# can log in as, holds them.
+replayed_commands="+incr +set"
 cat >/tmp/users.acl <<ACL
 user default off resetkeys ~hitcounter:* resetchannels -@all +multi +exec +pexpireat $app_commands $replayed_commands
-user $app_user on #$app_hash resetkeys ~hitcounter:* resetchannels -@all $app_commands +info +ping +hello +auth +select
+user $app_user on #$app_hash resetkeys ~hitcounter:* resetchannels -@all $app_commands +info +bgrewriteaof +ping +hello +auth +select
 user healthcheck on #$health_hash resetkeys resetchannels -@all +ping +hello +auth
 ACL
 # The exporter's user exists only where its password does: Compose's secrets service always

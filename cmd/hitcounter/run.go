@@ -120,7 +120,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	bg, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()
 	go trusted.Run(bg)
-	go logCapacity(bg, log, store, cfg.CounterLimit, cfg.HistoryDays)
+	go store.WatchMemory(bg, memoryPoll, cfg.CounterLimit, cfg.HistoryDays, logCapacity(log, cfg.CounterLimit, cfg.HistoryDays))
+	go purgeLegacySalts(bg, log, store)
 
 	namer := ratelimit.Namer(pseudonyms.Limit)
 	limits := &counter.Limits{
@@ -131,6 +132,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	metrics := httpapi.NewMetrics(version)
 	metrics.ObserveProxies(trusted)
+	metrics.ObserveRedisFull(store.Full)
 	drain := make(chan struct{})
 	deps := httpapi.Deps{
 		Named: httpapi.CounterDeps{
@@ -216,35 +218,54 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	return nil
 }
 
-// capacityRetry is how often the capacity check asks again while Redis does not answer.
-const capacityRetry = 2 * time.Second
+// memoryPoll is how often each replica reads Redis's memory figures: how soon hits stop feeding
+// the visitor sketches once Redis is at maxmemory, for one INFO a second.
+const memoryPoll = time.Second
 
-// logCapacity says in one log line, once Redis answers, whether its maxmemory holds the counter
-// limit with its full history (redisstore.BytesNeeded): warn when it does not, since hits on
-// counters that exist are never refused but new ones are, and Redis may then outgrow its
-// container.
-func logCapacity(ctx context.Context, log *slog.Logger, store *redisstore.Store, counterLimit int64, historyDays int) {
+// purgeLegacySalts has the daily salts of versions before issue #15 removed from Redis and its
+// append-only file, once per Redis (redisstore.PurgeLegacySalts), trying again while Redis does
+// not answer.
+func purgeLegacySalts(ctx context.Context, log *slog.Logger, store *redisstore.Store) {
 	for {
-		c, err := store.Capacity(ctx, counterLimit, historyDays)
-		if err == nil {
-			attrs := []any{"counter_limit", counterLimit, "history_days", historyDays,
-				"bytes_needed", c.Needed, "maxmemory", c.MaxMemory, "used_memory", c.UsedMemory, "fits", c.Fits}
-			switch {
-			case c.Fits:
-				log.Info("redis capacity: maxmemory holds the counter limit with its full history", attrs...)
-			case c.MaxMemory == 0:
-				log.Warn("redis capacity: Redis has no maxmemory, so nothing but its host bounds it; set REDIS_MAXMEMORY (docs/api.md, Memory)", attrs...)
-			case counterLimit == 0:
-				log.Warn("redis capacity: no COUNTER_LIMIT, so new counters can fill maxmemory; creates then answer 507 (docs/api.md, Memory)", attrs...)
-			default:
-				log.Warn("redis capacity: maxmemory is smaller than the counter limit with its full history needs; raise REDIS_MAXMEMORY or lower COUNTER_LIMIT or HISTORY_DAYS (docs/api.md, Memory)", attrs...)
+		purged, err := store.PurgeLegacySalts(ctx, time.Now())
+		switch {
+		case err == nil:
+			if purged {
+				log.Info("redis: removed the visitor salts that earlier versions kept in Redis, and asked Redis to rewrite its append-only file without them")
 			}
+			return
+		case redisstore.Refused(err):
+			log.Warn("redis: could not remove the visitor salts earlier versions kept (the Redis user needs HSETNX, DEL and BGREWRITEAOF); copies of Redis's files may hold them", "error", err)
 			return
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(capacityRetry):
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// logCapacity says in one log line, once Redis answers, whether its maxmemory holds the counter
+// limit with its full history (redisstore.BytesNeeded): a warning when it does not, since hits
+// on counters that exist are never refused but new counters are.
+func logCapacity(log *slog.Logger, counterLimit int64, historyDays int) func(redisstore.Capacity, error) {
+	return func(c redisstore.Capacity, err error) {
+		if err != nil {
+			log.Warn("redis capacity: cannot read Redis's memory figures, so maxmemory is not checked and a full Redis is seen only by its refusals", "error", err)
+			return
+		}
+		attrs := []any{"counter_limit", counterLimit, "history_days", historyDays,
+			"bytes_needed", c.Needed, "maxmemory", c.MaxMemory, "used_memory", c.UsedMemory, "fits", c.Fits}
+		switch {
+		case c.Fits:
+			log.Info("redis capacity: maxmemory holds the counter limit with its full history", attrs...)
+		case c.MaxMemory == 0:
+			log.Warn("redis capacity: Redis has no maxmemory, so nothing but its host bounds it; set REDIS_MAXMEMORY (docs/api.md, Memory)", attrs...)
+		case counterLimit == 0:
+			log.Warn("redis capacity: no COUNTER_LIMIT, so new counters can fill maxmemory; creates then answer 507 (docs/api.md, Memory)", attrs...)
+		default:
+			log.Warn("redis capacity: maxmemory is smaller than the counter limit with its full history needs; raise REDIS_MAXMEMORY or lower COUNTER_LIMIT or HISTORY_DAYS (docs/api.md, Memory)", attrs...)
 		}
 	}
 }

@@ -31,7 +31,7 @@ type VisitCounter struct {
 
 // Visit counts one visit of client and returns its number.
 func (v VisitCounter) Visit(ctx context.Context, client Client) (int64, error) {
-	if err := v.Limits.Read(ctx, client, 1); err != nil {
+	if err := v.Limits.Read(ctx, client, Name{}, 1); err != nil {
 		return 0, err
 	}
 	return v.Counter.Visit(ctx)

@@ -59,7 +59,8 @@ type Limits struct {
 	// client sending its user agent from elsewhere gains nothing.
 	Creates, CreatesPerDay Limiter
 	// Reads limits everything else a client asks (reads, badges that count nothing, /stats, the
-	// page, GET /), weighted by what each costs, on this replica alone: cheap, no store call.
+	// page, GET /, an owner's changes), weighted by what each costs, on this replica alone: cheap,
+	// no store call. Camo's reads are per counter, like its hits.
 	Reads Limiter
 }
 
@@ -126,12 +127,18 @@ func (l *Limits) create(ctx context.Context, c Client) (Allowance, error) {
 	return a, nil
 }
 
-// Read spends cost of the client's read allowance.
-func (l *Limits) Read(ctx context.Context, c Client, cost int64) error {
+// Read spends cost of the client's read allowance, for a request about name (zero for the
+// visit counter). GitHub's image proxy reads per counter, as it hits: it fetches every read-only
+// badge of every README for every reader, and one busy badge must not blank the others.
+func (l *Limits) Read(ctx context.Context, c Client, name Name, cost int64) error {
 	if l == nil {
 		return nil
 	}
-	_, err := check(ctx, l.Reads, "reads", LimitKey{Client: c.Prefix}, cost)
+	key := LimitKey{Client: c.Prefix}
+	if c.Camo {
+		key.Counter = name
+	}
+	_, err := check(ctx, l.Reads, "reads", key, cost)
 	return err
 }
 

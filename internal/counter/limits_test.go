@@ -80,10 +80,10 @@ func TestNoLimitsAllowEverything(t *testing.T) {
 	if _, err := l.hit(context.Background(), Client{}, Name{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Read(context.Background(), Client{}, 100); err != nil {
+	if err := l.Read(context.Background(), Client{}, Name{}, 100); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&Limits{}).Read(context.Background(), Client{}, 100); err != nil {
+	if err := (&Limits{}).Read(context.Background(), Client{}, Name{}, 100); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -277,7 +277,15 @@ func (c *Counters) create(ctx context.Context, name Name, hit Hit, client Client
 	if err := c.store.Reserve(ctx, name, c.limit); err != nil {
 		return Counts{}, err
 	}
-	return c.store.AddCreating(ctx, name, []Hit{hit}, c.now())
+	n, err := c.store.AddCreating(ctx, name, []Hit{hit}, c.now())
+	if ErrorCode(err) == EFULL {
+		// A full store refuses a creation, but another replica may have just made this counter,
+		// and a hit on a counter that exists is never refused.
+		if n, again := c.add1(ctx, name, hit); ErrorCode(again) != ENOTFOUND {
+			return n, again
+		}
+	}
+	return n, err
 }
 
 // add1 is one hit through the coalescer, with the hit's own numbers.
@@ -312,7 +320,7 @@ func (c *Counters) Create(ctx context.Context, name Name, initial int64, client 
 
 // Get returns the counter, a read of client's.
 func (c *Counters) Get(ctx context.Context, name Name, client Client) (Info, error) {
-	if err := c.limits.Read(ctx, client, 1); err != nil {
+	if err := c.limits.Read(ctx, client, name, 1); err != nil {
 		return Info{}, err
 	}
 	return c.store.Get(ctx, name)
@@ -322,7 +330,7 @@ func (c *Counters) Get(ctx context.Context, name Name, client Client) (Info, err
 // that costs more the more months it covers.
 func (c *Counters) Stats(ctx context.Context, name Name, days int, client Client) (Stats, error) {
 	days = max(days, 1)
-	if err := c.limits.Read(ctx, client, StatsCost(days)); err != nil {
+	if err := c.limits.Read(ctx, client, name, StatsCost(days)); err != nil {
 		return Stats{}, err
 	}
 	return c.store.Stats(ctx, name, days, c.now())
@@ -331,18 +339,28 @@ func (c *Counters) Stats(ctx context.Context, name Name, days int, client Client
 // Now is the service's clock.
 func (c *Counters) Now() time.Time { return c.now() }
 
-// Set sets the counter to value.
-func (c *Counters) Set(ctx context.Context, name Name, value int64, auth Auth) (int64, error) {
+// Set sets the counter to value, for client (a request under its read limit: each one, with
+// a right key or a wrong one, is a store call).
+func (c *Counters) Set(ctx context.Context, name Name, value int64, auth Auth, client Client) (int64, error) {
+	if err := c.limits.Read(ctx, client, name, 1); err != nil {
+		return 0, err
+	}
 	return c.store.Set(ctx, name, value, auth)
 }
 
-// Update adds delta (which may be negative) to the counter.
-func (c *Counters) Update(ctx context.Context, name Name, delta int64, auth Auth) (int64, error) {
+// Update adds delta (which may be negative) to the counter, for client.
+func (c *Counters) Update(ctx context.Context, name Name, delta int64, auth Auth, client Client) (int64, error) {
+	if err := c.limits.Read(ctx, client, name, 1); err != nil {
+		return 0, err
+	}
 	return c.store.Update(ctx, name, delta, auth)
 }
 
-// Delete removes the counter.
-func (c *Counters) Delete(ctx context.Context, name Name, auth Auth) error {
+// Delete removes the counter, for client.
+func (c *Counters) Delete(ctx context.Context, name Name, auth Auth, client Client) error {
+	if err := c.limits.Read(ctx, client, name, 1); err != nil {
+		return err
+	}
 	return c.store.Delete(ctx, name, auth)
 }
 

@@ -318,12 +318,12 @@ func handleChange(d CounterDeps, m *Metrics, op string) http.Handler {
 		var v int64
 		switch op {
 		case "update":
-			v, err = d.Counters.Update(r.Context(), name, value, auth)
+			v, err = d.Counters.Update(r.Context(), name, value, auth, d.clientOf(r))
 		default: // set, and reset as set 0
-			v, err = d.Counters.Set(r.Context(), name, value, auth)
+			v, err = d.Counters.Set(r.Context(), name, value, auth, d.clientOf(r))
 		}
 		if err != nil {
-			m.redisError(op, err)
+			m.limitedOrFailed(op, err)
 			writeAPIError(w, err)
 			return
 		}
@@ -343,8 +343,8 @@ func handleDelete(d CounterDeps, m *Metrics) http.Handler {
 			writeAPIError(w, err)
 			return
 		}
-		if err := d.Counters.Delete(r.Context(), name, auth); err != nil {
-			m.redisError("delete", err)
+		if err := d.Counters.Delete(r.Context(), name, auth, d.clientOf(r)); err != nil {
+			m.limitedOrFailed("delete", err)
 			writeAPIError(w, err)
 			return
 		}

@@ -98,6 +98,15 @@ func TestCreateLimitsCannotBeDodged(t *testing.T) {
 	if resp, _ := ts.do(t, "POST", "/create/v6net/other-net", "X-Forwarded-For", "2001:db8:7:8::1"); resp.StatusCode != 201 {
 		t.Errorf("the next /64 could not create: %d", resp.StatusCode)
 	}
+
+	// The same with the per-window limit the lower one: it too is per client, camo or not.
+	ts = newCounterServer(t, counterOptions{createLimit: 3, createsPerDay: 100, counterLimit: 1000, trustedProxies: "127.0.0.1"})
+	if made := created(camo...); made != 3 {
+		t.Errorf("a client with camo's user agent created %d counters in one window, want the window's 3", made)
+	}
+	if made := created(realCamo...); made != 3 {
+		t.Errorf("camo itself created %d counters in one window, want the window's 3", made)
+	}
 }
 
 // Reads (get, info, badges that count nothing, /stats by its months, the page, GET /) have a
@@ -122,11 +131,23 @@ func TestReadLimits(t *testing.T) {
 		{"GET", "/", from("198.51.100.2"), 429, `rate limit`},
 		{"GET", "/get/site/page/shield", from("198.51.100.2"), 429, `<svg`},
 		{"GET", "/c/site/page", from("198.51.100.2"), 429, `rate limit`},
-		{"GET", "/get/site/page", from("198.51.100.3"), 200, `"value":0`}, // another client
-		{"GET", "/hit/site/page", from("198.51.100.2"), 200, `"value":1`}, // hits have a limit of their own
+		{"GET", "/get/site/page", from("198.51.100.3"), 200, `"value":0`},                                                       // another client
+		{"GET", "/hit/site/page", from("198.51.100.2"), 200, `"value":1`},                                                       // hits have a limit of their own
+		{"POST", "/set/site/page?value=5", append(from("198.51.100.2"), bearerHeader("a-guessed-key")...), 429, `rate_limited`}, // a change is a request too
 	} {
 		ts.run(t, []call{c})
 	}
+	// GitHub's image proxy reads per counter, as it hits: one busy read-only badge does not
+	// blank the others.
+	camo := append(from("140.82.115.1"), "User-Agent", "github-camo (876de43e)")
+	ts.run(t, []call{{"POST", "/create/site/other", from("198.51.100.1"), 201, `admin_key`}})
+	for range 20 {
+		ts.run(t, []call{{"GET", "/get/site/page/shield", camo, 200, `<svg`}})
+	}
+	ts.run(t, []call{
+		{"GET", "/get/site/page/shield", camo, 429, `<svg`},
+		{"GET", "/get/site/other/shield", camo, 200, `<svg`},
+	})
 	checkStatusesDocumented(t, ts.metrics)
 }
 

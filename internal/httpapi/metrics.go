@@ -92,6 +92,20 @@ func (m *Metrics) ObserveProxies(l interface{ Lookups() (ok, failed int64) }) {
 	}
 }
 
+// ObserveRedisFull reports whether Redis is at its maxmemory (creates answer 507, hits go on
+// without feeding the visitor sketches).
+func (m *Metrics) ObserveRedisFull(full func() bool) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hitcounter_redis_full",
+		Help: "1 while Redis is at its maxmemory: new counters are refused, hits count without unique visitors.",
+	}, func() float64 {
+		if full() {
+			return 1
+		}
+		return 0
+	}))
+}
+
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})

@@ -133,7 +133,7 @@ func (l *Shared) Allow(ctx context.Context, key counter.LimitKey, cost int64) (c
 			if b.tokens <= l.lease/4 && !b.exhausted && b.fetching == nil {
 				ch := make(chan struct{})
 				b.fetching = ch
-				go l.fetch(key, now, w, b, ch)
+				go l.fetch(key, w, b, ch)
 			}
 			l.mu.Unlock()
 			return a, nil
@@ -146,7 +146,7 @@ func (l *Shared) Allow(ctx context.Context, key counter.LimitKey, cost int64) (c
 		if ch == nil {
 			ch = make(chan struct{})
 			b.fetching = ch
-			go l.fetch(key, now, w, b, ch)
+			go l.fetch(key, w, b, ch)
 		}
 		l.mu.Unlock()
 
@@ -166,8 +166,11 @@ func (l *Shared) Allow(ctx context.Context, key counter.LimitKey, cost int64) (c
 
 // fetch leases tokens for b. It does not use any one request's context: a lease serves every
 // request of the key, and one that hangs up must not fail the others.
-func (l *Shared) fetch(key counter.LimitKey, now time.Time, w int64, b *sharedBucket, done chan struct{}) {
-	name := l.name + ":" + l.namer(now, l.name, key) + ":" + strconv.FormatInt(w, 10)
+func (l *Shared) fetch(key counter.LimitKey, w int64, b *sharedBucket, done chan struct{}) {
+	// Named as of the window's start, not now: pseudonyms change at midnight, and a window that
+	// straddles it (a day's window, or one of 7 minutes) must keep one count throughout.
+	start := time.Unix(0, w*int64(l.window))
+	name := l.name + ":" + l.namer(start, l.name, key) + ":" + strconv.FormatInt(w, 10)
 	granted, used, err := l.leaser.Lease(context.Background(), name, l.lease, l.limit, 2*l.window)
 	l.mu.Lock()
 	b.err = err

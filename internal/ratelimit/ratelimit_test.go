@@ -222,3 +222,37 @@ func TestLimiterForgetsOldWindows(t *testing.T) {
 		}
 	})
 }
+
+// A shared count is named as of its window's start: pseudonyms change at midnight, and a window
+// that straddles it must keep one count, or a client would get a second limit at midnight.
+func TestSharedNamesCountsByTheWindowsStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var named []time.Time
+		namer := func(at time.Time, _ string, _ counter.LimitKey) string {
+			mu.Lock()
+			defer mu.Unlock()
+			named = append(named, at)
+			return at.UTC().Format(time.DateOnly)
+		}
+		const window = 7 * time.Minute // 86,400 s is no multiple of it: some windows straddle midnight
+		l := NewShared(&memLeaser{}, "hits", 3, window, namer, nil)
+		// The bubble starts at midnight 2000-01-01; go to the window that holds the next midnight.
+		midnight := time.Now().Add(24 * time.Hour)
+		start := time.Unix(0, midnight.UnixNano()/int64(window)*int64(window))
+		time.Sleep(time.Until(start) + time.Minute) // before midnight, in that window
+		before, _ := allowN(t, l, key(1), 2)
+		time.Sleep(time.Until(midnight) + time.Minute) // after midnight, the same window
+		after, _ := allowN(t, l, key(1), 5)
+		if before+after != 3 {
+			t.Fatalf("%d hits before and %d after midnight within one window, want 3 in all", before, after)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, at := range named {
+			if !at.Equal(start) {
+				t.Fatalf("a count named as of %s, want the window's start %s", at.UTC(), start.UTC())
+			}
+		}
+	})
+}

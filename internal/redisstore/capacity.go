@@ -3,9 +3,14 @@ package redisstore
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/redis/rueidis"
 )
 
 // What the named counters take in Redis's used_memory, per counter, at the longest names the
@@ -50,6 +55,46 @@ type Capacity struct {
 	Needed int64
 	// Fits: maxmemory holds Needed. Without a counter limit nothing fits for certain.
 	Fits bool
+}
+
+// Full reports whether Redis was at its maxmemory when last read (WatchMemory). Hits then leave
+// the visitor sketches alone, so that nothing past maxmemory grows with the number of visitors.
+func (s *Store) Full() bool { return s.full.Load() }
+
+// WatchMemory reads Redis's memory figures every interval until ctx ends, and keeps Full up to
+// date. report is called once: with the first reading, or with the error of a Redis that
+// answered but refused (an ACL without INFO, say), after which Full stays false. While Redis
+// does not answer at all it tries again.
+func (s *Store) WatchMemory(ctx context.Context, interval time.Duration, counterLimit int64, historyDays int, report func(Capacity, error)) {
+	reported := false
+	for {
+		c, err := s.Capacity(ctx, counterLimit, historyDays)
+		switch {
+		case err == nil:
+			s.full.Store(c.MaxMemory > 0 && c.UsedMemory >= c.MaxMemory)
+			if !reported {
+				report(c, nil)
+				reported = true
+			}
+		case Refused(err):
+			if !reported {
+				report(c, err)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}
+
+// Refused reports whether err is an answer (an error reply from Redis, or one the caller
+// cannot read) rather than Redis not answering, which is worth trying again.
+func Refused(err error) bool {
+	var re *rueidis.RedisError
+	return errors.As(err, &re) || counter.ErrorCode(err) != counter.EUNAVAILABLE
 }
 
 // Capacity reads Redis's memory figures (INFO memory) and says whether counterLimit counters

@@ -51,7 +51,9 @@ const (
 // runs once per hit on a quiet counter, so every command counts. A missing counter
 // is created when ARGV[2] is 1, and otherwise left alone: the reply is then nil and nothing
 // changed. ARGV: n, create, created (Unix s), day of the month, hits without a visitor, the
-// month hash's TTL (s), the HyperLogLog's TTL (s), then the visitors.
+// month hash's TTL (s), the HyperLogLog's TTL (s), then the visitors. The visitors are left out
+// when Redis is at maxmemory (the service passes none): a sketch grows to 12 KB with its
+// visitors, the one thing a hit on an existing counter could make grow without bound.
 const hitBody = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
 	if ARGV[2] ~= '1' then return false end
@@ -128,10 +130,13 @@ elseif ARGV[2] == 'admin' then
 end
 return {0, redis.call('HGET', KEYS[1], 'v')}`)
 
-// restoreScript makes the counter exactly {v, t, a}: 0 created, 1 updated, 2 unchanged. One
-// write, except when an admin key is taken away (HDEL, then HSET).
-var restoreScript = rueidis.NewLuaScript(`
+// restoreBody makes the counter exactly {v, t, a}: 0 created, 1 updated, 2 unchanged; 3 when it
+// does not exist and ARGV[4] is not 1 (nothing written). One write, except when an admin key is
+// taken away (HDEL, then HSET). restoreScript changes a counter that exists and runs past
+// maxmemory; restoreCreateScript may create one, and is refused at maxmemory like every creation.
+const restoreBody = `
 local cur = redis.call('HMGET', KEYS[1], 'v', 't', 'a')
+if not cur[1] and ARGV[4] ~= '1' then return 3 end
 if cur[1] == ARGV[1] and cur[2] == ARGV[2] and (cur[3] or '') == ARGV[3] then return 2 end
 if ARGV[3] == '' then
 	if cur[3] then redis.call('HDEL', KEYS[1], 'a') end
@@ -140,7 +145,15 @@ else
 	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2], 'a', ARGV[3])
 end
 if cur[1] then return 1 end
-return 0`)
+return 0`
+
+var (
+	restoreScript       = rueidis.NewLuaScript(allowOOM + restoreBody)
+	restoreCreateScript = rueidis.NewLuaScript(restoreBody)
+)
+
+// restoreMissing is restoreBody's answer for a counter that does not exist.
+const restoreMissing = 3
 
 // Named is the counter.Store of named counters, on the Store's connection.
 type Named struct {
@@ -215,10 +228,13 @@ func (s *Named) hit(ctx context.Context, name counter.Name, hits []counter.Hit, 
 
 	args := make([]string, 7, 7+len(hits))
 	unidentified := 0
+	// At maxmemory the day's sketch is left alone: the hits count, the day's unique visitors
+	// stay where they were until Redis has room again.
+	sketch := !s.Full()
 	for _, h := range hits {
 		if h.Visitor == "" {
 			unidentified++
-		} else {
+		} else if sketch {
 			args = append(args, h.Visitor)
 		}
 	}
@@ -628,15 +644,24 @@ func (s *Named) Restore(ctx context.Context, infos []counter.Info, limit int64) 
 	return result, firstErr
 }
 
-// restoreOne reserves the name and writes the counter; it returns restoreScript's code, or -1.
+// restoreOne writes the counter: over one that exists even when Redis is full; a missing one
+// after a place in the index, as a creation. It returns restoreBody's code, or -1.
 func (s *Named) restoreOne(ctx context.Context, info counter.Info, limit int64) (int64, error) {
+	code, err := s.restore(ctx, restoreScript, info, "0")
+	if err != nil || code != restoreMissing {
+		return code, err
+	}
 	if err := s.Reserve(ctx, info.Name, limit); err != nil {
 		return -1, err
 	}
+	return s.restore(ctx, restoreCreateScript, info, "1")
+}
+
+func (s *Named) restore(ctx context.Context, script *rueidis.Lua, info counter.Info, create string) (int64, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	res, _, err := s.exec(ctx, restoreScript, []string{CounterKey(info.Name)},
-		strconv.FormatInt(info.Value, 10), strconv.FormatInt(info.Created.Unix(), 10), info.AdminKeyHash)
+	res, _, err := s.exec(ctx, script, []string{CounterKey(info.Name)},
+		strconv.FormatInt(info.Value, 10), strconv.FormatInt(info.Created.Unix(), 10), info.AdminKeyHash, create)
 	if err != nil {
 		return -1, err
 	}

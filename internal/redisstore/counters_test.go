@@ -719,6 +719,49 @@ func TestFullRedisRefusesOnlyNewCounters(t *testing.T) {
 	if ttl := srv.Int("TTL", rateLimitPrefix+"hits:client-0:1"); ttl <= 0 || ttl > 121 {
 		t.Fatalf("a rate-limit count expires in %d s, want within two windows", ttl)
 	}
+	// An import line over a counter that exists changes it; one that would create is refused.
+	res, err := s.Restore(ctx, []counter.Info{{Name: testName, Value: 7, Created: testTime, AdminKeyHash: hash}}, 0)
+	if err != nil || res.Updated != 1 {
+		t.Fatalf("an import over an existing counter, Redis full: %+v, %v; want it updated", res, err)
+	}
+
+	// Once the store has read that Redis is full, hits leave the day's sketch alone: the one
+	// thing a hit on an existing counter could make grow with its visitors.
+	watch, stop := context.WithCancel(ctx)
+	defer stop()
+	reported := make(chan Capacity, 1)
+	go store.WatchMemory(watch, 10*time.Millisecond, 1000, 400, func(c Capacity, err error) {
+		if err != nil {
+			t.Errorf("WatchMemory: %v", err)
+		}
+		reported <- c
+	})
+	if c := <-reported; c.UsedMemory < c.MaxMemory {
+		t.Fatalf("WatchMemory read %+v: Redis is not full", c)
+	}
+	waitfor.Until(t, 5*time.Second, func() error {
+		if !store.Full() {
+			return fmt.Errorf("the store does not see Redis full yet")
+		}
+		return nil
+	})
+	sketch := visitorsKey(CounterKey(testName), testTime)
+	before := srv.MustDo("PFCOUNT", sketch)
+	for i := range 20 {
+		visitors := make([]counter.Hit, 16)
+		for v := range visitors {
+			visitors[v].Visitor = fmt.Sprintf("new-visitor-%d-%d", i, v)
+		}
+		if _, err := s.Add(ctx, testName, visitors, testTime); err != nil {
+			t.Fatalf("a hit with new visitors, Redis full: %v", err)
+		}
+	}
+	if after := srv.MustDo("PFCOUNT", sketch); after != before {
+		t.Fatalf("the day's sketch went from %s to %s visitors while Redis was full, want it left alone", before, after)
+	}
+	if v, err := s.Get(ctx, testName); err != nil || v.Value != 7+20*16 {
+		t.Fatalf("after the hits: %+v, %v; want 7 + 320", v, err)
+	}
 }
 
 // The capacity check reads maxmemory through the application's user and compares it with what

@@ -49,6 +49,9 @@ type Store struct {
 	// connectFailure remembers a failed client set-up (refused, or a wrong password).
 	connectFailure failureMemo
 
+	// full: Redis was at maxmemory when last read (WatchMemory).
+	full atomic.Bool
+
 	mu     sync.Mutex
 	closed bool
 }
@@ -269,4 +272,46 @@ func classify(ctx context.Context, err error) error {
 		return counter.Errorf(counter.EINTERNAL, err, "storage error")
 	}
 	return counter.Errorf(counter.EUNAVAILABLE, err, "storage unavailable")
+}
+
+// legacyMarkers is the hash that records one-time clean-ups of what earlier versions stored.
+const legacyMarkers = "hitcounter:migrations"
+
+// legacySaltPrefix + day ("2006-01-02") is where versions before issue #15 kept each day's
+// visitor salt, for 48 hours: in Redis, so in its append-only file next to every pseudonym.
+const legacySaltPrefix = "hitcounter:salt:"
+
+// PurgeLegacySalts removes, once per Redis, the daily salts that versions before issue #15
+// kept there, and has Redis rewrite its append-only file, so that no copy of the file made
+// from then on holds a salt (the rewrite keeps what exists now, not its history). The first
+// replica to ask does it (HSETNX of a marker); it reports whether it was this call.
+func (s *Store) PurgeLegacySalts(ctx context.Context, now time.Time) (bool, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	c, err := s.get(ctx)
+	if err != nil {
+		return false, err
+	}
+	first, err := c.Do(ctx, c.B().Hsetnx().Key(legacyMarkers).Field("salts-purged").Value(strconv.FormatInt(now.Unix(), 10)).Build()).AsBool()
+	if err != nil || !first {
+		return false, classifyIfErr(ctx, err)
+	}
+	var keys []string
+	for d := -3; d <= 1; d++ {
+		keys = append(keys, legacySaltPrefix+now.UTC().AddDate(0, 0, d).Format(time.DateOnly))
+	}
+	for _, res := range c.DoMulti(ctx, c.B().Del().Key(keys...).Build(), c.B().Bgrewriteaof().Build()) {
+		if err := res.Error(); err != nil {
+			return true, classify(ctx, err)
+		}
+	}
+	return true, nil
+}
+
+// classifyIfErr is classify for a possibly nil error.
+func classifyIfErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	return classify(ctx, err)
 }

@@ -263,3 +263,29 @@ func BenchmarkVisit(b *testing.B) {
 		}
 	}
 }
+
+// The salts earlier versions kept in Redis go once, by the first replica to ask, and Redis
+// rewrites its append-only file, so that the file holds them no more.
+func TestPurgeLegacySalts(t *testing.T) {
+	srv := aclServer(t, "--appendonly", "yes", "--appendfsync", "always")
+	now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	old := legacySaltPrefix + "2026-12-02"
+	srv.MustDo("SET", old, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	a, b := newNamed(t, srv), newNamed(t, srv)
+	first, err := a.PurgeLegacySalts(context.Background(), now)
+	if err != nil || !first {
+		t.Fatalf("the first purge = %v, %v; want done", first, err)
+	}
+	if again, err := b.PurgeLegacySalts(context.Background(), now); err != nil || again {
+		t.Fatalf("a second replica's purge = %v, %v; want nothing to do", again, err)
+	}
+	if n := srv.Int("EXISTS", old); n != 0 {
+		t.Fatal("the old salt is still there")
+	}
+	waitfor.Until(t, 10*time.Second, func() error {
+		if !strings.Contains(srv.MustDo("INFO", "persistence"), "aof_rewrite_in_progress:0") || !strings.Contains(srv.Log(), "Background AOF rewrite finished successfully") {
+			return fmt.Errorf("the append-only file is not rewritten yet")
+		}
+		return nil
+	})
+}
