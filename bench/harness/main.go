@@ -37,7 +37,9 @@
 // Environment: BENCH_DURATION (8s) per wrk run, BENCH_THREADS (2), BENCH_ROUNDS (3) of the
 // process-level runs, BENCH_OUT
 // (docs/benchmarks.md), BENCH_VEGETA_DURATION (15s), BENCH_CLIENT_DURATION (3s),
-// BENCH_TIMEOUT (45m), BENCH_BASELINE (the commit of the "before" row, or none), HITCOUNTER_CACHE (/var/cache/hitcounter, where vegeta is kept), and
+// BENCH_TIMEOUT (45m), BENCH_BASELINE (the commit of the "before" row, or none),
+// BENCH_BASELINE_HITS (the commit of the /hit rows' "before" rows, the service before issue
+// #15, or none), HITCOUNTER_CACHE (/var/cache/hitcounter, where vegeta is kept), and
 // BENCH_STACK=0 to skip the Docker part while working on the harness (the report then says so);
 // BENCH_ROWS=id,... runs only those process-level rows (ids in processLevel: ceiling, hc, hit1,
 // hit10k, badge, ...) and skips the exact runs, redis-benchmark and clientcmp; BENCH_MEMORY_COUNTERS
@@ -65,18 +67,26 @@ const vegetaVersion = "v12.13.0"
 // current one as the "before" row.
 const defaultBaseline = "e8d9467"
 
+// defaultBaselineHits is the last commit before issue #15 (client identity, limits and
+// pseudonyms moved into the domain; scripts that run past maxmemory): its /hit, 10,000-key and
+// badge rows run beside the current ones, "within 5% of before".
+const defaultBaselineHits = "7111743"
+
 // Concurrency levels of the closed-loop runs.
 var levels = []int{64, 256}
 
 type bench struct {
-	root           string // the repository
-	work           string // temporary files and binaries
-	out            string
-	duration       time.Duration
-	durationArg    string
-	threads        int
-	rounds         int
-	baseline       string // commit of the "before" row; "" for none
+	root         string // the repository
+	work         string // temporary files and binaries
+	out          string
+	duration     time.Duration
+	durationArg  string
+	threads      int
+	rounds       int
+	baseline     string // commit of the "before" row; "" for none
+	baselineHits string // commit of the /hit rows' "before" rows; "" for none
+	// operator maps a service's public URL to its operator port's (metrics live there).
+	operator       map[string]string
 	vegetaDuration time.Duration
 	clientDuration time.Duration
 	cacheDir       string
@@ -134,7 +144,7 @@ func newBench() (*bench, error) {
 	if _, err := os.Stat(filepath.Join(root, "bench", "harness")); err != nil {
 		return nil, errors.New("run from the repository root (make bench)")
 	}
-	b := &bench{root: root, metrics: map[string]float64{}, started: time.Now()}
+	b := &bench{root: root, metrics: map[string]float64{}, started: time.Now(), operator: map[string]string{}}
 	if b.duration, b.durationArg, err = envDuration("BENCH_DURATION", "8s", 2*time.Minute); err != nil {
 		return nil, err
 	}
@@ -149,6 +159,9 @@ func newBench() (*bench, error) {
 	}
 	if b.rounds, err = strconv.Atoi(envOr("BENCH_ROUNDS", "3")); err != nil || b.rounds < 1 || b.rounds > 5 {
 		return nil, fmt.Errorf("BENCH_ROUNDS=%q: want 1..5", os.Getenv("BENCH_ROUNDS"))
+	}
+	if b.baselineHits = envOr("BENCH_BASELINE_HITS", defaultBaselineHits); b.baselineHits == "none" {
+		b.baselineHits = ""
 	}
 	if b.baseline = envOr("BENCH_BASELINE", defaultBaseline); b.baseline == "none" {
 		b.baseline = ""

@@ -28,6 +28,10 @@ const (
 	// rowHitManyNoPersist is rowHitMany on the Redis without persistence.
 	rowHitManyNoPersist = "hitcounter, /hit 10,000 keys, no persistence"
 	rowCeilingLua       = "ceiling, wrk random-key script"
+	// The same /hit and badge rows against the service before issue #15.
+	rowHitOneBefore  = "hitcounter before issue #15, /hit one key"
+	rowHitManyBefore = "hitcounter before issue #15, /hit 10,000 random keys"
+	rowBadgeBefore   = "hitcounter before issue #15, counting badge"
 )
 
 // The counters of the throughput rows: a 12-character namespace and 20-character keys, the
@@ -42,7 +46,11 @@ const (
 // hitEnv is the /hit rows' service: the limits on but never binding. RATE_LIMIT_HITS so high
 // that the limiter leases tokens from Redis (1,000 per lease) and never refuses; no limit on
 // creating counters or on their number, since the 10,000 counters are created by first hits.
-var hitEnv = []string{"RATE_LIMIT_HITS=1000000000", "RATE_LIMIT_CREATES=0", "COUNTER_LIMIT=0"}
+var hitEnv = []string{"RATE_LIMIT_HITS=1000000000", "RATE_LIMIT_CREATES=0", "COUNTER_LIMIT=0", "RATE_LIMIT_READS=1000000000"}
+
+// getEnv is the GET / rows' service: as shipped, but for the per-client read limit (which GET /
+// is under), on but never binding, since wrk is one client.
+var getEnv = []string{"RATE_LIMIT_READS=1000000000"}
 
 func hitKey(i int) string { return fmt.Sprintf(hitKeyFormat, i) }
 
@@ -361,7 +369,7 @@ func (b *bench) checkIndex(addr string, want int64) {
 func (b *bench) checkNotLimited(ctx context.Context, base string) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"metrics", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.operatorURL(ctx, base)+"metrics", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		b.fail("reading the /hit service's metrics: %v", err)

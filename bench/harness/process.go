@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,6 +153,15 @@ func (b *bench) build(ctx context.Context) error {
 			return err
 		}
 	}
+	if b.baselineHits != "" {
+		commit, err := b.buildCommit(ctx, b.baselineHits, "hitcounter-before15")
+		if err != nil {
+			logf("no /hit baseline rows: %v", err)
+			b.baselineHits = ""
+		} else {
+			b.baselineHits = commit
+		}
+	}
 	if err := b.buildBaseline(ctx); err != nil {
 		// The comparison row is then missing, and the report says so; the rest still runs.
 		logf("no baseline row: %v", err)
@@ -166,32 +176,40 @@ func (b *bench) build(ctx context.Context) error {
 	return nil
 }
 
-// buildBaseline builds the service as of BENCH_BASELINE (a commit; "none" to skip), from
-// `git archive` into the work directory, so that "no worse than before" is measured in the
-// same run as a row of its own rather than against figures of another day.
+// buildBaseline builds the service as of BENCH_BASELINE (a commit; "none" to skip), so that "no
+// worse than before" is measured in the same run as a row of its own rather than against
+// figures of another day.
 func (b *bench) buildBaseline(ctx context.Context) error {
 	if b.baseline == "" {
 		return errors.New("BENCH_BASELINE=none")
 	}
-	full, err := output(ctx, 30*time.Second, b.root, nil, "git", "rev-parse", "--short", b.baseline+"^{commit}")
+	commit, err := b.buildCommit(ctx, b.baseline, "hitcounter-baseline")
+	b.baseline = commit
+	return err
+}
+
+// buildCommit builds the service as of commit, from `git archive` into the work directory, as
+// binary name; it returns the commit's short form.
+func (b *bench) buildCommit(ctx context.Context, commit, name string) (string, error) {
+	full, err := output(ctx, 30*time.Second, b.root, nil, "git", "rev-parse", "--short", commit+"^{commit}")
 	if err != nil {
-		return err
+		return commit, err
 	}
-	b.baseline = strings.TrimSpace(full)
-	dir := filepath.Join(b.work, "baseline")
+	commit = strings.TrimSpace(full)
+	dir := filepath.Join(b.work, "src-"+name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return commit, err
 	}
-	tarPath := filepath.Join(b.work, "baseline.tar")
-	if _, err := output(ctx, time.Minute, b.root, nil, "git", "archive", "-o", tarPath, b.baseline); err != nil {
-		return err
+	tarPath := filepath.Join(b.work, name+".tar")
+	if _, err := output(ctx, time.Minute, b.root, nil, "git", "archive", "-o", tarPath, commit); err != nil {
+		return commit, err
 	}
 	if _, err := output(ctx, time.Minute, dir, nil, "tar", "-xf", tarPath); err != nil {
-		return err
+		return commit, err
 	}
 	env := append(os.Environ(), "CGO_ENABLED=0")
-	_, err = output(ctx, 5*time.Minute, dir, env, "go", "build", "-trimpath", "-o", b.bin("hitcounter-baseline"), "./cmd/hitcounter")
-	return err
+	_, err = output(ctx, 5*time.Minute, dir, env, "go", "build", "-trimpath", "-o", b.bin(name), "./cmd/hitcounter")
+	return commit, err
 }
 
 func (b *bench) startRedis(ctx context.Context, name string, args ...string) (string, error) {
@@ -236,11 +254,46 @@ func (b *bench) startHitcounter(ctx context.Context, redisAddr string, extra ...
 
 func (b *bench) startService(ctx context.Context, bin, redisAddr string, extra ...string) (string, error) {
 	host, port, _ := strings.Cut(redisAddr, ":")
-	return b.startHTTP(ctx, "/readyz", nil, "", func(p int) []string {
-		// A clean environment, as shipped: no COALESCE_VISITS or any other knob but these.
-		env := append([]string{"PORT=" + strconv.Itoa(p), "REDIS_HOST=" + host, "REDIS_PORT=" + port}, extra...)
+	// Each instance its own operator port (/metrics); versions before issue #15 ignore it and
+	// serve /metrics on their one port.
+	ops, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	url, err := b.startHTTP(ctx, "/readyz", nil, "", func(p int) []string {
+		// A clean environment, as shipped: no knob but these.
+		env := append([]string{"PORT=" + strconv.Itoa(p), "OPERATOR_PORT=" + strconv.Itoa(ops), "REDIS_HOST=" + host, "REDIS_PORT=" + port}, extra...)
 		return append([]string{"env", "-i"}, append(env, bin)...)
 	})
+	if err == nil {
+		b.operator[url] = fmt.Sprintf("http://127.0.0.1:%d/", ops)
+	}
+	return url, err
+}
+
+// under is path on the service at base ("http://host:port/"), or "" (no row) without one.
+func under(base, path string) string {
+	if base == "" {
+		return ""
+	}
+	return base + strings.TrimPrefix(path, "/")
+}
+
+// operatorURL is the base of a service's /metrics: its operator port, or for versions before
+// issue #15 (which have none), its public one.
+func (b *bench) operatorURL(ctx context.Context, base string) string {
+	ops, ok := b.operator[base]
+	if !ok {
+		return base
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ops+"metrics", nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return ops
+		}
+	}
+	return base
 }
 
 // processRow is one process-level configuration; later issues add theirs to processRows.
@@ -309,7 +362,7 @@ func (b *bench) processLevel(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	hc, err := b.startHitcounter(ctx, always)
+	hc, err := b.startHitcounter(ctx, always, getEnv...)
 	if err != nil {
 		return err
 	}
@@ -326,11 +379,11 @@ func (b *bench) processLevel(ctx context.Context) error {
 		return err
 	}
 	hitNonePid := b.procs.lastPid()
-	quiet, err := b.startHitcounter(ctx, always, "ACCESS_LOG=false")
+	quiet, err := b.startHitcounter(ctx, always, append(getEnv, "ACCESS_LOG=false")...)
 	if err != nil {
 		return err
 	}
-	noPersist, err := b.startHitcounter(ctx, none)
+	noPersist, err := b.startHitcounter(ctx, none, getEnv...)
 	if err != nil {
 		return err
 	}
@@ -339,6 +392,15 @@ func (b *bench) processLevel(ctx context.Context) error {
 		if baseline, err = b.startService(ctx, b.bin("hitcounter-baseline"), always); err != nil {
 			return err
 		}
+	}
+	// The service before issue #15 beside the /hit rows: same Redis, same counters, same load.
+	var hitBefore string
+	hitBeforePid := 0
+	if b.baselineHits != "" {
+		if hitBefore, err = b.startService(ctx, b.bin("hitcounter-before15"), always, hitEnv...); err != nil {
+			return err
+		}
+		hitBeforePid = b.procs.lastPid()
 	}
 	visitsrv := func(mode string) (string, error) {
 		return b.startHTTP(ctx, "/", nil, "", func(p int) []string {
@@ -402,6 +464,12 @@ func (b *bench) processLevel(ctx context.Context) error {
 			script: manyKeysScript, redis: always, pid: hitPid},
 		{id: "badge", name: rowBadge, url: hit + strings.TrimPrefix(badgePath(), "/"), levels: levels,
 			count: namedCounter(always, hitNamespace, badgeKey, 1), script: badgeScript, redis: always, pid: hitPid},
+		{id: "hit1-before15", name: rowHitOneBefore, url: under(hitBefore, hitPath(hitNamespace, 0)), levels: levels,
+			count: namedCounter(always, hitNamespace, 0, 1), script: oneKeyScript, redis: always, pid: hitBeforePid},
+		{id: "hit10k-before15", name: rowHitManyBefore, url: under(hitBefore, hitPath(hitNamespace, 0)), levels: levels,
+			count: namedCounter(always, hitNamespace, 1, hitKeys), script: manyKeysScript, redis: always, pid: hitBeforePid},
+		{id: "badge-before15", name: rowBadgeBefore, url: under(hitBefore, badgePath()), levels: levels,
+			count: namedCounter(always, hitNamespace, badgeKey, 1), script: badgeScript, redis: always, pid: hitBeforePid},
 		{id: "hit10k-nopersist", name: rowHitManyNoPersist, url: hitNone + strings.TrimPrefix(hitPath(hitNamespace, 0), "/"), levels: levels,
 			count: namedCounter(none, hitNamespace, 1, hitKeys), script: manyKeysScript, redis: none, pid: hitNonePid},
 		{id: "baseline", name: rowBaseline, url: baseline, levels: levels, count: countAlways},

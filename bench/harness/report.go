@@ -197,6 +197,7 @@ func (b *bench) report() error {
 			b.baselineName(), c, pct(hc[c], ceiling[c]), pct(before, ceiling[c]), mark(r, 0.95, fmt.Sprintf("%.2fx", r), false))
 	}
 	b.hitTargets(&m)
+	b.hitBeforeTargets(&m)
 	fr := 0.0
 	if flask > 0 {
 		fr = hc[64] / flask
