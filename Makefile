@@ -4,6 +4,12 @@ GO ?= go
 STATICCHECK_VERSION := v0.8.2
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
+# The server the tests start (internal/redistest, e2e's snapshot reader): where
+# scripts/prepare-machine.sh copied the stack's own (scripts/test-server.sh), so the version tested
+# is the version pinned; otherwise redis-server from PATH. Set REDIS_SERVER_BIN to choose another.
+HITCOUNTER_CACHE ?= /var/cache/hitcounter
+REDIS_SERVER_BIN ?= $(wildcard $(HITCOUNTER_CACHE)/bin/redis-server)
+export REDIS_SERVER_BIN
 
 .PHONY: build test test-unit test-fuzz test-e2e test-k8s test-k8s-if-cached k8s-binaries chaos run lint bench clean
 

@@ -306,9 +306,16 @@ var base64Run = regexp.MustCompile(`[A-Za-z0-9_-]+`)
 
 // dumpRDB loads an RDB file into a redis-server of its own (on loopback, no persistence of its
 // own) and returns every key and value as text: RDB compresses strings, so its bytes alone do
-// not show what it holds.
+// not show what it holds. The server is $REDIS_SERVER_BIN, as for internal/redistest (the make
+// targets set it to the stack's own server, see scripts/test-server.sh), else redis-server from
+// PATH: it must read the RDB version the stack's server writes (a Redis 7.0 cannot read Valkey
+// 8.1's).
 func dumpRDB(t *testing.T, rdb []byte) []byte {
 	t.Helper()
+	bin := os.Getenv("REDIS_SERVER_BIN")
+	if bin == "" {
+		bin = "redis-server"
+	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "dump.rdb"), rdb, 0o600); err != nil {
 		t.Fatal(err)
@@ -319,20 +326,33 @@ func dumpRDB(t *testing.T, rdb []byte) []byte {
 	}
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
-	srv := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir, "--dbfilename", "dump.rdb",
+	srv := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--dir", dir, "--dbfilename", "dump.rdb",
 		"--appendonly", "no", "--save", "")
 	var log bytes.Buffer
 	srv.Stdout, srv.Stderr = &log, &log
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	exited := make(chan struct{})
+	go func() { _ = srv.Wait(); close(exited) }()
+	defer func() { _ = srv.Process.Kill(); <-exited }()
 	var c rueidis.Client
-	waitfor.Until(t, 20*time.Second, func() error {
+	err = waitfor.Poll(20*time.Second, func() error {
+		select {
+		case <-exited: // e.g. "Can't handle RDB format version": no use waiting
+			return waitfor.Stop(fmt.Errorf("%s exited", bin))
+		default:
+		}
 		var err error
 		c, err = rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:" + port}, DisableCache: true})
 		return err
 	})
+	if err != nil {
+		_ = srv.Process.Kill()
+		<-exited // the log is complete and no longer written
+		t.Fatalf("%s did not serve the RDB (it must read the RDB version the stack's server writes; "+
+			"REDIS_SERVER_BIN chooses the server, see scripts/test-server.sh): %v\n%s", bin, err, log.String())
+	}
 	defer c.Close()
 	ctx := context.Background()
 	keys, err := c.Do(ctx, c.B().Keys().Pattern("*").Build()).AsStrSlice()

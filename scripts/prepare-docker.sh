@@ -72,21 +72,27 @@ standin_state() {
 	fi
 }
 
-# debian_base VAR PKGS: a Debian root file system with PKGS, imported as an image and cached by
-# package list; sets VAR to the image's name. (Not $(debian_base ...): set -e does not reach
-# into a command substitution.)
+# The Debian release the machine runs; its apt sources reach Debian's archive.
+host_suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+
+# debian_base VAR SUITE PKGS: a Debian root file system of SUITE with PKGS, imported as an image
+# and cached by suite and package list; sets VAR to the image's name. (Not $(debian_base ...):
+# set -e does not reach into a command substitution.)
 debian_base() {
-	local var=$1 pkgs=$2 key image tarball
-	key=$(printf '%s bookworm' "$pkgs" | sha256sum | cut -c1-12)
+	local var=$1 suite=$2 pkgs=$3 key image tarball
+	key=$(printf '%s %s' "$pkgs" "$suite" | sha256sum | cut -c1-12)
 	image="local/hitcounter-base:$key"
 	if ! docker image inspect "$image" >/dev/null 2>&1; then
 		tarball="$CACHE_DIR/rootfs-$key.tar"
 		if [ ! -f "$tarball" ] || [ ! -s "$tarball" ]; then
-			log "building a Debian root file system with $pkgs (about a minute)"
+			log "building a Debian $suite root file system with $pkgs (about a minute)"
 			rm -rf "$tarball" "$CACHE_DIR/rootfs-$key.partial.tar"
-			# The machine's own apt sources, which reach Debian's archive.
-			cat /etc/apt/sources.list.d/*.sources 2>/dev/null | mmdebstrap --quiet --variant=minbase --format=tar \
-				--include="$pkgs" bookworm "$CACHE_DIR/rootfs-$key.partial.tar" -
+			# The machine's own apt sources with the suite's name in place of the machine's:
+			# the same mirrors, and SUITE-security and SUITE-updates wherever the machine has
+			# them, so the root file system has the suite's security fixes.
+			sed "/^Suites:/ s/\b$host_suite\b/$suite/g" \
+				/etc/apt/sources.list.d/*.sources | mmdebstrap --quiet --variant=minbase --format=tar \
+				--include="$pkgs" "$suite" "$CACHE_DIR/rootfs-$key.partial.tar" -
 			mv "$CACHE_DIR/rootfs-$key.partial.tar" "$tarball"
 		fi
 		docker import --change 'CMD ["/bin/sh"]' "$tarball" "$image" >/dev/null
@@ -94,12 +100,14 @@ debian_base() {
 	printf -v "$var" '%s' "$image"
 }
 
-# The root file system of the stack's stand-ins (golang, redis, haproxy).
-debian_base BASE_IMAGE "ca-certificates,redis-server,redis-tools,haproxy,busybox"
+# The root file system of the stack's stand-ins (golang, redis, haproxy): Debian 13, whose
+# Valkey 8.1 and HAProxy 3.0 are the minor versions the Dockerfiles pin (the Go stand-in only
+# needs a shell and the CA bundle from it).
+debian_base BASE_IMAGE trixie "ca-certificates,valkey-server,valkey-tools,valkey-sentinel,haproxy,busybox"
 log "base $BASE_IMAGE"
 # The monitoring profile's stand-ins have their own, so that they do not change the key (and
 # force a rebuild) of the others.
-debian_base MONITORING_BASE "ca-certificates,busybox,prometheus,prometheus-redis-exporter"
+debian_base MONITORING_BASE bookworm "ca-certificates,busybox,prometheus,prometheus-redis-exporter"
 log "monitoring base $MONITORING_BASE"
 
 build_standin() { # IMAGE KEY DIR [docker build args...]
@@ -123,6 +131,27 @@ key_of() { cat "$@" | sha256sum | cut -c1-12; }
 
 build_standin "$REDIS_IMAGE" "$(key_of scripts/standins/redis/Dockerfile <(echo "$BASE_IMAGE"))" scripts/standins/redis
 build_standin "$HAPROXY_IMAGE" "$(key_of scripts/standins/haproxy/Dockerfile <(echo "$BASE_IMAGE"))" scripts/standins/haproxy
+# Debian's build of a pinned server: its version must be the minor version the pin names, since
+# the stand-ins are there to test what ships (a pin moved to 9.0 while Debian has 8.1 stops
+# here, rather than testing one version and shipping another). Debian's patch level is older
+# (it backports security fixes instead); docs/containers.md lists the differences.
+check_standin_version() { # IMAGE PACKAGE
+	local image=$1 pkg=$2 label version pinned
+	label=$(docker image inspect --format "{{index .Config.Labels \"$LABEL\"}}" "$image")
+	[ -n "$label" ] && [ "$label" != "<no value>" ] || return 0 # a real image: nothing to check
+	version=$(docker run --rm --network none --entrypoint dpkg-query "$image" -W -f '${Version}' "$pkg")
+	pinned=$(sed -E 's/^[^:]*:([0-9]+\.[0-9]+)\..*/\1/' <<<"$image")
+	case ${version#*:} in
+	"$pinned".*) log "stand-in $image runs Debian's $pkg $version" ;;
+	*)
+		log "stand-in $image runs $pkg $version, not $pinned.x: pin a version Debian has, or build the stand-ins from a newer suite"
+		exit 1
+		;;
+	esac
+}
+check_standin_version "$REDIS_IMAGE" valkey-server
+check_standin_version "$HAPROXY_IMAGE" haproxy
+
 build_standin "$PROMETHEUS_IMAGE" "$(key_of scripts/standins/prometheus/Dockerfile <(echo "$MONITORING_BASE"))" \
 	scripts/standins/prometheus --base "$MONITORING_BASE"
 build_standin "$EXPORTER_IMAGE" "$(key_of scripts/standins/redis_exporter/Dockerfile <(echo "$MONITORING_BASE"))" \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian 12 machine for `make test`: the packages the tests use (Redis, make,
-# Chromium for the browser tests), then Docker
-# (see prepare-docker.sh). Safe to run again.
+# Chromium for the browser tests), then Docker (see prepare-docker.sh), then the stack's own
+# server for the host's tests (see test-server.sh). Safe to run again; quick when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,3 +16,4 @@ if [ ${#pkgs[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
 fi
 bash scripts/prepare-docker.sh
+bash scripts/test-server.sh

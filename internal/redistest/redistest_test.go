@@ -19,3 +19,21 @@ func TestServerLifecycle(t *testing.T) {
 		t.Fatal("unknown command succeeded, want an error reply")
 	}
 }
+
+func TestCluster(t *testing.T) {
+	c := StartCluster(t, 3, 1)
+	if len(c.Nodes) != 6 || len(c.Addrs()) != 6 {
+		t.Fatalf("%d nodes, want 6", len(c.Nodes))
+	}
+	p := c.PrimaryOf("hitcounter:c:{a/b}")
+	p.MustDo("SET", "hitcounter:c:{a/b}", "1")
+	if got := p.MustDo("GET", "hitcounter:c:{a/b}"); got != "1" {
+		t.Fatalf("GET on the key's primary = %q", got)
+	}
+	// The primary dies: its replica takes over within the cluster's node timeout, with the key.
+	p.Kill()
+	c.WaitOK()
+	if got := c.PrimaryOf("hitcounter:c:{a/b}").MustDo("GET", "hitcounter:c:{a/b}"); got != "1" {
+		t.Fatalf("after the failover GET = %q, want 1", got)
+	}
+}
