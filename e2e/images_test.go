@@ -10,9 +10,10 @@ import (
 	"time"
 )
 
-// The redis image is built by one service only; secrets names the same image with no build of
-// its own. With a tag no image has on this engine, `up --build` still brings the stack up:
-// Compose builds the image once and does not fail on the pull it tries for secrets.
+// The redis image is built by one service only; secrets and backup (and restore, in its own
+// profile) name the same image with no build of their own. With a tag no image has on this
+// engine, `up --build` still brings the stack up: Compose builds the image once and does not
+// fail on the pull it tries for secrets and backup.
 func TestRedisImageBuiltOnce(t *testing.T) {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
@@ -48,8 +49,8 @@ func TestRedisImageBuiltOnce(t *testing.T) {
 		}
 	}
 	slices.Sort(users)
-	if !slices.Equal(builders, []string{"redis"}) || !slices.Equal(users, []string{"redis", "secrets"}) {
-		t.Fatalf("services with image %s: %v, of which %v build it; want redis and secrets, built by redis alone", redisImage, users, builders)
+	if !slices.Equal(builders, []string{"redis"}) || !slices.Equal(users, []string{"backup", "redis", "secrets"}) {
+		t.Fatalf("services with image %s: %v, of which %v build it; want backup, redis and secrets, built by redis alone", redisImage, users, builders)
 	}
 
 	for _, image := range images {

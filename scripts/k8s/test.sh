@@ -46,8 +46,12 @@ log "images ready in $((SECONDS - at)) s"
 at=$SECONDS
 bash "$cluster" up
 bash "$cluster" load "hitcounter/web:$TAG_A" "hitcounter/redis:$TAG_A" "hitcounter/web:$TAG_B"
-# The Redis StatefulSet's volume: a local PersistentVolume owned by Redis's uid.
+# The Redis StatefulSet's volume: a local PersistentVolume owned by Redis's uid. A second one
+# for Redis's claim made anew by the restore test (the first stays Released: Retain), and one
+# for the backups' claim (backup.persistence.size).
 bash "$cluster" volume hck8s-redis-data 1Gi 999
+bash "$cluster" volume hck8s-redis-data-2 1Gi 999
+bash "$cluster" volume hck8s-backups 2Gi 999
 eval "$(bash "$cluster" env)"
 kubectl create namespace "$NAMESPACE" >/dev/null
 kubectl label namespace "$NAMESPACE" hitcounter-k8s/test=true >/dev/null
