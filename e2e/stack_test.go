@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -170,10 +171,12 @@ func TestLeastPrivilege(t *testing.T) {
 		}
 	}
 	// Each container reads its own secrets and no other: web the app's Redis password, the
-	// operator token and the visitor key; redis the users' passwords, never the token or the key.
+	// operator token and the visitor key; redis the users' passwords, never the token or the key;
+	// backup its own Redis password.
 	for service, want := range map[string][]string{
-		"web":   {"operator_token", "redis_app_password", "visitor_key"},
-		"redis": {"redis_app_password", "redis_exporter_password", "redis_health_password"},
+		"web":    {"operator_token", "redis_app_password", "visitor_key"},
+		"redis":  {"redis_app_password", "redis_backup_password", "redis_exporter_password", "redis_health_password"},
+		"backup": {"redis_backup_password"},
 	} {
 		c := s.inspectContainer(s.containers(service)[0])
 		var secretMounts []string
@@ -200,6 +203,36 @@ func TestLeastPrivilege(t *testing.T) {
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("%s's /run/secrets holds %v, want exactly %v", service, got, want)
+		}
+	}
+
+	// The backup service: uid 999, no capabilities, read-only, on the backend network alone,
+	// writing only its backups volume. Its Redis user may fetch a snapshot (TestBackupRestore)
+	// and do nothing else: no command on a key, no PING, no PSYNC, no REPLCONF but the two
+	// arguments redis-cli --rdb sends (so it cannot acknowledge offsets as a replica would).
+	backup := s.inspectContainer(s.containers("backup")[0])
+	if bst := procStatus(t, backup.State.Pid); !strings.HasPrefix(bst["Uid"], "999 ") || bst["CapEff"] != "0000000000000000" ||
+		bst["CapPrm"] != "0000000000000000" || bst["NoNewPrivs"] != "1" {
+		t.Errorf("backup runs as uid %q with capabilities %s/%s, NoNewPrivs %q; want 999, none, 1", bst["Uid"], bst["CapEff"], bst["CapPrm"], bst["NoNewPrivs"])
+	}
+	if h := backup.HostConfig; !h.ReadonlyRootfs || !slices.Equal(h.CapDrop, []string{"ALL"}) || h.Memory == 0 || h.PidsLimit == nil || *h.PidsLimit == 0 ||
+		h.LogConfig.Type != "json-file" || h.LogConfig.Config["max-size"] == "" {
+		t.Errorf("backup is not hardened: %+v", h)
+	}
+	if nets := slices.Sorted(maps.Keys(backup.NetworkSettings.Networks)); !slices.Equal(nets, []string{s.name + "_backend"}) {
+		t.Errorf("backup is on %v, want %s_backend alone", nets, s.name)
+	}
+	for _, m := range backup.Mounts {
+		if m.RW && m.Name != s.name+"_backups" {
+			t.Errorf("backup mounts %s at %s writable; only the backups volume should be", m.Name, m.Destination)
+		}
+	}
+	for _, cmd := range []string{"PING", "GET hitcounter:visits", "INCR hitcounter:visits", "HGETALL hitcounter:index", "KEYS *", "SCAN 0",
+		"INFO", "CONFIG GET dir", "FLUSHALL", "ACL LIST", "REPLCONF ACK 0", "REPLCONF listening-port 6380", "PSYNC ? -1", "MONITOR", "DEBUG SLEEP 0"} {
+		out, _ := s.compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
+			`REDISCLI_AUTH="$(cat /run/secrets/redis_backup_password)" redis-cli --user backup `+cmd)
+		if !strings.Contains(out, "NOPERM") && !(strings.HasPrefix(cmd, "DEBUG") && strings.Contains(out, "DEBUG command not allowed")) {
+			t.Errorf("backup user %s: %q, want NOPERM", cmd, strings.TrimSpace(out))
 		}
 	}
 

@@ -95,12 +95,18 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	log.Info("starting", "version", version, "hostname", hostname, "memory_limit", memlimit.Apply(getenv), "config", cfg)
 
 	store := redisstore.New(redisstore.Options{
-		Addr:     cfg.Redis.Addr,
-		Username: cfg.Redis.Username,
-		Password: cfg.Redis.Password.Reveal(),
-		DB:       cfg.Redis.DB,
-		TLS:      cfg.Redis.TLS,
-		Timeout:  cfg.RedisTimeout,
+		Addr:             cfg.Redis.Addr,
+		Addrs:            cfg.Redis.Addrs,
+		Username:         cfg.Redis.Username,
+		Password:         cfg.Redis.Password.Reveal(),
+		DB:               cfg.Redis.DB,
+		TLS:              cfg.Redis.TLS,
+		Cluster:          cfg.Redis.Mode == config.RedisCluster,
+		SentinelMaster:   cfg.Redis.SentinelMaster,
+		SentinelUsername: cfg.Redis.SentinelUsername,
+		SentinelPassword: cfg.Redis.SentinelPassword.Reveal(),
+		WaitReplicas:     cfg.Redis.WaitReplicas,
+		Timeout:          cfg.RedisTimeout,
 	})
 	defer store.Close()
 

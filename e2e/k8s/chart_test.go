@@ -28,6 +28,7 @@ func TestChart(t *testing.T) {
 	step("Render", testRender)
 	step("Install", testInstall)
 	step("HelmTest", testHelmTest)
+	step("Backup", testBackup)
 	step("OperatorRoutesNotPublic", testOperatorRoutesNotPublic)
 	step("ExportImport", testExportImport)
 	step("Exactness", testExactness)
@@ -39,6 +40,8 @@ func TestChart(t *testing.T) {
 	step("NetworkPolicy", testNetworkPolicy)
 	step("WebNetworkPolicy", testWebNetworkPolicy)
 	step("DrainRespectsPDB", testDrain)
+	// Last: it uninstalls the release and installs it again from a backup.
+	step("BackupRestore", testBackupRestore)
 }
 
 func installArgs(tag string) []string {
@@ -76,6 +79,22 @@ func testBadValue(t *testing.T) {
 		{"web.shutdownDrainDelay=20s", []string{"web.shutdownDrainDelay (20s) must be shorter than web.shutdownTimeout"}},
 		{"ingress.enabled=true", []string{ingressRefusal}},
 		{"web.rateLimit.createsPerDay=-1", []string{"values don't meet the specifications of the schema", "createsPerDay"}},
+		{"backup.restoreFrom=../../etc/passwd", []string{"values don't meet the specifications of the schema", "restoreFrom"}},
+		// An external Sentinel or Cluster deployment (issue #16): what it needs, and what it
+		// cannot be combined with.
+		{"redis.external.mode=sentinel,redis.external.sentinelMaster=mymaster", []string{"redis.external.mode is sentinel but redis.external.hosts is empty"}},
+		{"redis.external.mode=sentinel,redis.external.hosts={s-0:26379}", []string{"redis.external.mode is sentinel but redis.external.sentinelMaster is empty"}},
+		{"redis.external.mode=cluster", []string{"redis.external.mode is cluster but redis.external.hosts is empty"}},
+		{"redis.external.mode=cluster,redis.external.hosts={n-0:7000},redis.external.url=redis://r:6379", []string{"redis.external.mode is cluster", "cannot be combined with redis.external.url or redis.external.existingSecret"}},
+		{"redis.external.mode=sentinel,redis.external.hosts={s-0},redis.external.sentinelMaster=m,redis.external.existingSecret=mine", []string{"redis.external.mode is sentinel", "cannot be combined with redis.external.url or redis.external.existingSecret"}},
+		{"redis.external.mode=cluster,redis.external.hosts={n-0:70000}", []string{`redis.external.hosts: "n-0:70000": the port must be 1 to 65535`}},
+		{"redis.external.mode=cluster,redis.external.hosts={redis://n-0:7000}", []string{"values don't meet the specifications of the schema", "hosts"}},
+		{"redis.external.mode=cluster,redis.external.hosts={n-0},redis.external.sentinelMaster=m", []string{"redis.external.sentinelMaster, sentinelUsername and sentinelPasswordSecret are for mode sentinel"}},
+		{"redis.external.hosts={n-0:7000}", []string{"redis.external.hosts is set but redis.external.mode is not"}},
+		{"redis.external.url=redis://r:6379,redis.external.passwordSecret.name=pw", []string{"redis.external.username and passwordSecret are for redis.external.mode sentinel or cluster"}},
+		{"redis.external.mode=standalone", []string{"values don't meet the specifications of the schema", "mode"}},
+		{"web.redisWaitReplicas=1", []string{"web.redisWaitReplicas is 1 but the release's own Redis has no replicas"}},
+		{"web.redisWaitReplicas=17", []string{"values don't meet the specifications of the schema", "redisWaitReplicas"}},
 		// A Secret of the user's that the cluster holds, lacking a key (made just below).
 		{"web.existingSecret=partial-web", []string{`web.existingSecret: Secret "partial-web" has no key "visitor_key"`}},
 	}

@@ -11,8 +11,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +54,174 @@ func testRender(t *testing.T) {
 	if !strings.Contains(out, "name: mine\n                  items:\n                    - key: operator_token") {
 		t.Errorf("the web pods do not mount operator_token from web.existingSecret:\n%s", out)
 	}
+	// The release's own Redis has no replicas: nothing to wait for.
+	out, err = run(time.Minute, "helm", "template", "r", chartDir)
+	if err != nil {
+		t.Fatalf("helm template: %v\n%s", err, out)
+	}
+	if env := renderedEnv(t, renderedDoc(t, out, "Deployment", "r-hitcounter-web")); env["REDIS_WAIT_REPLICAS"] != "0" {
+		t.Errorf("REDIS_WAIT_REPLICAS = %q by default, want \"0\"", env["REDIS_WAIT_REPLICAS"])
+	}
+	testRenderExternalRedis(t)
+}
+
+// testRenderExternalRedis renders the web tier on an external Sentinel or Cluster deployment
+// (issue #16): the servers and the credentials' files in the web pods' environment, never a
+// REDIS_URL, the passwords from the user's Secrets in the projected volume, nothing of the
+// release's own Redis, and the NetworkPolicy open to every port of those servers.
+func testRenderExternalRedis(t *testing.T) {
+	cases := []struct {
+		name, values string
+		env          map[string]string // "": must not be set
+		mounts       []string          // the projected volume's items, as rendered
+		ports        []string          // the NetworkPolicy's ports to Redis, in order
+	}{
+		{
+			name: "sentinel",
+			values: `
+redis:
+  external:
+    mode: sentinel
+    hosts: ["s-0.sentinel:26379", "s-1.sentinel", "[2001:db8::1]:26380"]
+    sentinelMaster: mymaster
+    username: hc-app
+    passwordSecret: {name: hc-redis-pw}
+    sentinelUsername: hc-sentinel
+    sentinelPasswordSecret: {name: hc-sentinel-pw, key: sentinel_password}
+web:
+  redisWaitReplicas: 1
+  networkPolicy:
+    externalRedis:
+      to: [{ipBlock: {cidr: 10.20.0.0/16}}]
+`,
+			env: map[string]string{
+				"REDIS_MODE":                   "sentinel",
+				"REDIS_HOST":                   "s-0.sentinel:26379,s-1.sentinel:26379,[2001:db8::1]:26380",
+				"REDIS_SENTINEL_MASTER":        "mymaster",
+				"REDIS_SENTINEL_USERNAME":      "hc-sentinel",
+				"REDIS_SENTINEL_PASSWORD_FILE": "/run/secrets/redis_sentinel_password",
+				"REDIS_USERNAME":               "hc-app",
+				"REDIS_PASSWORD_FILE":          "/run/secrets/redis_password",
+				"REDIS_WAIT_REPLICAS":          "1",
+				"REDIS_URL":                    "",
+				"REDIS_PORT":                   "",
+			},
+			mounts: []string{"hc-redis-pw:password>redis_password", "hc-sentinel-pw:sentinel_password>redis_sentinel_password"},
+			// The Sentinels' ports, then the primary's and replicas' (6379 unless set).
+			ports: []string{"26379", "26380", "6379"},
+		},
+		{
+			name: "cluster",
+			values: `
+redis:
+  enabled: false
+  external:
+    mode: cluster
+    hosts: ["n-0.cluster:7000", "n-1.cluster"]
+    passwordSecret: {name: hc-redis-pw, key: redis_password}
+web:
+  redisWaitReplicas: 2
+  networkPolicy:
+    externalRedis:
+      ports: [7001, 7000]
+`,
+			env: map[string]string{
+				"REDIS_MODE":                   "cluster",
+				"REDIS_HOST":                   "n-0.cluster:7000,n-1.cluster:6379",
+				"REDIS_PASSWORD_FILE":          "/run/secrets/redis_password",
+				"REDIS_WAIT_REPLICAS":          "2",
+				"REDIS_USERNAME":               "",
+				"REDIS_SENTINEL_MASTER":        "",
+				"REDIS_SENTINEL_PASSWORD_FILE": "",
+				"REDIS_URL":                    "",
+				"REDIS_PORT":                   "",
+			},
+			mounts: []string{"hc-redis-pw:redis_password>redis_password"},
+			// The seeds' ports and web.networkPolicy.externalRedis.ports, each once.
+			ports: []string{"7000", "6379", "7001"},
+		},
+	}
+	for _, c := range cases {
+		file := filepath.Join(t.TempDir(), c.name+".yaml")
+		if err := os.WriteFile(file, []byte(c.values), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := run(time.Minute, "helm", "template", "r", chartDir, "-f", file)
+		if err != nil {
+			t.Errorf("%s: helm template: %v\n%s", c.name, err, out)
+			continue
+		}
+		deployment := renderedDoc(t, out, "Deployment", "r-hitcounter-web")
+		env := renderedEnv(t, deployment)
+		for name, want := range c.env {
+			if got, set := env[name]; want == "" && set {
+				t.Errorf("%s: the web pods have %s (%q), want it unset", c.name, name, got)
+			} else if want != "" && got != want {
+				t.Errorf("%s: %s = %q, want %q", c.name, name, got, want)
+			}
+		}
+		if strings.Contains(deployment, "- name: REDIS_URL\n") {
+			t.Errorf("%s: the web pods have REDIS_URL, which the service refuses in this mode:\n%s", c.name, deployment)
+		}
+		mounts := regexp.MustCompile(`- secret:\n\s+name: (\S+)\n\s+items:\n\s+- key: (\S+)\n\s+path: (\S+)`).FindAllStringSubmatch(deployment, -1)
+		var got []string
+		for _, m := range mounts {
+			if m[3] != "operator_token" {
+				got = append(got, m[1]+":"+m[2]+">"+m[3])
+			}
+		}
+		if !slices.Equal(got, c.mounts) {
+			t.Errorf("%s: the web pods' Redis secret files = %q, want %q", c.name, got, c.mounts)
+		}
+		for _, kind := range []string{"StatefulSet", "CronJob", "PersistentVolumeClaim"} {
+			if strings.Contains(out, "\nkind: "+kind+"\n") {
+				t.Errorf("%s: an external Redis, yet the chart renders a %s", c.name, kind)
+			}
+		}
+		for _, secret := range []string{"r-hitcounter-redis", "r-hitcounter-redis-url"} {
+			if strings.Contains(out, "\n  name: "+secret+"\n") {
+				t.Errorf("%s: an external Sentinel or Cluster, yet the chart renders the Secret %s", c.name, secret)
+			}
+		}
+		policy := renderedDoc(t, out, "NetworkPolicy", "r-hitcounter-web")
+		egress := policy[strings.Index(policy, "\n  egress:"):]
+		var ports []string
+		for _, m := range regexp.MustCompile(`- port: (\d+)\n\s+protocol: TCP`).FindAllStringSubmatch(egress, -1) {
+			if m[1] != "53" {
+				ports = append(ports, m[1])
+			}
+		}
+		if !slices.Equal(ports, c.ports) {
+			t.Errorf("%s: the web NetworkPolicy lets the pods reach Redis on %q, want %q:\n%s", c.name, ports, c.ports, egress)
+		}
+	}
+}
+
+// renderedDoc returns the document of helm template's output that is the named object.
+func renderedDoc(t *testing.T, out, kind, name string) string {
+	t.Helper()
+	for _, doc := range strings.Split(out, "\n---\n") {
+		if strings.Contains(doc, "\nkind: "+kind+"\n") && strings.Contains(doc, "\n  name: "+name+"\n") {
+			return doc
+		}
+	}
+	t.Fatalf("helm template rendered no %s %s:\n%s", kind, name, out)
+	return ""
+}
+
+// renderedEnv returns the name=value environment variables of a rendered pod template (those
+// with valueFrom are left out).
+func renderedEnv(t *testing.T, doc string) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^\s+- name: ([A-Z0-9_]+)\n\s+value: (.*)$`).FindAllStringSubmatch(doc, -1) {
+		v, err := strconv.Unquote(m[2])
+		if err != nil {
+			v = m[2]
+		}
+		env[m[1]] = v
+	}
+	return env
 }
 
 // webSecret returns the decoded keys of the web Secret the chart generated.
@@ -88,8 +260,10 @@ func checkSecrets(t *testing.T, pod string) {
 	}
 	redisMounted := kubectl(t, "get", "pod", fullname()+"-redis-0", "-o",
 		`jsonpath={range .spec.volumes[?(@.name=="secrets")].secret.items[*]}{.key} {end}`)
-	if redisMounted != "redis_app_password redis_health_password" {
-		t.Errorf("Redis pod secret files = %q, want only its two passwords", redisMounted)
+	// The users' passwords (it keeps their hashes): the app's, the health check's and the backup
+	// CronJob's (backup.enabled, the default).
+	if redisMounted != "redis_app_password redis_health_password redis_backup_password" {
+		t.Errorf("Redis pod secret files = %q, want only its users' three passwords", redisMounted)
 	}
 	s := webSecret(t)
 	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(s["visitor_key"]) {

@@ -69,12 +69,32 @@ type Config struct {
 
 // Redis says where and how to reach Redis.
 type Redis struct {
-	Addr     string // host:port
+	// Mode is how the servers are reached: standalone (one server, Addr), sentinel (Addrs are
+	// Sentinels, which name the primary of SentinelMaster and follow its failovers) or cluster
+	// (Addrs are seeds of a Redis Cluster).
+	Mode     string
+	Addr     string   // host:port, the first of Addrs
+	Addrs    []string // every address given
 	Username string
 	Password Secret
 	DB       int
 	TLS      bool // rediss://
+	// SentinelMaster is the name the Sentinels know the primary by; SentinelUsername and
+	// SentinelPassword log in to the Sentinels (Redis's own user logs in to the servers).
+	SentinelMaster   string
+	SentinelUsername string
+	SentinelPassword Secret
+	// WaitReplicas is how many replicas must have a write in their append-only file before the
+	// write is acknowledged (WAITAOF): 0 for a Redis without replicas.
+	WaitReplicas int
 }
+
+// The Redis modes.
+const (
+	RedisStandalone = "standalone"
+	RedisSentinel   = "sentinel"
+	RedisCluster    = "cluster"
+)
 
 // Secret is a string that never prints: not through fmt, slog, JSON or a panic's %v.
 type Secret string
@@ -102,7 +122,11 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("port", c.Port),
 		slog.Int("operator_port", c.OperatorPort),
 		slog.Group("redis",
-			slog.String("addr", c.Redis.Addr),
+			slog.String("mode", c.Redis.Mode),
+			slog.String("addr", strings.Join(c.Redis.Addrs, ",")),
+			slog.String("sentinel_master", c.Redis.SentinelMaster),
+			slog.Bool("sentinel_password_set", c.Redis.SentinelPassword != ""),
+			slog.Int("wait_replicas", c.Redis.WaitReplicas),
 			slog.String("username", c.Redis.Username),
 			slog.Bool("password_set", c.Redis.Password != ""),
 			slog.Int("db", c.Redis.DB),
@@ -147,6 +171,7 @@ const (
 	DefaultOperatorPort       = 5001
 	DefaultRedisHost          = "redis"
 	DefaultRedisPort          = 6379
+	DefaultSentinelPort       = 26379
 	DefaultRedisTimeout       = 250 * time.Millisecond
 	DefaultShutdownDrainDelay = 0
 	DefaultShutdownTimeout    = 10 * time.Second
@@ -385,8 +410,11 @@ func logLevel(v string) (slog.Level, bool) {
 }
 
 func (p *parser) redis(readFile func(string) ([]byte, error)) Redis {
+	mode := value(p, "REDIS_MODE", RedisStandalone, oneOf(RedisStandalone, RedisSentinel, RedisCluster), "one of standalone, sentinel, cluster")
 	var r Redis
-	if rawURL, ok := p.lookup("REDIS_URL"); ok {
+	if mode != RedisStandalone {
+		r = p.redisServers(mode, readFile)
+	} else if rawURL, ok := p.lookup("REDIS_URL"); ok {
 		for _, conflicting := range []string{"REDIS_HOST", "REDIS_PORT", "REDIS_DB"} {
 			if _, set := p.lookup(conflicting); set {
 				p.fail(conflicting, "cannot be combined with REDIS_URL; put it in the URL instead")
@@ -406,6 +434,11 @@ func (p *parser) redis(readFile func(string) ([]byte, error)) Redis {
 		r.Addr = net.JoinHostPort(host, strconv.Itoa(port))
 		r.DB = value(p, "REDIS_DB", 0, intIn(0, math.MaxInt32), "a whole number of 0 or more")
 	}
+	r.Mode = mode
+	if r.Addrs == nil && r.Addr != "" {
+		r.Addrs = []string{r.Addr}
+	}
+	r.WaitReplicas = value(p, "REDIS_WAIT_REPLICAS", 0, intIn(0, 16), "a number of replicas from 0 to 16")
 
 	if user, ok := p.lookup("REDIS_USERNAME"); ok {
 		if r.Username != "" {
@@ -420,6 +453,68 @@ func (p *parser) redis(readFile func(string) ([]byte, error)) Redis {
 		r.Password = password
 	}
 	return r
+}
+
+// redisServers reads the servers of a Sentinel or Cluster deployment: REDIS_HOST as a
+// comma-separated list of host[:port] (REDIS_PORT the default port), and for Sentinel the
+// primary's name and the Sentinels' own credentials.
+func (p *parser) redisServers(mode string, readFile func(string) ([]byte, error)) Redis {
+	var r Redis
+	if _, set := p.lookup("REDIS_URL"); set {
+		p.fail("REDIS_URL", "names one server; with REDIS_MODE=%s list the servers in REDIS_HOST (host:port,host:port,...)", mode)
+		return r
+	}
+	defaultPort := DefaultRedisPort
+	if mode == RedisSentinel {
+		defaultPort = DefaultSentinelPort
+	}
+	port := value(p, "REDIS_PORT", defaultPort, intIn(1, 65535), "a port number (1-65535)")
+	list, ok := p.lookup("REDIS_HOST")
+	if !ok {
+		p.fail("REDIS_HOST", "is required with REDIS_MODE=%s: the servers, as host:port,host:port,...", mode)
+		return r
+	}
+	for item := range strings.SplitSeq(list, ",") {
+		item = strings.TrimSpace(item)
+		host, itemPort, err := net.SplitHostPort(item)
+		if err != nil { // no port
+			host, itemPort = item, strconv.Itoa(port)
+		}
+		if host == "" || strings.ContainsAny(host, "/@ ") || !validPort(itemPort) {
+			p.fail("REDIS_HOST", "%q is not host or host:port", item)
+			return r
+		}
+		r.Addrs = append(r.Addrs, net.JoinHostPort(host, itemPort))
+	}
+	r.Addr = r.Addrs[0]
+	if _, set := p.lookup("REDIS_DB"); set && mode == RedisCluster {
+		p.fail("REDIS_DB", "a Redis Cluster has only database 0")
+	}
+	r.DB = value(p, "REDIS_DB", 0, intIn(0, math.MaxInt32), "a whole number of 0 or more")
+	if mode == RedisSentinel {
+		master, ok := p.lookup("REDIS_SENTINEL_MASTER")
+		if !ok {
+			p.fail("REDIS_SENTINEL_MASTER", "is required with REDIS_MODE=sentinel: the name the Sentinels monitor the primary by")
+		}
+		r.SentinelMaster = master
+		r.SentinelUsername, _ = p.lookup("REDIS_SENTINEL_USERNAME")
+		if path, ok := p.lookup("REDIS_SENTINEL_PASSWORD_FILE"); ok {
+			r.SentinelPassword = p.secretFile("REDIS_SENTINEL_PASSWORD_FILE", path, readFile)
+		}
+	}
+	return r
+}
+
+// oneOf converts one of the given words.
+func oneOf(words ...string) func(string) (string, bool) {
+	return func(v string) (string, bool) {
+		for _, w := range words {
+			if strings.EqualFold(v, w) {
+				return w, true
+			}
+		}
+		return "", false
+	}
 }
 
 // password reads REDIS_PASSWORD_FILE (which wins, as Docker secrets should) or REDIS_PASSWORD.

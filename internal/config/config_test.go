@@ -29,7 +29,7 @@ func TestLoadDefaults(t *testing.T) {
 	want := Config{
 		Port:               5000,
 		OperatorPort:       5001,
-		Redis:              Redis{Addr: "redis:6379"},
+		Redis:              Redis{Mode: "standalone", Addr: "redis:6379", Addrs: []string{"redis:6379"}},
 		RedisTimeout:       250 * time.Millisecond,
 		ShutdownDrainDelay: 0,
 		ShutdownTimeout:    10 * time.Second,
@@ -72,16 +72,16 @@ func TestLoadGood(t *testing.T) {
 		{"REDIS_PASSWORD", []string{"REDIS_PASSWORD", " s3cret "}, func(c Config) (any, any) { return c.Redis.Password.Reveal(), " s3cret " }},
 		{"REDIS_DB", []string{"REDIS_DB", "3"}, func(c Config) (any, any) { return c.Redis.DB, 3 }},
 		{"REDIS_URL without a host means localhost, as the client reads it", []string{"REDIS_URL", "redis://"}, func(c Config) (any, any) {
-			return c.Redis, Redis{Addr: "localhost:6379"}
+			return c.Redis, Redis{Mode: "standalone", Addrs: []string{"localhost:6379"}, Addr: "localhost:6379"}
 		}},
 		{"REDIS_URL plain", []string{"REDIS_URL", "redis://db.example:6390/2"}, func(c Config) (any, any) {
-			return c.Redis, Redis{Addr: "db.example:6390", DB: 2}
+			return c.Redis, Redis{Mode: "standalone", Addrs: []string{"db.example:6390"}, Addr: "db.example:6390", DB: 2}
 		}},
 		{"REDIS_URL TLS with credentials", []string{"REDIS_URL", "rediss://app:pw@db.example"}, func(c Config) (any, any) {
-			return c.Redis, Redis{Addr: "db.example:6379", Username: "app", Password: "pw", TLS: true}
+			return c.Redis, Redis{Mode: "standalone", Addrs: []string{"db.example:6379"}, Addr: "db.example:6379", Username: "app", Password: "pw", TLS: true}
 		}},
 		{"REDIS_URL with password file", []string{"REDIS_URL", "redis://app@db.example", "REDIS_PASSWORD_FILE", "/run/secrets/pw"}, func(c Config) (any, any) {
-			return c.Redis, Redis{Addr: "db.example:6379", Username: "app", Password: "from-file"}
+			return c.Redis, Redis{Mode: "standalone", Addrs: []string{"db.example:6379"}, Addr: "db.example:6379", Username: "app", Password: "from-file"}
 		}},
 		{"REDIS_PASSWORD_FILE wins over REDIS_PASSWORD", []string{"REDIS_PASSWORD", "from-env", "REDIS_PASSWORD_FILE", "/run/secrets/pw"}, func(c Config) (any, any) {
 			return c.Redis.Password.Reveal(), "from-file"
@@ -115,6 +115,14 @@ func TestLoadGood(t *testing.T) {
 		}},
 		{"CAMO_NETWORKS none", []string{"CAMO_NETWORKS", "none"}, func(c Config) (any, any) { return len(c.CamoNetworks), 0 }},
 		{"OPERATOR_PORT", []string{"OPERATOR_PORT", "9100"}, func(c Config) (any, any) { return c.OperatorPort, 9100 }},
+		{"REDIS_MODE cluster", []string{"REDIS_MODE", "cluster", "REDIS_HOST", "r1:7000, r2:7001,r3"}, func(c Config) (any, any) {
+			return c.Redis, Redis{Mode: "cluster", Addr: "r1:7000", Addrs: []string{"r1:7000", "r2:7001", "r3:6379"}}
+		}},
+		{"REDIS_MODE sentinel", []string{"REDIS_MODE", "Sentinel", "REDIS_HOST", "s1,s2:26380", "REDIS_SENTINEL_MASTER", "hitcounter",
+			"REDIS_SENTINEL_USERNAME", "watcher", "REDIS_SENTINEL_PASSWORD_FILE", "/run/secrets/pw", "REDIS_WAIT_REPLICAS", "1"}, func(c Config) (any, any) {
+			return c.Redis, Redis{Mode: "sentinel", Addr: "s1:26379", Addrs: []string{"s1:26379", "s2:26380"}, SentinelMaster: "hitcounter",
+				SentinelUsername: "watcher", SentinelPassword: "from-file", WaitReplicas: 1}
+		}},
 		{"VISITOR_KEY_FILE", []string{"VISITOR_KEY_FILE", "/run/secrets/token"}, func(c Config) (any, any) { return c.VisitorKey.Reveal(), "0123456789abcdef-token" }},
 		{"TRUSTED_PROXIES", []string{"TRUSTED_PROXIES", "lb, 10.0.0.0/8,::1"}, func(c Config) (any, any) { return c.TrustedProxies, "lb, 10.0.0.0/8,::1" }},
 		{"OPERATOR_TOKEN_FILE", []string{"OPERATOR_TOKEN_FILE", "/run/secrets/token"}, func(c Config) (any, any) { return c.OperatorToken.Reveal(), "0123456789abcdef-token" }},
@@ -131,7 +139,7 @@ func TestLoadGood(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Load() error = %v", err)
 			}
-			if got, want := tt.check(cfg); got != want {
+			if got, want := tt.check(cfg); !reflect.DeepEqual(got, want) {
 				t.Errorf("got %v, want %v", got, want)
 			}
 		})
@@ -188,6 +196,13 @@ func TestLoadMalformed(t *testing.T) {
 		{[]string{"OPERATOR_TOKEN_FILE", "/run/secrets/short"}, "OPERATOR_TOKEN_FILE"},
 		{[]string{"LOG_LEVEL", "verbose"}, "LOG_LEVEL"},
 		{[]string{"OPERATOR_PORT", "http"}, "OPERATOR_PORT"},
+		{[]string{"REDIS_MODE", "replicated"}, "REDIS_MODE"},
+		{[]string{"REDIS_MODE", "cluster"}, "REDIS_HOST"},
+		{[]string{"REDIS_MODE", "cluster", "REDIS_HOST", "a:1,b:x"}, "REDIS_HOST"},
+		{[]string{"REDIS_MODE", "cluster", "REDIS_URL", "redis://a:1"}, "REDIS_URL"},
+		{[]string{"REDIS_MODE", "cluster", "REDIS_HOST", "a:1", "REDIS_DB", "1"}, "REDIS_DB"},
+		{[]string{"REDIS_MODE", "sentinel", "REDIS_HOST", "s1"}, "REDIS_SENTINEL_MASTER"},
+		{[]string{"REDIS_WAIT_REPLICAS", "-1"}, "REDIS_WAIT_REPLICAS"},
 		{[]string{"OPERATOR_PORT", "5000"}, "OPERATOR_PORT"},
 		{[]string{"PORT", "7000", "OPERATOR_PORT", "7000"}, "OPERATOR_PORT"},
 		{[]string{"RATE_LIMIT_CREATES_PER_DAY", "-1"}, "RATE_LIMIT_CREATES_PER_DAY"},

@@ -65,6 +65,9 @@ type Info struct {
 
 // Hit is one hit as the store records it.
 type Hit struct {
+	// Uniques: the hit's answer shows today's unique visitors (a badge does), which costs the
+	// store one more read; a batch reads them when any of its hits asks.
+	Uniques bool
 	// Visitor is the visitor's pseudonym for the day (visitor.Pseudonyms), or "" when visitors
 	// cannot be told apart (GitHub's image proxy fetches for every reader alike): such a hit
 	// counts in the totals, not in the unique visitors.
@@ -77,7 +80,8 @@ type Counts struct {
 	Total int64
 	// Today is the hit's number among today's hits.
 	Today int64
-	// TodayUniques is today's distinct visitors as of the hit's batch.
+	// TodayUniques is today's distinct visitors as of the hit's batch; 0 unless the hit asked
+	// for them (Hit.Uniques, Counters.HitWithUniques).
 	TodayUniques int64
 }
 
@@ -215,11 +219,20 @@ type HitResult struct {
 // the day's visitors (camo's hits have none). A counter that does not exist is created by its
 // first hit, within the client's create limits and the counter limit.
 func (c *Counters) Hit(ctx context.Context, name Name, client Client) (HitResult, error) {
+	return c.hit(ctx, name, client, false)
+}
+
+// HitWithUniques is Hit, with today's unique visitors in the answer (for a badge that shows them).
+func (c *Counters) HitWithUniques(ctx context.Context, name Name, client Client) (HitResult, error) {
+	return c.hit(ctx, name, client, true)
+}
+
+func (c *Counters) hit(ctx context.Context, name Name, client Client, uniques bool) (HitResult, error) {
 	allowance, err := c.limits.hit(ctx, client, name)
 	if err != nil {
 		return HitResult{Limit: allowance}, err
 	}
-	var hit Hit
+	hit := Hit{Uniques: uniques}
 	if !client.Camo && c.pseudonyms != nil {
 		hit.Visitor = c.pseudonyms.Visitor(c.now(), client)
 	}

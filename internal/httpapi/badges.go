@@ -214,7 +214,7 @@ func (d CounterDeps) serveBadge(w http.ResponseWriter, r *http.Request, m *Metri
 	var err error
 	if counting && r.Method != http.MethodHead {
 		var n counter.Counts
-		n, err = d.hit(w, r, m, name, client)
+		n, err = d.hit(w, r, m, name, client, opt.view == viewUniques)
 		f = figures{total: n.Total, today: n.Today, uniques: n.TodayUniques, uniquesUnknown: client.Camo}
 	} else {
 		f, err = d.readFigures(r.Context(), name, client)

@@ -197,9 +197,14 @@ func setRateLimitHeaders(h http.Header, a counter.Allowance) {
 	h.Set("RateLimit-Reset", a.RetryAfter())
 }
 
-// hit counts one hit of client on name; the answer carries the hit limit's headers.
-func (d CounterDeps) hit(w http.ResponseWriter, r *http.Request, m *Metrics, name counter.Name, client counter.Client) (counter.Counts, error) {
-	res, err := d.Counters.Hit(r.Context(), name, client)
+// hit counts one hit of client on name, with today's unique visitors in the counts when
+// uniques; the answer carries the hit limit's headers.
+func (d CounterDeps) hit(w http.ResponseWriter, r *http.Request, m *Metrics, name counter.Name, client counter.Client, uniques bool) (counter.Counts, error) {
+	counted := d.Counters.Hit
+	if uniques {
+		counted = d.Counters.HitWithUniques
+	}
+	res, err := counted(r.Context(), name, client)
 	if err != nil {
 		m.limitedOrFailed("hit", err)
 		return counter.Counts{}, err
@@ -224,7 +229,7 @@ func handleHit(d CounterDeps, m *Metrics) http.Handler {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-		n, err := d.hit(w, r, m, name, d.clientOf(r))
+		n, err := d.hit(w, r, m, name, d.clientOf(r), false)
 		if err != nil {
 			writeAPIError(w, err)
 			return

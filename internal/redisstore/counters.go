@@ -41,43 +41,6 @@ const (
 	replyExists    = 3
 )
 
-// hitBody records a batch of hits in one step: the total (KEYS[1]); the day's count, its hits
-// without a visitor and its unique visitors (fields d<dd>, c<dd> and u<dd> of the month's hash,
-// KEYS[2]); and the visitors themselves in the day's HyperLogLog (KEYS[3]), whose estimate is
-// copied into u<dd>. The month's hash expires once its last day has left the history; the
-// HyperLogLog the day after its own, since once the day is over only its estimate is needed
-// (a visitor's pseudonym changes every day, so no later figure could use it). The TTLs are set
-// when the keys are made, and the estimate copied only when PFADD changed the sketch: the script
-// runs once per hit on a quiet counter, so every command counts. A missing counter
-// is created when ARGV[2] is 1, and otherwise left alone: the reply is then nil and nothing
-// changed. ARGV: n, create, created (Unix s), day of the month, hits without a visitor, the
-// month hash's TTL (s), the HyperLogLog's TTL (s), then the visitors. The visitors are left out
-// when Redis is at maxmemory (the service passes none): a sketch grows to 12 KB with its
-// visitors, the one thing a hit on an existing counter could make grow without bound.
-const hitBody = `
-if redis.call('EXISTS', KEYS[1]) == 0 then
-	if ARGV[2] ~= '1' then return false end
-	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[3])
-else
-	redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])
-end
-local n = tonumber(ARGV[1])
-local today = redis.call('HINCRBY', KEYS[2], 'd' .. ARGV[4], n)
-if today == n then redis.call('EXPIRE', KEYS[2], ARGV[6], 'NX') end
-if ARGV[5] ~= '0' then redis.call('HINCRBY', KEYS[2], 'c' .. ARGV[4], ARGV[5]) end
-local uniques = 'u' .. ARGV[4]
-if #ARGV >= 8 then
-	local changed = 0
-	for i = 8, #ARGV, 1000 do
-		changed = changed + redis.call('PFADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-	end
-	if changed > 0 then
-		redis.call('EXPIRE', KEYS[3], ARGV[7], 'NX')
-		redis.call('HSET', KEYS[2], uniques, redis.call('PFCOUNT', KEYS[3]))
-	end
-end
-return {redis.call('HGET', KEYS[1], 'v'), today, redis.call('HGET', KEYS[2], uniques) or 0}`
-
 // allowOOM is the shebang of the scripts that change what exists without making anything new:
 // Redis runs them even past maxmemory. Memory is what new counters take, and a full Redis must
 // refuse those (507), never a hit on a counter that exists (docs/design.md, "Redis memory").
@@ -85,37 +48,29 @@ return {redis.call('HGET', KEYS[1], 'v'), today, redis.call('HGET', KEYS[2], uni
 // of at most AgentBuckets visitors per client.
 const allowOOM = "#!lua flags=allow-oom\n"
 
-// hitScript is a batch of hits on a counter that exists (it creates nothing, and returns nil
-// for a missing one), run even when Redis is at maxmemory. createHitScript is a first hit: it
-// may create the counter, and like every creation it is refused when Redis is full.
-var (
-	hitScript       = rueidis.NewLuaScript(allowOOM + hitBody)
-	createHitScript = rueidis.NewLuaScript(hitBody)
-)
-
 // reserveScript adds the name to the index unless that would pass the limit (ARGV[2]; 0 none):
 // 1 added, 0 already there, -1 full. One script, so concurrent creators never overshoot.
-var reserveScript = rueidis.NewLuaScript(`
+var reserveScript = newScript(`
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
 local limit = tonumber(ARGV[2])
 if limit > 0 and redis.call('SCARD', KEYS[1]) >= limit then return -1 end
-return redis.call('SADD', KEYS[1], ARGV[1])`)
+return redis.call('SADD', KEYS[1], ARGV[1])`, true)
 
 // createScript creates the counter unless it exists.
-var createScript = rueidis.NewLuaScript(`
+var createScript = newScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 3 end
 if ARGV[3] == '' then
 	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2])
 else
 	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2], 'a', ARGV[3])
 end
-return 0`)
+return 0`, true)
 
 // changeScript checks the caller against the admin key (ARGV[1]: its hash, or "" for the
 // operator) and then sets (ARGV[2] "set") or adds (ARGV[2] "add") ARGV[3], or only checks
 // ("check"). Replies {code, value}. The check and the change are one step: a key replaced
 // in between cannot authorise a change. A change makes nothing new, so it runs past maxmemory.
-var changeScript = rueidis.NewLuaScript(allowOOM + `
+var changeScript = newScript(allowOOM+`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {1, '0'} end
 if ARGV[1] ~= '' then
 	local a = redis.call('HGET', KEYS[1], 'a')
@@ -128,7 +83,7 @@ elseif ARGV[2] == 'add' then
 elseif ARGV[2] == 'admin' then
 	redis.call('HSET', KEYS[1], 'a', ARGV[3])
 end
-return {0, redis.call('HGET', KEYS[1], 'v')}`)
+return {0, redis.call('HGET', KEYS[1], 'v')}`, true)
 
 // restoreBody makes the counter exactly {v, t, a}: 0 created, 1 updated, 2 unchanged; 3 when it
 // does not exist and ARGV[4] is not 1 (nothing written). One write, except when an admin key is
@@ -148,8 +103,8 @@ if cur[1] then return 1 end
 return 0`
 
 var (
-	restoreScript       = rueidis.NewLuaScript(allowOOM + restoreBody)
-	restoreCreateScript = rueidis.NewLuaScript(restoreBody)
+	restoreScript       = newScript(allowOOM+restoreBody, true)
+	restoreCreateScript = newScript(restoreBody, true)
 )
 
 // restoreMissing is restoreBody's answer for a counter that does not exist.
@@ -159,6 +114,9 @@ const restoreMissing = 3
 type Named struct {
 	*Store
 	historyDays int
+	// hits joins the hit batches of different counters that reach the store together into one
+	// script run (hits.go).
+	hits *counter.Keyed[struct{}, hitItem, []hitResult]
 }
 
 // DefaultHistoryDays is how many days of history a counter keeps unless told otherwise.
@@ -170,15 +128,9 @@ func (s *Store) Named(historyDays int) *Named {
 	if historyDays <= 0 {
 		historyDays = DefaultHistoryDays
 	}
-	return &Named{Store: s, historyDays: historyDays}
-}
-
-func (s *Store) exec(ctx context.Context, script *rueidis.Lua, keys []string, args ...string) (rueidis.RedisResult, rueidis.Client, error) {
-	c, err := s.get(ctx)
-	if err != nil {
-		return rueidis.RedisResult{}, nil, err
-	}
-	return script.Exec(ctx, c, keys, args), c, nil
+	n := &Named{Store: s, historyDays: historyDays}
+	n.hits = counter.NewKeyed(n.addMany, hitsInFlight, s.timeout)
+	return n
 }
 
 // withTimeout bounds one call by the store's timeout.
@@ -202,86 +154,6 @@ func monthKey(counterKey string, t time.Time) string {
 func startOfDay(t time.Time) time.Time {
 	t = t.UTC()
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-}
-
-// Add implements counter.Store.
-func (s *Named) Add(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time) (counter.Counts, error) {
-	return s.hit(ctx, name, hits, at, false)
-}
-
-// AddCreating implements counter.Store.
-func (s *Named) AddCreating(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time) (counter.Counts, error) {
-	return s.hit(ctx, name, hits, at, true)
-}
-
-func (s *Named) hit(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time, create bool) (counter.Counts, error) {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	day := startOfDay(at)
-	history := time.Duration(s.historyDays) * 24 * time.Hour
-	// A month's hash lives until its last day has left the history; a day's HyperLogLog until
-	// the end of the next day (hits of a batch that straddles midnight may still land in it).
-	// The TTLs are set when the keys are made (EXPIRE NX).
-	nextMonth := time.Date(day.Year(), day.Month()+1, 1, 0, 0, 0, 0, time.UTC)
-	monthTTL := nextMonth.Add(history).Sub(at)
-	dayTTL := day.Add(48 * time.Hour).Sub(at)
-
-	args := make([]string, 7, 7+len(hits))
-	unidentified := 0
-	// At maxmemory the day's sketch is left alone: the hits count, the day's unique visitors
-	// stay where they were until Redis has room again.
-	sketch := !s.Full()
-	for _, h := range hits {
-		if h.Visitor == "" {
-			unidentified++
-		} else if sketch {
-			args = append(args, h.Visitor)
-		}
-	}
-	args[0] = strconv.Itoa(len(hits))
-	args[1] = "0"
-	if create {
-		args[1] = "1"
-	}
-	args[2] = strconv.FormatInt(at.Unix(), 10)
-	args[3] = strconv.Itoa(day.Day())
-	args[4] = strconv.Itoa(unidentified)
-	args[5] = strconv.FormatInt(int64(monthTTL/time.Second)+1, 10)
-	args[6] = strconv.FormatInt(int64(dayTTL/time.Second)+1, 10)
-	ck := CounterKey(name)
-	keys := []string{ck, monthKey(ck, day), visitorsKey(ck, day)}
-	script := hitScript
-	if create {
-		script = createHitScript
-	}
-	res, _, err := s.exec(ctx, script, keys, args...)
-	if err != nil {
-		return counter.Counts{}, err
-	}
-	reply, err := res.ToArray()
-	if rueidis.IsRedisNil(err) {
-		return counter.Counts{}, counter.Errorf(counter.ENOTFOUND, nil, "counter %s not found", name)
-	}
-	if err != nil {
-		if create {
-			return counter.Counts{}, classifyCreate(ctx, err)
-		}
-		return counter.Counts{}, classifyValue(ctx, err)
-	}
-	var c counter.Counts
-	if len(reply) == 3 {
-		var e1, e2, e3 error
-		c.Total, e1 = reply[0].AsInt64()
-		c.Today, e2 = reply[1].AsInt64()
-		c.TodayUniques, e3 = reply[2].AsInt64()
-		err = errors.Join(e1, e2, e3)
-	} else {
-		err = errors.New("hit script: reply of the wrong shape")
-	}
-	if err != nil {
-		return counter.Counts{}, classify(ctx, err)
-	}
-	return c, nil
 }
 
 // Stats implements counter.Store: the counter and each month's figures of the days asked for,
@@ -366,7 +238,7 @@ func optionalInt(m rueidis.RedisMessage) (int64, error) {
 func (s *Named) Reserve(ctx context.Context, name counter.Name, limit int64) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	res, _, err := s.exec(ctx, reserveScript, []string{IndexKey}, name.String(), strconv.FormatInt(limit, 10))
+	res, err := s.run(ctx, reserveScript, []string{IndexKey}, name.String(), strconv.FormatInt(limit, 10))
 	if err != nil {
 		return err
 	}
@@ -384,7 +256,7 @@ func (s *Named) Reserve(ctx context.Context, name counter.Name, limit int64) err
 func (s *Named) Create(ctx context.Context, info counter.Info) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	res, _, err := s.exec(ctx, createScript, []string{CounterKey(info.Name)},
+	res, err := s.run(ctx, createScript, []string{CounterKey(info.Name)},
 		strconv.FormatInt(info.Value, 10), strconv.FormatInt(info.Created.Unix(), 10), info.AdminKeyHash)
 	if err != nil {
 		return err
@@ -453,7 +325,7 @@ func (s *Named) change(ctx context.Context, name counter.Name, auth counter.Auth
 	} else if presented == "" {
 		return 0, counter.Errorf(counter.EUNAUTHORIZED, nil, "this needs the counter's admin key")
 	}
-	res, _, err := s.exec(ctx, changeScript, []string{CounterKey(name)}, presented, op, arg)
+	res, err := s.run(ctx, changeScript, []string{CounterKey(name)}, presented, op, arg)
 	if err != nil {
 		return 0, err
 	}
@@ -521,11 +393,12 @@ func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth
 			keys = append(keys, monthKey(keys[0], d))
 		}
 	}
-	for _, res := range c.DoMulti(ctx,
+	// Two writes, in this order; in a cluster the index and the counter may be on two servers.
+	for _, cmd := range []rueidis.Completed{
 		c.B().Srem().Key(IndexKey).Member(name.String()).Build(),
 		c.B().Del().Key(keys...).Build(),
-	) {
-		if err := res.Error(); err != nil {
+	} {
+		if err := s.write(ctx, c, true, cmd).Error(); err != nil {
 			return classify(ctx, err)
 		}
 	}
@@ -657,10 +530,10 @@ func (s *Named) restoreOne(ctx context.Context, info counter.Info, limit int64) 
 	return s.restore(ctx, restoreCreateScript, info, "1")
 }
 
-func (s *Named) restore(ctx context.Context, script *rueidis.Lua, info counter.Info, create string) (int64, error) {
+func (s *Named) restore(ctx context.Context, sc *script, info counter.Info, create string) (int64, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	res, _, err := s.exec(ctx, script, []string{CounterKey(info.Name)},
+	res, err := s.run(ctx, sc, []string{CounterKey(info.Name)},
 		strconv.FormatInt(info.Value, 10), strconv.FormatInt(info.Created.Unix(), 10), info.AdminKeyHash, create)
 	if err != nil {
 		return -1, err
@@ -697,16 +570,16 @@ const rateLimitPrefix = "hitcounter:rl:"
 // seconds) when it is new; it returns the count. Run past maxmemory: a count is a few dozen
 // bytes per client and window and goes by itself, and a full Redis must never make the limiter
 // fail the hits it guards.
-var leaseScript = rueidis.NewLuaScript(allowOOM + `
+var leaseScript = newScript(allowOOM+`
 local total = redis.call('INCRBY', KEYS[1], ARGV[1])
 if total == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return total`)
+return total`, false)
 
 // Lease implements ratelimit.Leaser: INCRBY n, then hand out what fitted under limit.
 func (s *Store) Lease(ctx context.Context, key string, n, limit int64, ttl time.Duration) (granted, used int64, err error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	res, _, err := s.exec(ctx, leaseScript, []string{rateLimitPrefix + key},
+	res, err := s.run(ctx, leaseScript, []string{rateLimitPrefix + key},
 		strconv.FormatInt(n, 10), strconv.FormatInt(int64(ttl/time.Second)+1, 10))
 	if err != nil {
 		return 0, 0, err

@@ -582,7 +582,7 @@ func TestDaysAndUniques(t *testing.T) {
 	alice, bob, carol := visitorAt("192.0.2.1"), visitorAt("192.0.2.2"), visitorAt("2001:db8::3")
 	hit := func(client counter.Client) counter.Counts {
 		t.Helper()
-		n, err := c.Hit(ctx, testName, client)
+		n, err := c.HitWithUniques(ctx, testName, client)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -791,5 +791,69 @@ func TestBytesNeededForTheDefaults(t *testing.T) {
 	got := BytesNeeded(100_000, 400)
 	if got != 100_000*11_900+32<<20 || got > 1200<<20 {
 		t.Fatalf("BytesNeeded(100,000, 400) = %d, want 100,000 x 11,900 + 32 MiB, under 1200 MiB", got)
+	}
+}
+
+// Hits on many different counters that reach the store together share script runs: 64 clients
+// × 100 hits, each on one of 1,000 counters (so a counter rarely has two batches in a row), run
+// in far fewer scripts than the batches of each counter would need alone, and every counter is
+// exact, each hit with its own number.
+func TestHitsOnManyCountersShareRuns(t *testing.T) {
+	srv := aclServer(t)
+	store := newNamed(t, srv)
+	named := store.Named(0)
+	c := newCounters(named, 0, nil)
+	var names []counter.Name
+	for i := range 1000 {
+		name := counter.Name{Namespace: "many", Key: fmt.Sprintf("key-%04d", i)}
+		names = append(names, name)
+		if err := named.Reserve(context.Background(), name, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := named.Create(context.Background(), counter.Info{Name: name, Created: testTime}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := scriptCalls(t, srv)
+	const workers, perWorker = 64, 100
+	var mu sync.Mutex
+	got := map[counter.Name][]int64{}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range perWorker {
+				name := names[(w*perWorker+i*37)%len(names)]
+				res, err := c.Hit(context.Background(), name, visitorAt(fmt.Sprintf("10.9.%d.%d", w, i)))
+				if err != nil {
+					t.Errorf("Hit(%s): %v", name, err)
+					return
+				}
+				mu.Lock()
+				got[name] = append(got[name], res.Total)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	hits := 0
+	for _, name := range names {
+		numbers := got[name]
+		slices.Sort(numbers)
+		for i, n := range numbers {
+			if n != int64(i+1) {
+				t.Fatalf("%s: numbers handed out %v, want 1..%d each once", name, numbers, len(numbers))
+			}
+		}
+		if v := srv.Int("HGET", CounterKey(name), "v"); v != int64(len(numbers)) {
+			t.Fatalf("%s: stored %d after %d hits", name, v, len(numbers))
+		}
+		hits += len(numbers)
+	}
+	runs := scriptCalls(t, srv) - before
+	t.Logf("%d hits on %d counters in %d script runs", hits, len(names), runs)
+	// Each counter's own batches would take about one run per hit here (a counter's hits are
+	// 37 apart in each worker's sequence); joined, a run carries several counters.
+	if hits != workers*perWorker || runs > int64(hits)/2 {
+		t.Fatalf("%d hits in %d script runs: want every hit answered, in at most half as many runs", hits, runs)
 	}
 }

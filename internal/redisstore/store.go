@@ -23,11 +23,23 @@ const Key = "hitcounter:visits"
 
 // Options says how to reach Redis.
 type Options struct {
+	// Addr is the server of a standalone Redis; Addrs, when set, the Sentinels (with
+	// SentinelMaster) or the seeds of a Redis Cluster (Cluster).
 	Addr     string
+	Addrs    []string
 	Username string
 	Password string
 	DB       int
 	TLS      bool
+	// Cluster: Addrs are nodes of a Redis Cluster, whose slots the client follows.
+	Cluster bool
+	// SentinelMaster is the name the Sentinels at Addrs monitor the primary by; the client asks
+	// them for the primary and follows its failovers. SentinelUsername and SentinelPassword log
+	// in to the Sentinels.
+	SentinelMaster, SentinelUsername, SentinelPassword string
+	// WaitReplicas is how many replicas must have a write of the counts in their append-only
+	// files before the write is acknowledged (WAITAOF); 0 waits for none.
+	WaitReplicas int
 	// Timeout bounds every call, connection set-up included.
 	Timeout time.Duration
 }
@@ -40,8 +52,11 @@ const retryAfterFailure = 200 * time.Millisecond
 // Store is the counter.Adder and counter.Pinger backed by Redis. It connects lazily: the
 // server starts when Redis is down, and the first call after Redis comes back connects.
 type Store struct {
-	opt     rueidis.ClientOption
-	timeout time.Duration
+	opt          rueidis.ClientOption
+	timeout      time.Duration
+	waitReplicas int
+	// cluster: keys live on different servers by slot, so a script may touch one counter only.
+	cluster bool
 
 	client  atomic.Pointer[rueidis.Client]
 	connect chan struct{} // a one-slot lock that a waiter can give up on when its context ends
@@ -86,12 +101,18 @@ var (
 
 // New returns a Store. It does not connect; see Store.
 func New(o Options) *Store {
+	addrs := o.Addrs
+	if len(addrs) == 0 {
+		addrs = []string{o.Addr}
+	}
 	opt := rueidis.ClientOption{
-		InitAddress:       []string{o.Addr},
-		Username:          o.Username,
-		Password:          o.Password,
-		SelectDB:          o.DB,
-		ForceSingleClient: true,
+		InitAddress: addrs,
+		Username:    o.Username,
+		Password:    o.Password,
+		SelectDB:    o.DB,
+		// One server unless told otherwise: a cluster must be asked for its slots, which a
+		// standalone server's ACL need not allow.
+		ForceSingleClient: !o.Cluster && o.SentinelMaster == "",
 		// No client-side caching: the Redis ACL allows only the commands the service uses.
 		DisableCache:  true,
 		ClientSetInfo: rueidis.DisableClientSetInfo,
@@ -112,9 +133,15 @@ func New(o Options) *Store {
 		host, _, _ := net.SplitHostPort(o.Addr)
 		opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	}
+	if o.SentinelMaster != "" {
+		opt.Sentinel = rueidis.SentinelOption{
+			MasterSet: o.SentinelMaster, Username: o.SentinelUsername, Password: o.SentinelPassword,
+			Dialer: opt.Dialer, TLSConfig: opt.TLSConfig,
+		}
+	}
 	guard := &dialGuard{}
 	opt.DialCtxFn = guard.dial
-	return &Store{opt: opt, timeout: o.Timeout, connect: make(chan struct{}, 1)}
+	return &Store{opt: opt, timeout: o.Timeout, waitReplicas: o.WaitReplicas, cluster: o.Cluster, connect: make(chan struct{}, 1)}
 }
 
 // retryReads is the client's retry policy for the read-only commands it may retry.
@@ -130,16 +157,37 @@ func retryReads(attempts int, _ rueidis.Completed, _ error) time.Duration {
 	return -1
 }
 
-// dialGuard makes a failed dial wait retryAfterFailure before the next one. rueidis redials on
-// every command while Redis is away; without the guard every request during an outage dials,
-// and looks "redis" up in Docker's DNS, which then falls behind and keeps failing lookups
-// after Redis is back.
+// dialGuard makes a failed dial to an address wait retryAfterFailure before the next one to
+// it. rueidis redials on every command while Redis is away; without the guard every request
+// during an outage dials, and looks "redis" up in Docker's DNS, which then falls behind and
+// keeps failing lookups after Redis is back. Per address: a dead node of a cluster, or a dead
+// Sentinel, must not hold back dials to the others.
 type dialGuard struct {
-	failures failureMemo
+	mu       sync.Mutex
+	failures map[string]*failureMemo
+}
+
+// maxGuardedAddrs bounds the guard's map. The addresses are the configured ones and those the
+// cluster's or the Sentinels' own replies name, not a client's; the bound is only a backstop.
+const maxGuardedAddrs = 1024
+
+func (g *dialGuard) memo(addr string) *failureMemo {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m, ok := g.failures[addr]
+	if !ok {
+		if g.failures == nil || len(g.failures) >= maxGuardedAddrs {
+			g.failures = map[string]*failureMemo{}
+		}
+		m = &failureMemo{}
+		g.failures[addr] = m
+	}
+	return m
 }
 
 func (g *dialGuard) dial(ctx context.Context, addr string, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
-	if err := g.failures.recent(); err != nil {
+	failures := g.memo(addr)
+	if err := failures.recent(); err != nil {
 		return nil, err
 	}
 
@@ -151,20 +199,20 @@ func (g *dialGuard) dial(ctx context.Context, addr string, d *net.Dialer, cfg *t
 		conn, err = d.DialContext(ctx, "tcp", addr)
 	}
 	if err != nil {
-		g.failures.remember(err)
+		failures.remember(err)
 	}
 	return conn, err
 }
 
 // addScript is the visit counter's INCRBY, as a script only so that it may run past maxmemory
 // (see allowOOM): the counter exists, and adding to it makes nothing new.
-var addScript = rueidis.NewLuaScript(allowOOM + "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+var addScript = newScript(allowOOM+"return redis.call('INCRBY', KEYS[1], ARGV[1])", true)
 
 // Add increments the counter by n in one atomic step and returns the new total.
 func (s *Store) Add(ctx context.Context, n int64) (int64, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	res, _, err := s.exec(ctx, addScript, []string{Key}, strconv.FormatInt(n, 10))
+	res, err := s.run(ctx, addScript, []string{Key}, strconv.FormatInt(n, 10))
 	if err != nil {
 		return 0, err
 	}
@@ -286,6 +334,9 @@ const legacySaltPrefix = "hitcounter:salt:"
 // from then on holds a salt (the rewrite keeps what exists now, not its history). The first
 // replica to ask does it (HSETNX of a marker); it reports whether it was this call.
 func (s *Store) PurgeLegacySalts(ctx context.Context, now time.Time) (bool, error) {
+	if s.cluster {
+		return false, nil // no earlier version ran on a cluster
+	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	c, err := s.get(ctx)
