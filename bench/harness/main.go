@@ -24,6 +24,11 @@
 //	redis        redis-benchmark INCR, one per round trip and pipelined 16 deep
 //	clients      bench/clientcmp: go-redis vs rueidis bare and through the coalescer; the shipped
 //	             store with one INCR per visit vs coalescing
+//	replicas     issue #16: /hit on 10,000 keys against a primary with one replica that every
+//	and shards   write of the counts waits for (REDIS_WAIT_REPLICAS=1, WAITAOF), and against a
+//	             Redis Cluster of 1 and of 3 primaries (REDIS_MODE=cluster), and of 3 with a
+//	             replica each (WAITAOF 1), each with its own counters, read back from the node
+//	             that serves each key
 //
 // Stack level (docker compose, the real images, project hcbench-PID): through the load
 // balancer to 1 and 3 web replicas; latency at a fixed rate of half the peak (vegeta, open
@@ -42,8 +47,14 @@
 // #15, or none), HITCOUNTER_CACHE (/var/cache/hitcounter, where vegeta is kept), and
 // BENCH_STACK=0 to skip the Docker part while working on the harness (the report then says so);
 // BENCH_ROWS=id,... runs only those process-level rows (ids in processLevel: ceiling, hc, hit1,
-// hit10k, badge, ...) and skips the exact runs, redis-benchmark and clientcmp; BENCH_MEMORY_COUNTERS
-// (100000; 0 skips) counters per memory figure;
+// hit10k, badge, hit10k-replicated, hit10k-cluster1, hit10k-cluster3, hit10k-cluster3-replicated,
+// ...) and skips the exact runs, redis-benchmark and clientcmp, and by default the stack level
+// (BENCH_STACK=1 runs it) and the memory figures; its report goes to
+// $TMPDIR/hitcounter-bench-rows/ (with the raw results, results.json) unless BENCH_OUT is set,
+// never over the full run's docs/benchmarks.md;
+// BENCH_MEMORY_COUNTERS (100000, 0 with BENCH_ROWS; 0 skips) counters per memory figure;
+// REDIS_SERVER_BIN (redis-server from PATH) the server every local Redis runs (the Makefile
+// sets the stack's own Valkey when scripts/prepare-machine.sh cached it);
 // BENCH_SAVE=FILE keeps the raw results, BENCH_RENDER=FILE rewrites the report from them.
 package main
 
@@ -93,6 +104,7 @@ type bench struct {
 	stack          bool
 	vegeta         string
 
+	redisServer    string   // REDIS_SERVER_BIN, or redis-server from PATH
 	onlyRows       []string // BENCH_ROWS: ids of the only process-level rows to run; nil for all
 	memoryCounters int      // BENCH_MEMORY_COUNTERS: counters per memory figure; 0 skips it
 
@@ -166,13 +178,24 @@ func newBench() (*bench, error) {
 	if b.baseline = envOr("BENCH_BASELINE", defaultBaseline); b.baseline == "none" {
 		b.baseline = ""
 	}
-	b.out = envOr("BENCH_OUT", filepath.Join("docs", "benchmarks.md"))
 	b.cacheDir = envOr("HITCOUNTER_CACHE", "/var/cache/hitcounter")
+	b.redisServer = envOr("REDIS_SERVER_BIN", "redis-server")
+	// A partial run (BENCH_ROWS) is for working on some rows: it leaves docs/benchmarks.md (the
+	// full run's) alone unless BENCH_OUT says otherwise, and skips the stack level and the memory
+	// figures unless BENCH_STACK=1 or BENCH_MEMORY_COUNTERS ask for them.
+	defaultOut, defaultMemory := filepath.Join("docs", "benchmarks.md"), "100000"
 	b.stack = os.Getenv("BENCH_STACK") != "0"
 	if v := os.Getenv("BENCH_ROWS"); v != "" {
 		b.onlyRows = strings.Split(v, ",")
+		defaultOut = filepath.Join(os.TempDir(), "hitcounter-bench-rows", "benchmarks.md")
+		defaultMemory = "0"
+		b.stack = os.Getenv("BENCH_STACK") == "1"
 	}
-	if b.memoryCounters, err = strconv.Atoi(envOr("BENCH_MEMORY_COUNTERS", "100000")); err != nil || b.memoryCounters < 0 || b.memoryCounters > 1000000 {
+	b.out = envOr("BENCH_OUT", defaultOut)
+	if err := os.MkdirAll(filepath.Dir(b.out), 0o755); err != nil {
+		return nil, err
+	}
+	if b.memoryCounters, err = strconv.Atoi(envOr("BENCH_MEMORY_COUNTERS", defaultMemory)); err != nil || b.memoryCounters < 0 || b.memoryCounters > 1000000 {
 		return nil, fmt.Errorf("BENCH_MEMORY_COUNTERS=%q: want 0..1000000", os.Getenv("BENCH_MEMORY_COUNTERS"))
 	}
 	return b, nil
@@ -227,10 +250,14 @@ func run(ctx context.Context) error {
 			return err
 		}
 	} else {
-		logf("stack level skipped (BENCH_STACK=0)")
+		logf("stack level skipped (BENCH_STACK=0, or BENCH_ROWS without BENCH_STACK=1)")
 	}
 	b.loadAtEnd = loadAverage()
-	if to := os.Getenv("BENCH_SAVE"); to != "" {
+	save := os.Getenv("BENCH_SAVE")
+	if save == "" && b.onlyRows != nil {
+		save = filepath.Join(filepath.Dir(b.out), "results.json")
+	}
+	if to := save; to != "" {
 		if err := b.save(to); err != nil {
 			return fmt.Errorf("BENCH_SAVE: %w", err)
 		}
@@ -242,6 +269,12 @@ func run(ctx context.Context) error {
 		return err
 	}
 	logf("wrote %s and %s in %s", b.out, b.chartPath(), time.Since(b.started).Round(time.Second))
+	if b.onlyRows != nil {
+		logf("BENCH_ROWS set: the report went to %s (raw results %s), not docs/benchmarks.md; the scaling section:", b.out, save)
+		var m md
+		b.scalingSection(&m)
+		fmt.Print(m.String())
+	}
 	if len(b.failures) > 0 {
 		return fmt.Errorf("%d check(s) failed, first: %s", len(b.failures), b.failures[0])
 	}

@@ -107,10 +107,16 @@ func namedCounter(addr, ns string, first, n int) counterFunc {
 	}
 }
 
+// driveTries is how many times drive tries a request again after a 503 or a broken
+// connection, waiting 100 ms more each time (4.5 s in all at most): a disk stalled by other
+// work on the shared machine holds the fsyncs of appendfsync always for seconds at times.
+const driveTries = 9
+
 // drive sends one request per path, conc at a time over kept-alive connections, and checks
 // every answer: status, and check(body, retried) when given. A 503 (Redis slower than the
 // service's timeout, which on this shared machine happens) or a broken connection is tried
-// again, up to 5 times; the request that failed may have been applied, which check is told.
+// again, up to driveTries times; the request that failed may have been applied, which check is
+// told.
 func drive(ctx context.Context, base, method string, paths []string, conc int, status int, check func(body []byte, retried bool) error) error {
 	client := &http.Client{
 		Timeout:   30 * time.Second,
@@ -149,18 +155,18 @@ func drive(ctx context.Context, base, method string, paths []string, conc int, s
 					if resp, err = client.Do(req); err != nil {
 						// A broken connection (seen once in many runs: a reset): the request may
 						// or may not have been applied, as with a 503.
-						if ctx.Err() == nil && try < 5 {
+						if ctx.Err() == nil && try < driveTries {
 							retries.Add(1)
-							time.Sleep(100 * time.Millisecond)
+							time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
 							continue
 						}
 						break
 					}
 					body, err = io.ReadAll(resp.Body)
 					resp.Body.Close()
-					if err == nil && resp.StatusCode == http.StatusServiceUnavailable && try < 5 {
+					if err == nil && resp.StatusCode == http.StatusServiceUnavailable && try < driveTries {
 						retries.Add(1)
-						time.Sleep(100 * time.Millisecond)
+						time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
 						continue
 					}
 					// A create that failed but was applied answers 409 when tried again.
@@ -264,6 +270,22 @@ func parseRedisInfo(s string) redisStats {
 	return st
 }
 
+// readRedisStatsAll is the sum of readRedisStats over servers.
+func readRedisStatsAll(addrs ...string) (redisStats, error) {
+	sum := redisStats{calls: map[string]int64{}}
+	for _, a := range addrs {
+		st, err := readRedisStats(a)
+		if err != nil {
+			return sum, fmt.Errorf("%s: %w", a, err)
+		}
+		for k, v := range st.calls {
+			sum.calls[k] += v
+		}
+		sum.cpu += st.cpu
+	}
+	return sum, nil
+}
+
 func readRedisStats(addr string) (redisStats, error) {
 	cmds, err := redistest.Do(addr, "INFO", "commandstats")
 	if err != nil {
@@ -285,6 +307,7 @@ type runCost struct {
 	RedisCPU   float64          // seconds
 	ServiceCPU float64          // seconds
 	WrkCPU     float64          // seconds
+	ReplicaCPU float64          `json:",omitempty"` // seconds, the row's replicas (the calls and RedisCPU are its primaries')
 	Seconds    float64          // wall time of the run
 }
 
@@ -293,6 +316,7 @@ type runCost struct {
 func (b *bench) costRun(ctx context.Context, r processRow, conns int) error {
 	var (
 		rs0, rs1 redisStats
+		rp0, rp1 redisStats // the replicas'
 		t0, t1   int64
 		w0, w1   float64
 		start    time.Time
@@ -301,8 +325,12 @@ func (b *bench) costRun(ctx context.Context, r processRow, conns int) error {
 	pid := strconv.Itoa(r.pid)
 	hook := func(begin bool) error {
 		var err error
+		primaries := append([]string{r.redis}, r.more...)
 		if begin {
-			rs0, err = readRedisStats(r.redis)
+			if rp0, err = readRedisStatsAll(r.replicas...); err != nil {
+				return err
+			}
+			rs0, err = readRedisStatsAll(primaries...)
 			_, t0, _ = procStat(pid)
 			w0 = childrenCPU()
 			start = time.Now()
@@ -311,7 +339,10 @@ func (b *bench) costRun(ctx context.Context, r processRow, conns int) error {
 		elapsed = time.Since(start).Seconds()
 		w1 = childrenCPU()
 		_, t1, _ = procStat(pid)
-		rs1, err = readRedisStats(r.redis)
+		if rs1, err = readRedisStatsAll(primaries...); err != nil {
+			return err
+		}
+		rp1, err = readRedisStatsAll(r.replicas...)
 		return err
 	}
 	row, err := b.wrkRunScript(ctx, "process", r.name, r.url, r.script, conns, r.count, hook)
@@ -319,7 +350,8 @@ func (b *bench) costRun(ctx context.Context, r processRow, conns int) error {
 		return err
 	}
 	c := runCost{Name: r.name, Conns: conns, OK: row.OK, Calls: map[string]int64{}, RedisCPU: rs1.cpu - rs0.cpu,
-		ServiceCPU: float64(t1-t0) / 100, WrkCPU: w1 - w0, Seconds: elapsed} // /proc ticks are 1/100 s (USER_HZ)
+		ServiceCPU: float64(t1-t0) / 100, WrkCPU: w1 - w0, Seconds: elapsed, // /proc ticks are 1/100 s (USER_HZ)
+		ReplicaCPU: rp1.cpu - rp0.cpu}
 	for cmd, n := range rs1.calls {
 		// The hook's own INFO calls are not the run's.
 		if d := n - rs0.calls[cmd]; d > 0 && cmd != "info" {
@@ -343,6 +375,7 @@ func (b *bench) costSum(name string, conns int) (runCost, int) {
 		sum.RedisCPU += c.RedisCPU
 		sum.ServiceCPU += c.ServiceCPU
 		sum.WrkCPU += c.WrkCPU
+		sum.ReplicaCPU += c.ReplicaCPU
 		sum.Seconds += c.Seconds
 		for k, v := range c.Calls {
 			sum.Calls[k] += v

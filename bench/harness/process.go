@@ -20,7 +20,7 @@ import (
 func (b *bench) tools(ctx context.Context) error {
 	var missing []string
 	for _, t := range []struct{ bin, pkg string }{
-		{"wrk", "wrk"}, {"redis-server", "redis-server"}, {"redis-benchmark", "redis-tools"},
+		{"wrk", "wrk"}, {b.redisServer, "redis-server"}, {"redis-benchmark", "redis-tools"},
 		{"gunicorn", "gunicorn"}, {"gnuplot", "gnuplot-nox"}, {"python3", "python3"},
 	} {
 		if _, err := exec.LookPath(t.bin); err != nil {
@@ -127,10 +127,15 @@ func (b *bench) describe(ctx context.Context) {
 	}
 	b.goVersion = first(output(ctx, 10*time.Second, b.root, nil, "go", "env", "GOVERSION"))
 	b.redisVersion = "?"
-	if v, err := output(ctx, 10*time.Second, "", nil, "redis-server", "--version"); err == nil {
+	if v, err := output(ctx, 10*time.Second, "", nil, b.redisServer, "--version"); err == nil {
+		if strings.HasPrefix(v, "Valkey") {
+			b.redisVersion = "Valkey "
+		} else {
+			b.redisVersion = "Redis "
+		}
 		for _, f := range strings.Fields(v) {
 			if s, ok := strings.CutPrefix(f, "v="); ok {
-				b.redisVersion = s
+				b.redisVersion += s
 			}
 		}
 	}
@@ -223,7 +228,7 @@ func (b *bench) startRedis(ctx context.Context, name string, args ...string) (st
 	}
 	all := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "",
 		"--daemonize", "no", "--logfile", filepath.Join(dir, "redis.log")}, args...)
-	if _, err := b.procs.start("", nil, "redis-server", all...); err != nil {
+	if _, err := b.procs.start("", nil, b.redisServer, all...); err != nil {
 		return "", err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
@@ -262,7 +267,12 @@ func (b *bench) startService(ctx context.Context, bin, redisAddr string, extra .
 	}
 	url, err := b.startHTTP(ctx, "/readyz", nil, "", func(p int) []string {
 		// A clean environment, as shipped: no knob but these.
-		env := append([]string{"PORT=" + strconv.Itoa(p), "OPERATOR_PORT=" + strconv.Itoa(ops), "REDIS_HOST=" + host, "REDIS_PORT=" + port}, extra...)
+		env := []string{"PORT=" + strconv.Itoa(p), "OPERATOR_PORT=" + strconv.Itoa(ops)}
+		// A REDIS_HOST in extra (a cluster's seeds) replaces the one of redisAddr.
+		if !slices.ContainsFunc(extra, func(e string) bool { return strings.HasPrefix(e, "REDIS_HOST=") }) {
+			env = append(env, "REDIS_HOST="+host, "REDIS_PORT="+port)
+		}
+		env = append(env, extra...)
 		return append([]string{"env", "-i"}, append(env, bin)...)
 	})
 	if err == nil {
@@ -307,6 +317,9 @@ type processRow struct {
 	// redis and pid, when set: each run also records what it cost that Redis and that process.
 	redis string
 	pid   int
+	// more are other servers whose command calls and CPU count with redis's (a cluster's other
+	// primaries); replicas are servers whose CPU is recorded apart (runCost.ReplicaCPU).
+	more, replicas []string
 }
 
 // exactRun is bench/hitload's JSON line plus how far the counter moved.
@@ -452,6 +465,12 @@ func (b *bench) processLevel(ctx context.Context) error {
 		return err
 	}
 
+	// Replicas and shards (issue #16): their own Redis deployments, services and counters.
+	scaling, err := b.startScaling(ctx)
+	if err != nil {
+		return err
+	}
+
 	countAlways := redisCounter(always, key)
 	oneKeyURL := hit + strings.TrimPrefix(hitPath(hitNamespace, 0), "/")
 	rows := []processRow{
@@ -479,6 +498,16 @@ func (b *bench) processLevel(ctx context.Context) error {
 		{id: "quiet", name: rowQuiet, url: quiet, levels: levels[:1], count: countAlways},
 		{id: "nopersist", name: rowNoPersist, url: noPersist, levels: levels[:1], count: redisCounter(none, key)},
 		{id: "flask", name: rowFlask, url: flask, levels: levels[:1], count: redisCounter(always, "hits")},
+	}
+	// Replicas and shards (issue #16), after the rows they are compared with.
+	at := slices.IndexFunc(rows, func(r processRow) bool { return r.id == "hit10k-nopersist" })
+	for i, sr := range scalingRows {
+		r := processRow{id: sr.id, name: sr.name, levels: levels, script: manyKeysScript}
+		if d := scaling[sr.id]; d != nil {
+			r.url, r.count, r.pid = d.rowURL(), d.count, d.pid
+			r.redis, r.more, r.replicas = d.primaries[0], d.primaries[1:], d.replicas
+		}
+		rows = slices.Insert(rows, at+i, r)
 	}
 	if b.onlyRows != nil {
 		ids := map[string]bool{}
@@ -518,6 +547,7 @@ func (b *bench) processLevel(ctx context.Context) error {
 	for _, base := range []string{hit, hitNone} {
 		b.checkNotLimited(ctx, base)
 	}
+	b.checkScaling(ctx, scaling)
 	if slices.ContainsFunc(rows, func(r processRow) bool { return r.name == rowBadge }) {
 		b.checkBadges(ctx, hit, always)
 	}

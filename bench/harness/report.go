@@ -159,7 +159,7 @@ func (b *bench) report() error {
 	m.w("run on one machine: compare figures within this page, as ratios. Absolute numbers move with the")
 	m.w("machine, and on these 2-core machines by 10–20% from run to run.")
 	m.w("")
-	m.w("- run: %s, commit `%s`, %d cores, %s, redis-server %s, Docker %s", b.started.UTC().Format("2006-01-02 15:04 UTC"),
+	m.w("- run: %s, commit `%s`, %d cores, %s, local Redis servers: %s, Docker %s", b.started.UTC().Format("2006-01-02 15:04 UTC"),
 		b.commit, runtime.NumCPU(), b.goVersion, b.redisVersion, b.dockerVersion)
 	m.w("- machine load (1/5/15-minute load average): %s at the start, %s at the end. Above %d, other work", b.loadAtStart, b.loadAtEnd, runtime.NumCPU())
 	m.w("  shared the cores with this run, and only the same-run ratios below mean much.")
@@ -167,7 +167,7 @@ func (b *bench) report() error {
 	m.w("- process-level rows ran %d times, interleaved; each row shows its median run (by req/s).", b.rounds)
 	m.w("- Redis `appendonly yes`, `appendfsync always` (as shipped) unless a row says otherwise.")
 	if !b.stack {
-		m.w("- **stack level not measured in this run** (`BENCH_STACK=0`).")
+		m.w("- **stack level not measured in this run** (`BENCH_STACK=0`, or `BENCH_ROWS` without `BENCH_STACK=1`).")
 	}
 	if b.onlyRows != nil {
 		m.w("- **only some process-level rows ran** (`BENCH_ROWS=%s`); the exact runs, redis-benchmark and", strings.Join(b.onlyRows, ","))
@@ -198,6 +198,7 @@ func (b *bench) report() error {
 	}
 	b.hitTargets(&m)
 	b.hitBeforeTargets(&m)
+	b.scalingTargets(&m)
 	fr := 0.0
 	if flask > 0 {
 		fr = hc[64] / flask
@@ -264,6 +265,7 @@ func (b *bench) report() error {
 	}
 
 	b.namedSection(&m, ceiling)
+	b.scalingSection(&m)
 	b.memorySection(&m)
 
 	m.w("## Latency at a fixed rate, through the stack")

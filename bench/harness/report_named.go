@@ -303,17 +303,16 @@ func (b *bench) namedSection(m *md, ceiling map[int]float64) {
 	m.w("counter, a hit passes the rate limiter (a pseudonym of the client, HMAC-SHA256, and a token per")
 	m.w("request) and has its name checked; its answer is JSON.")
 	m.w("")
-	m.w("*10,000 random keys*: the coalescer is per key (`counter.Keyed`): a hit waits to share a write")
-	m.w("only when 4 writes on its key are in flight already, and with at most 256 requests in flight")
-	m.w("spread over 10,000 keys that almost never happens, so every hit is its own script run: %s",
+	m.w("*10,000 random keys*: the coalescer is per key (`counter.Keyed`), and with at most 256 requests")
+	m.w("in flight spread over 10,000 keys two hits seldom share one; the store joins the batches of")
+	m.w("different counters that reach it together into one script run (`internal/redisstore/hits.go`;")
+	m.w("in a cluster each counter has its own, [below](#replicas-and-shards-issue-16)): %s requests per",
 		batchOf(many64, rowHitMany))
-	m.w("requests per write at 64 connections, %s at 256. Each costs the service a Redis",
+	m.w("script run at 64 connections, %s at 256. A run still takes a step per counter, and the service",
 		batchOf(many256, rowHitMany))
-	m.w("call of its own (encoding the command, rueidis' writer and reader, the reply, waking the waiting")
-	m.w("request) where `GET /` and the one-key row pay one per batch: %s of service CPU per request at",
-		us(perRequest(many64, many64.ServiceCPU)))
-	m.w("64 connections against %s for one key; and Redis a script run per hit, %s of its CPU per hit",
-		us(perRequest(one64, one64.ServiceCPU)), us(perRequest(many64, many64.RedisCPU)))
+	m.w("still answers each hit on its own: %s of service CPU per request at 64 connections against %s",
+		us(perRequest(many64, many64.ServiceCPU)), us(perRequest(one64, one64.ServiceCPU)))
+	m.w("for one key; and Redis %s of its CPU per hit", us(perRequest(many64, many64.RedisCPU)))
 	redisCores := max(many64.RedisCPU/nonZero(many64.Seconds), many256.RedisCPU/nonZero(many256.Seconds))
 	if redisCores < .8 {
 		m.w("against %s for one key. Redis's CPU is not the limit: at most %.2f cores, where its main", us(perRequest(one64, one64.RedisCPU)), redisCores)
@@ -343,9 +342,7 @@ func (b *bench) namedSection(m *md, ceiling map[int]float64) {
 		}
 	}
 	m.w("Uniform random keys are the coalescer's worst case; real traffic (README badges) is skewed")
-	m.w("towards a few counters and lies between the two rows. Writing the hits of several keys in one")
-	m.w("call (one pipeline or one script per batch across keys) would take the per-hit Redis call out of")
-	m.w("the service; that is a change to `internal/counter`, not to this harness.")
+	m.w("towards a few counters and lies between the two rows.")
 	m.w("")
 	b.badgeAnalysis(m, cost)
 }
@@ -396,7 +393,7 @@ func (b *bench) memorySection(m *md) {
 		return
 	}
 	r0 := b.memoryResults[0]
-	m.w("Each figure on a fresh redis-server %s (default encodings, as in `redis/redis.conf`; no", b.redisVersion)
+	m.w("Each figure on a fresh Redis server, %s (default encodings, as in `redis/redis.conf`; no", b.redisVersion)
 	m.w("persistence, which does not change the data set) with a fresh service with the limits off")
 	m.w("(`RATE_LIMIT_HITS=0`, `RATE_LIMIT_CREATES=0`, `COUNTER_LIMIT=0`), so that it writes nothing but")
 	m.w("the counters. %s counters are created first (scripts loaded, connections open); then `INFO", num(float64(r0.Warmup)))
