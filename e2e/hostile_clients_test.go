@@ -275,19 +275,31 @@ func TestRedisFullRefusesOnlyNewCounters(t *testing.T) {
 	// a few dozen bytes per client, and the visitor sketches are left alone while Redis is full.
 	info := s.mustCompose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
 		`REDISCLI_AUTH="$(cat /run/secrets/redis_exporter_password)" redis-cli --user exporter INFO memory`)
-	var used, maxmemory int64
+	// Redis holds maxmemory against used_memory less what it does not count for eviction (the
+	// replication backlog, 1 MiB once the backup service has fetched a snapshot over SYNC, and
+	// the append-only file's buffers): that is the figure bounded here.
+	var used, notCounted, maxmemory int64
 	for line := range strings.Lines(info) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
-			used, _ = strconv.ParseInt(v, 10, 64)
-		}
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "maxmemory:"); ok {
-			maxmemory, _ = strconv.ParseInt(v, 10, 64)
+		field, value, _ := strings.Cut(strings.TrimSpace(line), ":")
+		v, _ := strconv.ParseInt(value, 10, 64)
+		switch field {
+		case "used_memory":
+			used = v
+		case "mem_not_counted_for_evict":
+			notCounted = v
+		case "maxmemory":
+			maxmemory = v
 		}
 	}
-	fmt.Printf("e2e: Redis full (maxmemory 3mb) after %d creates (%d in all before 50 refusals in a row): creates answer 507, %d of 2,000 hits on existing counters from new clients refused, %d clients' rate-limit counts; used_memory %d of maxmemory %d\n",
-		fullAt.Load(), created.Load(), refusedHits, clientSeq.Load(), used, maxmemory)
-	if maxmemory != 3<<20 || used > maxmemory+1<<20 {
-		t.Errorf("used_memory %d with maxmemory %d: want maxmemory 3 MiB and at most 1 MiB past it", used, maxmemory)
+	counted := used - notCounted
+	fmt.Printf("e2e: Redis full (maxmemory 3mb) after %d creates (%d in all before 50 refusals in a row): creates answer 507, %d of 2,000 hits on existing counters from new clients refused, %d clients' rate-limit counts; used_memory %d (%d not counted for eviction) of maxmemory %d\n",
+		fullAt.Load(), created.Load(), refusedHits, clientSeq.Load(), used, notCounted, maxmemory)
+	// Past maxmemory go only what is allowed there: each new client's rate-limit count (a key
+	// with an expiry: about 400 bytes each measured on Valkey 8.1, 1.0-1.15 MB for ~2,660
+	// clients) and the hits' day fields on counters that exist. 512 bytes a client bounds it.
+	clients := clientSeq.Load()
+	if maxmemory != 3<<20 || counted-maxmemory > 512*clients {
+		t.Errorf("used_memory %d less %d not counted for eviction with maxmemory %d: want maxmemory 3 MiB and at most 512 bytes a client (%d) past it", used, notCounted, maxmemory, clients)
 	}
 
 	s.mustCompose(time.Minute, "kill", "-s", "SIGKILL", "redis")
