@@ -258,24 +258,9 @@ func slotOwners(nodes []string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: CLUSTER NODES: %w", node, err)
 		}
-		for _, line := range strings.Split(s, "\n") {
-			f := strings.Fields(line)
-			if len(f) < 8 || !strings.Contains(f[2], "myself") {
-				continue
-			}
-			for _, r := range f[8:] {
-				lo, hi, ok := strings.Cut(r, "-")
-				if !ok {
-					hi = lo
-				}
-				a, err1 := strconv.Atoi(lo)
-				z, err2 := strconv.Atoi(hi)
-				if err1 != nil || err2 != nil || a < 0 || z > 16383 {
-					continue // a slot being migrated ([...]): none here
-				}
-				for i := a; i <= z; i++ {
-					owner[i] = node
-				}
+		for _, r := range redistest.OwnSlots(s) {
+			for i := r[0]; i <= r[1]; i++ {
+				owner[i] = node
 			}
 		}
 	}

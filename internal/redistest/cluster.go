@@ -126,7 +126,19 @@ func (s *Server) ownsSlot(slot string) bool {
 		return false
 	}
 	n, _ := strconv.Atoi(slot)
-	for line := range strings.Lines(nodes) {
+	for _, r := range OwnSlots(nodes) {
+		if r[0] <= n && n <= r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// OwnSlots reads the reply of CLUSTER NODES and returns the ranges of slots (first, last) that
+// the node which answered ("myself") serves. A slot being migrated ("[...]") is not one.
+func OwnSlots(clusterNodes string) [][2]int {
+	var out [][2]int
+	for line := range strings.Lines(clusterNodes) {
 		f := strings.Fields(line)
 		if len(f) < 9 || !strings.Contains(f[2], "myself") {
 			continue
@@ -138,12 +150,12 @@ func (s *Server) ownsSlot(slot string) bool {
 			}
 			a, err1 := strconv.Atoi(lo)
 			b, err2 := strconv.Atoi(hi)
-			if err1 == nil && err2 == nil && a <= n && n <= b {
-				return true
+			if err1 == nil && err2 == nil && 0 <= a && a <= b && b < 16384 {
+				out = append(out, [2]int{a, b})
 			}
 		}
 	}
-	return false
+	return out
 }
 
 func (c *Cluster) running() []*Server {
