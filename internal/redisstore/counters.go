@@ -117,6 +117,8 @@ type Named struct {
 	// hits joins the hit batches of different counters that reach the store together into one
 	// script run (hits.go).
 	hits *counter.Keyed[struct{}, hitItem, []hitResult]
+	// sketched: the visitors already in a counter's sketch of the day (sketched.go).
+	sketched *sketched
 }
 
 // DefaultHistoryDays is how many days of history a counter keeps unless told otherwise.
@@ -128,8 +130,8 @@ func (s *Store) Named(historyDays int) *Named {
 	if historyDays <= 0 {
 		historyDays = DefaultHistoryDays
 	}
-	n := &Named{Store: s, historyDays: historyDays}
-	n.hits = counter.NewKeyed(n.addMany, hitsInFlight, s.timeout)
+	n := &Named{Store: s, historyDays: historyDays, sketched: newSketched()}
+	n.hits = counter.NewKeyed(n.addMany, hitsInFlight(s.waitReplicas), s.timeout)
 	return n
 }
 
@@ -402,6 +404,8 @@ func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth
 			return classify(ctx, err)
 		}
 	}
+	// The day's sketch went with the counter.
+	s.sketched.forget()
 	return nil
 }
 

@@ -3,10 +3,12 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/redis/rueidis"
 )
 
 // Hits on different counters that reach the store together share a script run. The domain
@@ -19,52 +21,77 @@ import (
 // Each counter's part of a run is still one atomic step on its own keys, and each batch gets its
 // own answer: exactness is the same as one run per batch.
 
-// hitsInFlight bounds the concurrent multi-counter runs: a few keep the connection busy while
-// an answer travels back, as the visit counter's coalescer does.
-const hitsInFlight = 4
+// hitsInFlight is how many multi-counter runs may be in flight at once. With appendfsync
+// always, Redis writes and fsyncs its log once per turn of its event loop, and answers nothing
+// of that turn before: a run that arrives while another is being fsynced waits for the next
+// turn, and pays a second fsync for itself. One run at a time, the next carrying every batch
+// that arrived meanwhile, pays one fsync per run and makes each as full as the load allows: it
+// answered more hits over 10,000 counters (docs/benchmarks.md). When the store also waits for
+// replicas (WAITAOF), a run waits for the replica's fsync and for its own rounds of asking, not
+// for Redis: there runs in parallel overlap those waits, and four are allowed.
+func hitsInFlight(waitReplicas int) int {
+	if waitReplicas > 0 {
+		return 4
+	}
+	return 1
+}
 
-// hitsBody records, for each of ARGV[1] counters, a batch of hits in one step: the total
-// (KEYS[3i+1]); the day's count, its hits without a visitor and its unique visitors (fields d<dd>,
-// c<dd> and u<dd> of the month's hash, KEYS[3i+2]); and the visitors themselves in the day's
-// HyperLogLog (KEYS[3i+3]), whose estimate is copied into u<dd>. The month's hash expires once its
-// last day has left the history; the HyperLogLog the day after its own, since once the day is
-// over only its estimate is needed (a visitor's pseudonym changes every day, so no later figure
-// could use it). The TTLs are set when the keys are made, and the estimate copied only when PFADD
-// changed the sketch: on a quiet counter the script runs once per hit, so every command counts.
+// hitsBody records, for each of ARGV[1] counters, a batch of hits in one step: the total (in
+// the counter's hash, its first key); the day's count, its hits without a visitor and its unique
+// visitors (fields d<dd>, c<dd> and u<dd> of the month's hash, its second key); and the visitors
+// themselves in the day's HyperLogLog (a third key, sent only with visitors), whose estimate is
+// copied into u<dd>. The month's hash expires once its last day has left the history; the
+// HyperLogLog the day after its own, since once the day is over only its estimate is needed (a
+// visitor's pseudonym changes every day, so no later figure could use it). The TTLs are set when
+// the keys are made, and the estimate copied only when PFADD changed the sketch. Every command
+// and every byte counts: under load a run holds a step for each of dozens of counters, and
+// Redis writes what each changes to its log and fsyncs it before any of them is answered.
 //
-// After ARGV[1], each counter has nine fields and then its visitors: the hits n; create (1: make
-// the counter if it is missing, else leave a missing one alone); created (Unix s); the day of the
-// month; hits without a visitor; the month hash's TTL (s); the HyperLogLog's TTL (s); whether to
-// read today's unique visitors (1; else 0 is answered, a read saved); the number of visitors
-// that follow. The reply is three values per counter (total, today, today's uniques), nil for a
-// counter that is missing and was not created (nothing of it changed).
+// The run shares ARGV[1..6]: the number of counters; create (1: make a counter that is missing,
+// else leave a missing one alone); created (Unix s); the day of the month; the month hash's TTL
+// (s); the HyperLogLog's TTL (s). Each counter then has four fields and its visitors: the hits
+// n; hits without a visitor; whether to read today's unique visitors (1; else 0 is answered, a
+// read saved); the number of visitors that follow. The reply is three values per counter
+// (total, today, today's uniques), nil for a counter that is missing and was not created
+// (nothing of it changed). A run is of one day: its counters share the fields of the day.
 const hitsBody = `
 local out = {}
-local a = 2
-for c = 0, tonumber(ARGV[1]) - 1 do
-	local ck, mk, vk = KEYS[3 * c + 1], KEYS[3 * c + 2], KEYS[3 * c + 3]
-	local n, create, created, dom = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-	local unidentified, monthTTL, dayTTL, wantUniques = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
-	local first, last = a + 9, a + 8 + tonumber(ARGV[a + 8])
+local create, created, dom, monthTTL, dayTTL = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local dayField, unidentifiedField, uniques = 'd' .. dom, 'c' .. dom, 'u' .. dom
+local a, k = 7, 1
+for c = 1, tonumber(ARGV[1]) do
+	local ck, mk, vk = KEYS[k], KEYS[k + 1], nil
+	local n, unidentified, wantUniques = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+	local first, last = a + 4, a + 3 + tonumber(ARGV[a + 3])
 	a = last + 1
-	local exists = redis.call('EXISTS', ck) == 1
-	if not exists and create ~= '1' then
+	k = k + 2
+	if last >= first then
+		vk = KEYS[k]
+		k = k + 1
+	end
+	local hits = tonumber(n)
+	-- The increment comes first, with no EXISTS before it: a counter's hash always holds its
+	-- created time t, so a total equal to the batch without a t is a hash HINCRBY just made.
+	-- That one is completed (create) or taken back (no create), all inside this one step.
+	local total = redis.call('HINCRBY', ck, 'v', n)
+	local missing = false
+	if total == hits and not redis.call('HGET', ck, 't') then
+		if create == '1' then
+			redis.call('HSET', ck, 't', created)
+		else
+			redis.call('DEL', ck)
+			missing = true
+		end
+	end
+	if missing then
 		out[#out + 1] = false
 		out[#out + 1] = false
 		out[#out + 1] = false
 	else
-		local total
-		if exists then
-			total = redis.call('HINCRBY', ck, 'v', n)
-		else
-			redis.call('HSET', ck, 'v', n, 't', created)
-			total = n
-		end
-		local hits = tonumber(n)
-		local today = redis.call('HINCRBY', mk, 'd' .. dom, hits)
+		local today = redis.call('HINCRBY', mk, dayField, hits)
 		if today == hits then redis.call('EXPIRE', mk, monthTTL, 'NX') end
-		if unidentified ~= '0' then redis.call('HINCRBY', mk, 'c' .. dom, unidentified) end
-		local uniques, count = 'u' .. dom, false
+		if unidentified ~= '0' then redis.call('HINCRBY', mk, unidentifiedField, unidentified) end
+		local count = false
 		if last >= first then
 			local changed = 0
 			for i = first, last, 1000 do
@@ -169,65 +196,157 @@ func classifyRun(ctx context.Context, err error, how func(context.Context, error
 	return how(ctx, err)
 }
 
-// runHits sends items to sc in one script run and reads one result per item.
+// runHits sends items to sc and reads one result per item: one script run per day among the
+// items (a run's counters share the day's fields), so one run but around midnight.
 func (s *Named) runHits(ctx context.Context, sc *script, items []hitItem, create bool) ([]hitResult, error) {
 	// At maxmemory the day's sketch is left alone: the hits count, the day's unique visitors
 	// stay where they were until Redis has room again.
 	sketch := !s.Full()
-	keys := make([]string, 0, 3*len(items))
-	args := make([]string, 1, 1+10*len(items))
-	args[0] = strconv.Itoa(len(items))
+	results := make([]hitResult, 0, len(items))
+	for len(items) > 0 {
+		day := startOfDay(items[0].at)
+		n := 1
+		for n < len(items) && startOfDay(items[n].at).Equal(day) {
+			n++
+		}
+		r, err := s.runDay(ctx, sc, items[:n], create, sketch)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, r...)
+		items = items[n:]
+	}
+	return results, nil
+}
+
+// runDay is one script run for items of one day.
+func (s *Named) runDay(ctx context.Context, sc *script, items []hitItem, create, sketch bool) ([]hitResult, error) {
+	keys, args, sent := hitArgs(items, create, sketch, s.historyDays, s.sketched, time.Now())
+	res, err := s.run(ctx, sc, keys, args...)
+	if err != nil {
+		s.sketched.forget()
+		return nil, err
+	}
+	results, err := hitResults(res, len(items))
+	if err != nil {
+		// The run may or may not have happened, and Redis may have lost what it had.
+		s.sketched.forget()
+		return nil, err
+	}
+	var added []uint64
+	for i, r := range results {
+		if !r.missing {
+			added = append(added, sent[i]...)
+		}
+	}
+	s.sketched.remember(added)
+	return results, nil
+}
+
+// hitArgs is the keys and arguments of hitsBody for items, all of the first one's day (its
+// time stands for the run's). sketch says whether visitors go into the day's HyperLogLog; those
+// known to be there already are left out, as are repeats within an item. sent is, per item, the
+// ids (sketched.id) of the visitors sent.
+func hitArgs(items []hitItem, create, sketch bool, historyDays int, known *sketched, now time.Time) (keys, args []string, sent [][]uint64) {
+	at := items[0].at
+	day := startOfDay(at)
+	// First the visitors that may be new to their sketch: each item's distinct ones, then one
+	// look at what is known for all of them.
+	sent = make([][]uint64, len(items))
+	visitors := make([][]string, len(items))
+	cks, vks := make([]string, len(items)), make([]string, len(items))
+	for i, it := range items {
+		cks[i] = CounterKey(it.name)
+	}
+	keys = make([]string, 0, 3*len(items))
+	if sketch {
+		var ids []uint64
+		var seen map[uint64]struct{} // an item's visitors so far, for batches too big to scan
+		for i, it := range items {
+			vks[i] = visitorsKey(cks[i], day)
+			vk := vks[i]
+			if len(it.hits) > 16 {
+				seen = make(map[uint64]struct{}, len(it.hits))
+			}
+			for _, h := range it.hits {
+				if h.Visitor == "" {
+					continue
+				}
+				id := known.id(vk, h.Visitor)
+				if len(it.hits) > 16 {
+					if _, dup := seen[id]; dup {
+						continue
+					}
+					seen[id] = struct{}{}
+				} else if slices.Contains(sent[i], id) {
+					continue
+				}
+				sent[i] = append(sent[i], id)
+				visitors[i] = append(visitors[i], h.Visitor)
+			}
+			ids = append(ids, sent[i]...)
+		}
+		// A creating run makes a new sketch: whatever was known of the name is of an old one.
+		if !create {
+			unknown := known.unknown(ids, now)
+			for i := range items {
+				n := 0
+				for j, id := range sent[i] {
+					if unknown[0] {
+						sent[i][n], visitors[i][n] = id, visitors[i][j]
+						n++
+					}
+					unknown = unknown[1:]
+				}
+				sent[i], visitors[i] = sent[i][:n], visitors[i][:n]
+			}
+		}
+	}
+
+	// A month's hash lives until its last day has left the history; a day's HyperLogLog until
+	// the end of the next day (hits of a batch that straddles midnight may still land in it).
+	// The TTLs are set when the keys are made (EXPIRE NX).
+	nextMonth := time.Date(day.Year(), day.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	monthTTL := nextMonth.Add(time.Duration(historyDays) * 24 * time.Hour).Sub(at)
+	dayTTL := day.Add(48 * time.Hour).Sub(at)
 	createFlag := "0"
 	if create {
 		createFlag = "1"
 	}
-	history := time.Duration(s.historyDays) * 24 * time.Hour
-	for _, it := range items {
-		day := startOfDay(it.at)
-		ck := CounterKey(it.name)
-		keys = append(keys, ck, monthKey(ck, day), visitorsKey(ck, day))
-		// A month's hash lives until its last day has left the history; a day's HyperLogLog
-		// until the end of the next day (hits of a batch that straddles midnight may still land
-		// in it). The TTLs are set when the keys are made (EXPIRE NX).
-		nextMonth := time.Date(day.Year(), day.Month()+1, 1, 0, 0, 0, 0, time.UTC)
-		monthTTL := nextMonth.Add(history).Sub(it.at)
-		dayTTL := day.Add(48 * time.Hour).Sub(it.at)
-		unidentified, visitors, uniques := 0, 0, "0"
+	args = make([]string, 0, 6+4*len(items))
+	args = append(args, strconv.Itoa(len(items)), createFlag, strconv.FormatInt(at.Unix(), 10), strconv.Itoa(day.Day()),
+		strconv.FormatInt(int64(monthTTL/time.Second)+1, 10), strconv.FormatInt(int64(dayTTL/time.Second)+1, 10))
+	for i, it := range items {
+		keys = append(keys, cks[i], monthKey(cks[i], day))
+		if len(visitors[i]) > 0 {
+			keys = append(keys, vks[i])
+		}
+		unidentified, uniques := 0, "0"
 		for _, h := range it.hits {
 			if h.Visitor == "" {
 				unidentified++
-			} else if sketch {
-				visitors++
 			}
 			if h.Uniques {
 				uniques = "1"
 			}
 		}
-		args = append(args, strconv.Itoa(len(it.hits)), createFlag, strconv.FormatInt(it.at.Unix(), 10),
-			strconv.Itoa(day.Day()), strconv.Itoa(unidentified),
-			strconv.FormatInt(int64(monthTTL/time.Second)+1, 10), strconv.FormatInt(int64(dayTTL/time.Second)+1, 10),
-			uniques, strconv.Itoa(visitors))
-		if visitors > 0 {
-			for _, h := range it.hits {
-				if h.Visitor != "" {
-					args = append(args, h.Visitor)
-				}
-			}
-		}
+		args = append(args, strconv.Itoa(len(it.hits)), strconv.Itoa(unidentified), uniques, strconv.Itoa(len(visitors[i])))
+		args = append(args, visitors[i]...)
 	}
-	res, err := s.run(ctx, sc, keys, args...)
-	if err != nil {
-		return nil, err
-	}
+	return keys, args, sent
+}
+
+// hitResults reads hitsBody's reply for n items.
+func hitResults(res rueidis.RedisResult, n int) ([]hitResult, error) {
 	reply, err := res.ToArray()
 	if err != nil {
 		return nil, err
 	}
-	if len(reply) != 3*len(items) {
+	if len(reply) != 3*n {
 		return nil, errors.New("hit script: reply of the wrong shape")
 	}
-	results := make([]hitResult, len(items))
-	for i := range items {
+	results := make([]hitResult, n)
+	for i := range n {
 		v := reply[3*i : 3*i+3]
 		if v[0].IsNil() {
 			results[i].missing = true
