@@ -376,6 +376,9 @@ func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth
 	if _, err := s.change(ctx, name, auth, "check", ""); err != nil {
 		return err
 	}
+	// The counter's sketches go with it, and the memory of what they hold once the deletion is
+	// done or may be (an error): runs that looked before then will not fill it again.
+	defer s.sketched.forget()
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	c, err := s.get(ctx)
@@ -404,8 +407,6 @@ func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth
 			return classify(ctx, err)
 		}
 	}
-	// The day's sketch went with the counter.
-	s.sketched.forget()
 	return nil
 }
 

@@ -13,27 +13,29 @@ import (
 
 // Hits on different counters that reach the store together share a script run. The domain
 // coalesces the hits of one counter into a batch (counter.Keyed); here the batches of different
-// counters are joined the same way, one level up: a batch that finds no script in flight runs
-// alone, and batches that arrive while runs are in flight go together in the next run. Under
-// light load nothing waits; under load one EVALSHA carries the batches of many counters, so the
-// script call's own cost (most of a lone hit's Redis time) is paid once for all of them.
+// counters are joined the same way, one level up: a batch that finds a free place among the
+// runs in flight runs alone, and batches that arrive while none is free go together in the
+// next run. Under light load nothing waits; under load one EVALSHA carries the batches of many
+// counters, so the script call's own cost (most of a lone hit's Redis time) is paid once for
+// all of them.
 //
 // Each counter's part of a run is still one atomic step on its own keys, and each batch gets its
 // own answer: exactness is the same as one run per batch.
 
 // hitsInFlight is how many multi-counter runs may be in flight at once. With appendfsync
 // always, Redis writes and fsyncs its log once per turn of its event loop, and answers nothing
-// of that turn before: a run that arrives while another is being fsynced waits for the next
-// turn, and pays a second fsync for itself. One run at a time, the next carrying every batch
-// that arrived meanwhile, pays one fsync per run and makes each as full as the load allows: it
-// answered more hits over 10,000 counters (docs/benchmarks.md). When the store also waits for
-// replicas (WAITAOF), a run waits for the replica's fsync and for its own rounds of asking, not
-// for Redis: there runs in parallel overlap those waits, and four are allowed.
+// of that turn before: runs that trickle in while one is being fsynced fill the next turns
+// thinly, each turn paying its fsync. Fewer runs in flight make each fuller: one gave /hit over
+// 10,000 counters the most (docs/scaling.md), but cost one busy counter's batches, which share a
+// turn when several are in flight, 9% at 64 connections; two keep most of the first and little
+// of the second. When the store also waits for replicas (WAITAOF), a run waits for the
+// replica's fsync and for its own rounds of asking, not for Redis: there runs in parallel
+// overlap those waits, and four are allowed.
 func hitsInFlight(waitReplicas int) int {
 	if waitReplicas > 0 {
 		return 4
 	}
-	return 1
+	return 2
 }
 
 // hitsBody records, for each of ARGV[1] counters, a batch of hits in one step: the total (in
@@ -49,11 +51,12 @@ func hitsInFlight(waitReplicas int) int {
 //
 // The run shares ARGV[1..6]: the number of counters; create (1: make a counter that is missing,
 // else leave a missing one alone); created (Unix s); the day of the month; the month hash's TTL
-// (s); the HyperLogLog's TTL (s). Each counter then has four fields and its visitors: the hits
+// (s); the HyperLogLog's TTL (s). Each counter then has five fields and its visitors: the hits
 // n; hits without a visitor; whether to read today's unique visitors (1; else 0 is answered, a
-// read saved); the number of visitors that follow. The reply is three values per counter
-// (total, today, today's uniques), nil for a counter that is missing and was not created
-// (nothing of it changed). A run is of one day: its counters share the fields of the day.
+// read saved); whether to check that the counter exists first (1: the process does not know it
+// does); the number of visitors that follow. The reply is three values per counter (total,
+// today, today's uniques), nil for a counter that is missing and was not created (nothing of
+// it changed). A run is of one day: its counters share the fields of the day.
 const hitsBody = `
 local out = {}
 local create, created, dom, monthTTL, dayTTL = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -61,8 +64,8 @@ local dayField, unidentifiedField, uniques = 'd' .. dom, 'c' .. dom, 'u' .. dom
 local a, k = 7, 1
 for c = 1, tonumber(ARGV[1]) do
 	local ck, mk, vk = KEYS[k], KEYS[k + 1], nil
-	local n, unidentified, wantUniques = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-	local first, last = a + 4, a + 3 + tonumber(ARGV[a + 3])
+	local n, unidentified, wantUniques, check = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+	local first, last = a + 5, a + 4 + tonumber(ARGV[a + 4])
 	a = last + 1
 	k = k + 2
 	if last >= first then
@@ -70,17 +73,25 @@ for c = 1, tonumber(ARGV[1]) do
 		k = k + 1
 	end
 	local hits = tonumber(n)
-	-- The increment comes first, with no EXISTS before it: a counter's hash always holds its
-	-- created time t, so a total equal to the batch without a t is a hash HINCRBY just made.
-	-- That one is completed (create) or taken back (no create), all inside this one step.
-	local total = redis.call('HINCRBY', ck, 'v', n)
 	local missing = false
-	if total == hits and not redis.call('HGET', ck, 't') then
-		if create == '1' then
-			redis.call('HSET', ck, 't', created)
-		else
-			redis.call('DEL', ck)
-			missing = true
+	if check == '1' and create ~= '1' then
+		-- A counter the process has not seen: a name made up by a client, say, must cost no write.
+		missing = redis.call('EXISTS', ck) == 0
+	end
+	local total
+	if not missing then
+		-- A counter known to exist takes no EXISTS. Should it be gone after all (deleted through
+		-- another replica), the increment tells: a counter's hash always holds its created time
+		-- t, so a total equal to the batch without a t is a hash HINCRBY just made. That one is
+		-- completed (create) or taken back (no create), all inside this one step.
+		total = redis.call('HINCRBY', ck, 'v', n)
+		if total == hits and not redis.call('HGET', ck, 't') then
+			if create == '1' then
+				redis.call('HSET', ck, 't', created)
+			else
+				redis.call('DEL', ck)
+				missing = true
+			end
 		end
 	end
 	if missing then
@@ -134,10 +145,12 @@ type hitItem struct {
 	at   time.Time
 }
 
-// hitResult is what a run answered for one item: its counts, or that the counter is missing.
+// hitResult is what a run answered for one item: its counts, that the counter is missing, or
+// (err) that its part of the run failed.
 type hitResult struct {
 	counts  counter.Counts
 	missing bool
+	err     error
 }
 
 // Add implements counter.Store: the batch joins whatever other counters' batches reach the store
@@ -159,6 +172,9 @@ func (s *Named) Add(ctx context.Context, name counter.Name, hits []counter.Hit, 
 	}
 	// The run answered its items in order, and after says how many came after this one.
 	r := results[len(results)-1-int(after)]
+	if r.err != nil {
+		return counter.Counts{}, r.err
+	}
 	if r.missing {
 		return counter.Counts{}, counter.Errorf(counter.ENOTFOUND, nil, "counter %s not found", name)
 	}
@@ -184,6 +200,11 @@ func (s *Named) addMany(ctx context.Context, _ struct{}, items []hitItem) ([]hit
 	if err != nil {
 		return nil, classifyRun(ctx, err, classifyValue)
 	}
+	for i := range results {
+		if results[i].err != nil {
+			results[i].err = classifyRun(ctx, results[i].err, classifyValue)
+		}
+	}
 	return results, nil
 }
 
@@ -197,7 +218,9 @@ func classifyRun(ctx context.Context, err error, how func(context.Context, error
 }
 
 // runHits sends items to sc and reads one result per item: one script run per day among the
-// items (a run's counters share the day's fields), so one run but around midnight.
+// items (a run's counters share the day's fields), so one run but around midnight. If a run
+// fails after an earlier day's run counted its batches, those keep their answers and the
+// failed run's items get its error; if the first fails, so does the call.
 func (s *Named) runHits(ctx context.Context, sc *script, items []hitItem, create bool) ([]hitResult, error) {
 	// At maxmemory the day's sketch is left alone: the hits count, the day's unique visitors
 	// stay where they were until Redis has room again.
@@ -210,10 +233,16 @@ func (s *Named) runHits(ctx context.Context, sc *script, items []hitItem, create
 			n++
 		}
 		r, err := s.runDay(ctx, sc, items[:n], create, sketch)
-		if err != nil {
+		switch {
+		case err != nil && len(results) == 0:
 			return nil, err
+		case err != nil:
+			for range n {
+				results = append(results, hitResult{err: err})
+			}
+		default:
+			results = append(results, r...)
 		}
-		results = append(results, r...)
 		items = items[n:]
 	}
 	return results, nil
@@ -221,8 +250,8 @@ func (s *Named) runHits(ctx context.Context, sc *script, items []hitItem, create
 
 // runDay is one script run for items of one day.
 func (s *Named) runDay(ctx context.Context, sc *script, items []hitItem, create, sketch bool) ([]hitResult, error) {
-	keys, args, sent := hitArgs(items, create, sketch, s.historyDays, s.sketched, time.Now())
-	res, err := s.run(ctx, sc, keys, args...)
+	args := hitArgs(items, create, sketch, s.historyDays, s.sketched, time.Now())
+	res, err := s.run(ctx, sc, args.keys, args.args...)
 	if err != nil {
 		s.sketched.forget()
 		return nil, err
@@ -233,74 +262,85 @@ func (s *Named) runDay(ctx context.Context, sc *script, items []hitItem, create,
 		s.sketched.forget()
 		return nil, err
 	}
-	var added []uint64
+	var learnt []uint64
 	for i, r := range results {
 		if !r.missing {
-			added = append(added, sent[i]...)
+			learnt = append(learnt, args.learnt[i]...)
 		}
 	}
-	s.sketched.remember(added)
+	s.sketched.remember(learnt, args.generation)
 	return results, nil
 }
 
-// hitArgs is the keys and arguments of hitsBody for items, all of the first one's day (its
-// time stands for the run's). sketch says whether visitors go into the day's HyperLogLog; those
-// known to be there already are left out, as are repeats within an item. sent is, per item, the
-// ids (sketched.id) of the visitors sent.
-func hitArgs(items []hitItem, create, sketch bool, historyDays int, known *sketched, now time.Time) (keys, args []string, sent [][]uint64) {
+// hitRun is a script run's keys and arguments, and what it teaches the process's memory
+// (sketched) when it succeeds: per item, the ids of the visitors it sends and of the counter.
+type hitRun struct {
+	keys, args []string
+	learnt     [][]uint64
+	generation uint64
+}
+
+// hitArgs is the run of hitsBody for items, all of the first one's day (its time stands for the
+// run's). sketch says whether visitors go into the day's HyperLogLog; those known to be there
+// already are left out, as are repeats within an item. A counter known to exist is not checked
+// (EXISTS) first.
+func hitArgs(items []hitItem, create, sketch bool, historyDays int, known *sketched, now time.Time) hitRun {
 	at := items[0].at
 	day := startOfDay(at)
-	// First the visitors that may be new to their sketch: each item's distinct ones, then one
-	// look at what is known for all of them.
-	sent = make([][]uint64, len(items))
+	run := hitRun{learnt: make([][]uint64, len(items))}
 	visitors := make([][]string, len(items))
 	cks, vks := make([]string, len(items)), make([]string, len(items))
+	// First what may be new to Redis: each counter, and each item's distinct visitors; then one
+	// look at what is known of all of them.
+	var ids []uint64
+	var seen map[uint64]struct{} // an item's visitors so far, for batches too big to scan
 	for i, it := range items {
 		cks[i] = CounterKey(it.name)
-	}
-	keys = make([]string, 0, 3*len(items))
-	if sketch {
-		var ids []uint64
-		var seen map[uint64]struct{} // an item's visitors so far, for batches too big to scan
-		for i, it := range items {
-			vks[i] = visitorsKey(cks[i], day)
-			vk := vks[i]
+		run.learnt[i] = append(run.learnt[i], known.id(cks[i], ""))
+		if !sketch {
+			ids = append(ids, run.learnt[i]...)
+			continue
+		}
+		vks[i] = visitorsKey(cks[i], day)
+		if len(it.hits) > 16 {
+			seen = make(map[uint64]struct{}, len(it.hits))
+		}
+		for _, h := range it.hits {
+			if h.Visitor == "" {
+				continue
+			}
+			id := known.id(vks[i], h.Visitor)
 			if len(it.hits) > 16 {
-				seen = make(map[uint64]struct{}, len(it.hits))
-			}
-			for _, h := range it.hits {
-				if h.Visitor == "" {
+				if _, dup := seen[id]; dup {
 					continue
 				}
-				id := known.id(vk, h.Visitor)
-				if len(it.hits) > 16 {
-					if _, dup := seen[id]; dup {
-						continue
-					}
-					seen[id] = struct{}{}
-				} else if slices.Contains(sent[i], id) {
-					continue
-				}
-				sent[i] = append(sent[i], id)
-				visitors[i] = append(visitors[i], h.Visitor)
+				seen[id] = struct{}{}
+			} else if slices.Contains(run.learnt[i][1:], id) {
+				continue
 			}
-			ids = append(ids, sent[i]...)
+			run.learnt[i] = append(run.learnt[i], id)
+			visitors[i] = append(visitors[i], h.Visitor)
+		}
+		ids = append(ids, run.learnt[i]...)
+	}
+	unknown, generation := known.unknown(ids, now)
+	run.generation = generation
+	check := make([]string, len(items))
+	for i := range items {
+		check[i] = "0"
+		if unknown[0] {
+			check[i] = "1"
 		}
 		// A creating run makes a new sketch: whatever was known of the name is of an old one.
-		if !create {
-			unknown := known.unknown(ids, now)
-			for i := range items {
-				n := 0
-				for j, id := range sent[i] {
-					if unknown[0] {
-						sent[i][n], visitors[i][n] = id, visitors[i][j]
-						n++
-					}
-					unknown = unknown[1:]
-				}
-				sent[i], visitors[i] = sent[i][:n], visitors[i][:n]
+		n := 1
+		for j, id := range run.learnt[i][1:] {
+			if create || unknown[1+j] {
+				run.learnt[i][n], visitors[i][n-1] = id, visitors[i][j]
+				n++
 			}
 		}
+		unknown = unknown[len(run.learnt[i]):]
+		run.learnt[i], visitors[i] = run.learnt[i][:n], visitors[i][:n-1]
 	}
 
 	// A month's hash lives until its last day has left the history; a day's HyperLogLog until
@@ -313,13 +353,14 @@ func hitArgs(items []hitItem, create, sketch bool, historyDays int, known *sketc
 	if create {
 		createFlag = "1"
 	}
-	args = make([]string, 0, 6+4*len(items))
-	args = append(args, strconv.Itoa(len(items)), createFlag, strconv.FormatInt(at.Unix(), 10), strconv.Itoa(day.Day()),
+	run.keys = make([]string, 0, 3*len(items))
+	run.args = make([]string, 0, 6+5*len(items))
+	run.args = append(run.args, strconv.Itoa(len(items)), createFlag, strconv.FormatInt(at.Unix(), 10), strconv.Itoa(day.Day()),
 		strconv.FormatInt(int64(monthTTL/time.Second)+1, 10), strconv.FormatInt(int64(dayTTL/time.Second)+1, 10))
 	for i, it := range items {
-		keys = append(keys, cks[i], monthKey(cks[i], day))
+		run.keys = append(run.keys, cks[i], monthKey(cks[i], day))
 		if len(visitors[i]) > 0 {
-			keys = append(keys, vks[i])
+			run.keys = append(run.keys, vks[i])
 		}
 		unidentified, uniques := 0, "0"
 		for _, h := range it.hits {
@@ -330,10 +371,10 @@ func hitArgs(items []hitItem, create, sketch bool, historyDays int, known *sketc
 				uniques = "1"
 			}
 		}
-		args = append(args, strconv.Itoa(len(it.hits)), strconv.Itoa(unidentified), uniques, strconv.Itoa(len(visitors[i])))
-		args = append(args, visitors[i]...)
+		run.args = append(run.args, strconv.Itoa(len(it.hits)), strconv.Itoa(unidentified), uniques, check[i], strconv.Itoa(len(visitors[i])))
+		run.args = append(run.args, visitors[i]...)
 	}
-	return keys, args, sent
+	return run
 }
 
 // hitResults reads hitsBody's reply for n items.

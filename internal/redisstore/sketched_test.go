@@ -77,31 +77,84 @@ func TestSketchedIsBounded(t *testing.T) {
 	for i := range sketchedMax + 100 {
 		ids = append(ids, k.id("sketch", strconv.Itoa(i)))
 	}
-	k.unknown(nil, start)
-	k.remember(ids[:sketchedMax-10])
+	_, gen := k.unknown(nil, start)
+	k.remember(ids[:sketchedMax-10], gen)
 	if got := len(k.seen); got != sketchedMax-10 {
 		t.Fatalf("%d remembered, want %d", got, sketchedMax-10)
 	}
-	k.remember(ids[sketchedMax-10:]) // past the bound: starts again
+	k.remember(ids[sketchedMax-10:], gen) // past the bound: starts again
 	if got := len(k.seen); got > sketchedMax {
 		t.Fatalf("%d remembered, want at most %d", got, sketchedMax)
 	}
-	k.remember(ids) // more than the bound at once
+	k.remember(ids, gen) // more than the bound at once
 	if got := len(k.seen); got > sketchedMax {
 		t.Fatalf("%d remembered, want at most %d", got, sketchedMax)
 	}
 
 	last := ids[len(ids)-1:]
 	k.forget()
-	k.unknown(nil, start)
-	k.remember(last)
-	if got := k.unknown(last, start.Add(sketchedFor-time.Second)); got[0] {
+	_, gen = k.unknown(nil, start)
+	k.remember(last, gen)
+	if got, _ := k.unknown(last, start.Add(sketchedFor-time.Second)); got[0] {
 		t.Fatal("forgotten before sketchedFor")
 	}
-	if got := k.unknown(last, start.Add(sketchedFor)); !got[0] {
+	if got, _ := k.unknown(last, start.Add(sketchedFor)); !got[0] {
 		t.Fatal("still remembered after sketchedFor")
+	}
+
+	// What a run learnt before an emptying is not remembered after it.
+	_, before := k.unknown(nil, start)
+	k.forget()
+	k.remember(last, before)
+	if got, _ := k.unknown(last, time.Now()); !got[0] {
+		t.Fatal("remembered what a run learnt before the memory was emptied")
 	}
 	if k.id("sketch", "a") == newSketched().id("sketch", "a") {
 		t.Fatal("two memories give a visitor the same id: the seed is not random")
+	}
+}
+
+// A hit on a counter that does not exist writes nothing, not even what it would take back: a
+// client inventing names costs Redis reads, never its log. A counter this process remembers is
+// not checked first; deleted through another replica, it is still found missing, and left so.
+func TestHitsOnMissingCountersWriteNothing(t *testing.T) {
+	srv := aclServer(t)
+	store := newNamed(t, srv)
+	s, other := store.Named(0), store.Named(0) // other: another replica's store
+	ctx := context.Background()
+	now := time.Now()
+	alice := []counter.Hit{{Visitor: "alice"}}
+
+	for range 3 {
+		_, err := s.Add(ctx, testName, alice, now)
+		wantCode(t, "a hit on a missing counter", err, counter.ENOTFOUND)
+	}
+	for _, cmd := range []string{"hincrby", "del", "hset", "pfadd"} {
+		if n := commandCalls(t, srv, cmd); n != 0 {
+			t.Fatalf("hits on a missing counter ran %s %d times, want none", cmd, n)
+		}
+	}
+
+	if err := s.Reserve(ctx, testName, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddCreating(ctx, testName, alice, now); err != nil {
+		t.Fatal(err)
+	}
+	before := commandCalls(t, srv, "exists")
+	if got, err := s.Add(ctx, testName, alice, now); err != nil || got.Total != 2 {
+		t.Fatalf("a hit on the counter = %+v, %v; want total 2", got, err)
+	}
+	if n := commandCalls(t, srv, "exists") - before; n != 0 {
+		t.Fatalf("a hit on a counter the process made ran EXISTS %d times, want none", n)
+	}
+
+	if err := other.Delete(ctx, testName, counter.Auth{Operator: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Add(ctx, testName, alice, now)
+	wantCode(t, "a hit on a counter deleted through another replica", err, counter.ENOTFOUND)
+	if n := srv.Int("EXISTS", CounterKey(testName)); n != 0 {
+		t.Fatal("a hit on a counter deleted through another replica made it again")
 	}
 }
