@@ -296,19 +296,21 @@ func TestCountersHitsExactPerKey(t *testing.T) {
 	}
 }
 
+// commandCalls is how many times Redis ran cmd (inside scripts too).
+func commandCalls(t *testing.T, srv *redistest.Server, cmd string) int64 {
+	t.Helper()
+	m := regexp.MustCompile(`cmdstat_` + cmd + `:calls=(\d+)`).FindStringSubmatch(srv.MustDo("INFO", "commandstats"))
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	return n
+}
+
 // scriptCalls reads how many EVALSHA and EVAL calls Redis ran.
 func scriptCalls(t *testing.T, srv *redistest.Server) int64 {
 	t.Helper()
-	stats := srv.MustDo("INFO", "commandstats")
-	var calls int64
-	for _, cmd := range []string{"evalsha", "eval"} {
-		m := regexp.MustCompile(`cmdstat_` + cmd + `:calls=(\d+)`).FindStringSubmatch(stats)
-		if m != nil {
-			n, _ := strconv.ParseInt(m[1], 10, 64)
-			calls += n
-		}
-	}
-	return calls
+	return commandCalls(t, srv, "evalsha") + commandCalls(t, srv, "eval")
 }
 
 // A set racing with hits leaves a value that some order of the operations explains: the hits

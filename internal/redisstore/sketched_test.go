@@ -2,25 +2,12 @@ package redisstore
 
 import (
 	"context"
-	"regexp"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
-	"github.com/hitcounter/hitcounter/internal/redistest"
 )
-
-// commandCalls is how many times Redis ran cmd (inside scripts too).
-func commandCalls(t *testing.T, srv *redistest.Server, cmd string) int64 {
-	t.Helper()
-	m := regexp.MustCompile(`cmdstat_` + cmd + `:calls=(\d+)`).FindStringSubmatch(srv.MustDo("INFO", "commandstats"))
-	if m == nil {
-		return 0
-	}
-	n, _ := strconv.ParseInt(m[1], 10, 64)
-	return n
-}
 
 // A visitor's later hits on a counter send no PFADD, and the day's unique visitors stay right:
 // what the store remembers only saves work. Deleting the counter makes it forget, so the
