@@ -90,16 +90,6 @@ func (ls *liveStream) close() {
 	<-ls.ended
 }
 
-// last is the newest value the stream sent, and how many it sent.
-func (ls *liveStream) last() (int64, int) {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	if len(ls.values) == 0 {
-		return 0, 0
-	}
-	return ls.values[len(ls.values)-1], len(ls.values)
-}
-
 // waitValue waits (boundedly) until the stream's newest value is want; the values on the way
 // must never go back.
 func (ls *liveStream) waitValue(within time.Duration, want int64) error {
