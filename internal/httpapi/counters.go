@@ -304,6 +304,12 @@ func handleCreate(d CounterDeps, m *Metrics, random bool) http.Handler {
 			writeAPIError(w, err)
 			return
 		}
+		if r.Method == http.MethodHead {
+			// HEAD comes with GET and must change nothing: the headers only, like /hit's HEAD.
+			setBodyHeaders(w.Header(), formatJSON.contentType())
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		zero := int64(0)
 		initial, err := int64Param(r, "initializer", &zero)
 		if err != nil {

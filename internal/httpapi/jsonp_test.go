@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/hitcounter/hitcounter/internal/redisstore"
 )
 
 func TestCallbackOf(t *testing.T) {
@@ -128,6 +130,15 @@ func TestCreateRandom(t *testing.T) {
 	}
 	if resp, body := ts.do(t, "GET", "/create?callback=cb"); resp.StatusCode != 201 || !strings.HasPrefix(body, "/**/cb({\"namespace\":\"") {
 		t.Fatalf("GET /create?callback=cb: %d %q", resp.StatusCode, body)
+	}
+	// HEAD, which every GET route answers, creates nothing.
+	for _, path := range []string{"/create", "/create/", "/create/site/headed"} {
+		if resp, _ := ts.do(t, "HEAD", path); resp.StatusCode != 200 {
+			t.Fatalf("HEAD %s: %d, want 200", path, resp.StatusCode)
+		}
+	}
+	if n := ts.redis.Int("SCARD", redisstore.IndexKey); n != int64(len(seen)+1) {
+		t.Fatalf("%d counters after %d creates and the HEADs, want %d: a HEAD created one", n, len(seen)+1, len(seen)+1)
 	}
 	if resp, body := ts.do(t, "GET", "/create?initializer=x"); resp.StatusCode != 400 {
 		t.Fatalf("GET /create?initializer=x: %d %q, want 400", resp.StatusCode, body)
