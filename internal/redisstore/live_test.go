@@ -117,8 +117,9 @@ func TestLiveSeesEveryChange(t *testing.T) {
 	}{
 		{"set", func() error { _, err := c.Set(ctx, testName, 1000, owner, counter.Client{}); return err }, counter.LiveValue{Value: 1000}},
 		{"update", func() error { _, err := c.Update(ctx, testName, -7, owner, counter.Client{}); return err }, counter.LiveValue{Value: 993}},
-		// Past 10^14 Lua prints a number in exponent form unless told not to; past 2^53 the
-		// hit script reads the total back as a string.
+		// The hit script publishes its total as the Lua number HINCRBY gave, which the server
+		// must write out in full, not in exponent form; past 2^53 the total is the string HGET
+		// reads back.
 		{"set 10^15", func() error { _, err := c.Set(ctx, testName, 1e15, owner, counter.Client{}); return err }, counter.LiveValue{Value: 1e15}},
 		{"hit past 10^15", func() error { _, err := c.Hit(ctx, testName, counter.Client{}); return err }, counter.LiveValue{Value: 1e15 + 1}},
 		{"set past 2^53", func() error { _, err := c.Set(ctx, testName, 1<<53+1, owner, counter.Client{}); return err }, counter.LiveValue{Value: 1<<53 + 1}},
