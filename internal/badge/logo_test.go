@@ -146,3 +146,18 @@ func TestLoadLogosRefusesBadPaths(t *testing.T) {
 		}()
 	}
 }
+
+// Every logo of the set draws, in every style, as one path of its own data.
+func TestRenderEveryLogo(t *testing.T) {
+	for _, l := range Logos().Logos {
+		for style := range looks {
+			p, err := parseSVG(must(Render(Badge{Label: "hits", Message: "1", Logo: l.Name, Style: style})))
+			if err != nil {
+				t.Fatalf("%s, %s: %v", l.Name, style, err)
+			}
+			if err := checkMarkup(p); err != nil || len(p.logos) != 1 || p.logos[0].d != l.Path {
+				t.Errorf("%s, %s: %v, logos %d", l.Name, style, err, len(p.logos))
+			}
+		}
+	}
+}
