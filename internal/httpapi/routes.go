@@ -38,6 +38,7 @@ func publicRoutes(d Deps) []route {
 		{"GET /get/{namespace}/{key}/shield", handleShield(c, m, false)},
 		{"GET /api/count/incr/badge.svg", handleSeeyoufarm(c, m, true)},
 		{"GET /api/count/keep/badge.svg", handleSeeyoufarm(c, m, false)},
+		{"GET /badges/logos", handleLogos()},
 		{"GET /stats/{namespace}/{key}", handleStats(c, m)},
 		{"GET /c/{namespace}/{key}", handlePage(c, m)},
 	}
