@@ -78,7 +78,7 @@ func newCounterServer(t *testing.T, o counterOptions) *testServer {
 		Named: CounterDeps{
 			Counters: counter.NewCounters(counter.CountersConfig{
 				Store: store.Named(0), MaxInFlight: 4, Timeout: 2 * time.Second, CounterLimit: o.counterLimit,
-				Limits: limits, Pseudonyms: pseudonyms, Now: o.now,
+				Limits: limits, Pseudonyms: pseudonyms, Owners: pseudonyms, Now: o.now,
 			}),
 			Clients:       counter.ClientRules{Proxies: trusted, IPv6Prefix: 64, CamoNetworks: camoNetworks},
 			OperatorToken: testOperatorToken,
