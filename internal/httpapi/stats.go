@@ -20,12 +20,12 @@ type dayAnswer struct {
 }
 
 type statsAnswer struct {
-	Namespace string      `json:"namespace"`
-	Key       string      `json:"key"`
-	Value     int64       `json:"value"`
-	Created   string      `json:"created"`
-	Today     dayAnswer   `json:"today"`
-	Uniques   int64       `json:"uniques"`
+	Namespace string    `json:"namespace"`
+	Key       string    `json:"key"`
+	Value     int64     `json:"value"`
+	Created   string    `json:"created"`
+	Today     dayAnswer `json:"today"`
+	Uniques   int64     `json:"uniques"`
 	// Bots is the crawler hits over the days, counted apart from the hits.
 	Bots     int64          `json:"bots"`
 	Settings settingsAnswer `json:"settings"`
