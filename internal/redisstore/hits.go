@@ -52,8 +52,9 @@ func hitsInFlight(waitReplicas int) int {
 // A counter with a repeat window has a fourth key, the sorted set of its visitors whose hits
 // counted within the window, scored by when (repeatsKey). A visitor found there within the
 // window does not count again; the others count once each, however many hits they sent in the
-// batch, and are marked. The set holds only the window's visitors (older ones are cut whenever
-// it is written) and expires a window after its last write. Only a counted hit writes.
+// batch, and are marked. The set holds the visitors of the last two windows at most (older
+// ones are cut once a window) and expires at least a window after its last mark. Only a counted
+// hit writes.
 //
 // The run shares ARGV[1..8]: the number of counters; create (1: make a counter that is missing,
 // else leave a missing one alone); created (Unix s); the day of the month; the month hash's TTL
@@ -132,8 +133,13 @@ for c = 1, tonumber(ARGV[1]) do
 	else
 		if fresh and #fresh > 0 then
 			redis.call('ZADD', rk, unpack(fresh))
-			redis.call('ZREMRANGEBYSCORE', rk, '-inf', now - window)
-			redis.call('PEXPIRE', rk, window)
+			-- The set must outlive its last mark by a window. Its TTL is set to two windows, and
+			-- set again (with the marks past their window cut) once less than one is left: once
+			-- a window, not a write and its log entry on every batch.
+			if redis.call('PTTL', rk) < window then
+				redis.call('ZREMRANGEBYSCORE', rk, '-inf', now - window)
+				redis.call('PEXPIRE', rk, 2 * window)
+			end
 		end
 		local today
 		if counted > 0 then
