@@ -32,6 +32,7 @@ func publicRoutes(d Deps) []route {
 		{"POST /update/{namespace}/{key}", handleChange(c, m, "update")},
 		{"POST /reset/{namespace}/{key}", handleChange(c, m, "reset")},
 		{"POST /delete/{namespace}/{key}", handleDelete(c, m)},
+		{"POST /settings/{namespace}/{key}", handleSettings(c, m)},
 
 		// Badges, history and the page (docs/badges.md).
 		{"GET /hit/{namespace}/{key}/shield", handleShield(c, m, true)},
@@ -41,6 +42,7 @@ func publicRoutes(d Deps) []route {
 		{"GET /badges/logos", handleLogos()},
 		{"GET /stats/{namespace}/{key}", handleStats(c, m)},
 		{"GET /c/{namespace}/{key}", handlePage(c, m)},
+		{"POST /c/{namespace}/{key}/me", handleOwnerMark(c, m)},
 	}
 }
 
