@@ -40,6 +40,11 @@ func publicRoutes(d Deps) []route {
 		{"GET /api/count/keep/badge.svg", handleSeeyoufarm(c, m, false)},
 		{"GET /stats/{namespace}/{key}", handleStats(c, m)},
 		{"GET /c/{namespace}/{key}", handlePage(c, m)},
+
+		// Namespaces with an owner (docs/api.md).
+		{"POST /namespace/{namespace}", handleClaimNamespace(c, m)},
+		{"GET /namespace/{namespace}", handleListNamespace(c, m)},
+		{"GET /namespace/{namespace}/export", handleExportNamespace(c, m)},
 	}
 }
 
