@@ -62,6 +62,9 @@ type NamespaceStore interface {
 	// is neither its owner's nor the operator's; EFULL when an owned namespace already holds
 	// max counters (0: no cap; the operator is never capped). A name already there passes.
 	Admit(ctx context.Context, name Name, auth Auth, max int64) error
+	// HasRoom is Reserve's check without the reservation: EFULL when name is not in the counter
+	// index and the index holds limit names (0: no limit).
+	HasRoom(ctx context.Context, name Name, limit int64) error
 	// NamespaceCounters returns every counter of ns, in no order; EINVALID when it holds more
 	// than max.
 	NamespaceCounters(ctx context.Context, ns string, max int) ([]Info, error)
@@ -126,9 +129,17 @@ func (c *Counters) ClaimNamespace(ctx context.Context, ns string, auth Auth, cli
 
 // admit is the namespace's say on a new counter: nil in an unowned namespace, or for its owner
 // or the operator. It enters the name in the namespace's list, so call it just before creating.
+// The list is written before the counter index (Reserve), so that a name refused by an owner
+// never takes a place under the counter limit; a counter limit already reached is checked first,
+// or every made-up name hit while the service is full would stay in a list for good.
 func (c *Counters) admit(ctx context.Context, name Name, auth Auth) error {
 	if c.namespaces == nil {
 		return nil
+	}
+	if c.limit > 0 {
+		if err := c.namespaces.HasRoom(ctx, name, c.limit); err != nil {
+			return err
+		}
 	}
 	return c.namespaces.Admit(ctx, name, auth, MaxNamespaceCounters)
 }

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -164,6 +165,28 @@ func (s *Named) Admit(ctx context.Context, name counter.Name, auth counter.Auth,
 		return counter.Errorf(counter.EUNAUTHORIZED, nil, "namespace %s has an owner: creating a counter in it needs the namespace's key", name.Namespace)
 	case -3:
 		return counter.Errorf(counter.EFORBIDDEN, nil, "namespace %s has an owner, and the key given is not the namespace's key", name.Namespace)
+	}
+	return nil
+}
+
+// HasRoom implements counter.NamespaceStore: one round trip, two reads of the index.
+func (s *Named) HasRoom(ctx context.Context, name counter.Name, limit int64) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	c, err := s.get(ctx)
+	if err != nil {
+		return err
+	}
+	res := c.DoMulti(ctx,
+		c.B().Sismember().Key(IndexKey).Member(name.String()).Build(),
+		c.B().Scard().Key(IndexKey).Build())
+	there, err1 := res[0].AsBool()
+	size, err2 := res[1].AsInt64()
+	if err := errors.Join(err1, err2); err != nil {
+		return classify(ctx, err)
+	}
+	if !there && size >= limit {
+		return counter.Errorf(counter.EFULL, nil, "the counter limit (%d) is reached: no new counter can be created", limit)
 	}
 	return nil
 }

@@ -401,3 +401,35 @@ func TestNamespacesOnACluster(t *testing.T) {
 	_, err = c.Hit(ctx, counter.Name{Namespace: "cluster.example", Key: "intruder"}, client)
 	wantCode(t, "a first hit in an owned namespace on a cluster", err, counter.ENOTFOUND)
 }
+
+// At the counter limit, first hits on made-up names are refused before they reach a namespace's
+// list: a client cannot grow the lists while the service is full.
+func TestCounterLimitKeepsListsBounded(t *testing.T) {
+	srv := aclServer(t)
+	c, _ := nsService(t, newNamed(t, srv), 2)
+	ctx := context.Background()
+	client := visitorAt("192.0.2.11")
+	for _, key := range []string{"one", "two"} {
+		if _, err := c.Hit(ctx, counter.Name{Namespace: "busy.example", Key: key}, client); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 50 {
+		_, err := c.Hit(ctx, counter.Name{Namespace: fmt.Sprintf("made-up%02d", i), Key: "page"}, client)
+		wantCode(t, "a first hit at the counter limit", err, counter.EFULL)
+	}
+	_, _, err := c.CreateAs(ctx, counter.Name{Namespace: "busy.example", Key: "three"}, 0, counter.Auth{}, client)
+	wantCode(t, "a create at the counter limit", err, counter.EFULL)
+	_, _, err = c.CreateAs(ctx, counter.Name{Namespace: "busy.example", Key: "two"}, 0, counter.Auth{}, client)
+	wantCode(t, "a create of an existing counter at the counter limit", err, counter.ECONFLICT)
+	if n := srv.Int("SCARD", NamespaceListKey("busy.example")); n != 2 {
+		t.Fatalf("busy.example's list holds %d names, want 2", n)
+	}
+	if n := srv.Int("EXISTS", NamespaceListKey("made-up00"), NamespaceListKey("made-up49")); n != 0 {
+		t.Fatal("first hits refused at the counter limit left names in lists")
+	}
+	// A hit on a counter that exists is never refused.
+	if res, err := c.Hit(ctx, counter.Name{Namespace: "busy.example", Key: "one"}, client); err != nil || res.Total != 2 {
+		t.Fatalf("a hit at the counter limit = %+v, %v", res, err)
+	}
+}
