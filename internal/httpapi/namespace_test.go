@@ -155,3 +155,34 @@ func TestNamespaceClaimUnderCreateLimit(t *testing.T) {
 	}
 	checkStatusesDocumented(t, ts.metrics)
 }
+
+// An owner's export is an import file: into another service (where the operator claims the
+// namespace again) it restores every counter, in the namespace's list, and the owner's own
+// key of the new claim lists them; importing it twice changes nothing.
+func TestNamespaceExportImports(t *testing.T) {
+	from := newNamespaceServer(t, counterOptions{})
+	key := bearerHeader(from.claimKey(t, "blog.example"))
+	from.run(t, []call{
+		{"POST", "/create/blog.example/first-post?initializer=41", key, 201, `"key":"first-post"`},
+		{"POST", "/create/blog.example/second-post", key, 201, `"key":"second-post"`},
+		{"POST", "/create/other.example/not-mine", nil, 201, `"key":"not-mine"`},
+	})
+	resp, export := from.do(t, "GET", "/namespace/blog.example/export", key...)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" || strings.Count(export, "\n") != 2 || strings.Contains(export, "not-mine") {
+		t.Fatalf("export: %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), export)
+	}
+
+	to := newNamespaceServer(t, counterOptions{})
+	newKey := bearerHeader(to.claimKey(t, "blog.example"))
+	operator := bearerHeader(testOperatorToken)
+	for _, want := range []string{`{"created":2,"updated":0,"unchanged":0}`, `{"created":0,"updated":0,"unchanged":2}`} {
+		resp, body := to.post(t, "/admin/import", export, operator...)
+		if resp.StatusCode != 200 || body != want+"\n" {
+			t.Fatalf("import: %d %q, want %s", resp.StatusCode, body, want)
+		}
+	}
+	to.run(t, []call{
+		{"GET", "/namespace/blog.example?sort=value", newKey, 200, `"total":2,.*\{"key":"first-post","value":41,.*\{"key":"second-post","value":0,`},
+		{"POST", "/set/blog.example/second-post?value=3", newKey, 200, `^\{"value":3\}\n$`},
+	})
+}
