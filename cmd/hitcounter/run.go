@@ -145,7 +145,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		Named: httpapi.CounterDeps{
 			Counters: counter.NewCounters(counter.CountersConfig{
 				Store: store.Named(cfg.HistoryDays), MaxInFlight: maxWritesInFlight, Timeout: cfg.RedisTimeout,
-				CounterLimit: cfg.CounterLimit, Limits: limits, Pseudonyms: pseudonyms,
+				CounterLimit: cfg.CounterLimit, Limits: limits, Pseudonyms: pseudonyms, Owners: pseudonyms,
 			}),
 			Clients: counter.ClientRules{
 				Proxies: trusted, IPv6Prefix: cfg.ClientIPv6Prefix, CamoNetworks: cfg.CamoNetworks,

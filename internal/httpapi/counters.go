@@ -34,11 +34,13 @@ type valueAnswer struct {
 }
 
 type infoAnswer struct {
-	Namespace   string `json:"namespace"`
-	Key         string `json:"key"`
-	Value       int64  `json:"value"`
-	Created     string `json:"created"`
-	AdminKeySet bool   `json:"admin_key_set"`
+	Namespace   string         `json:"namespace"`
+	Key         string         `json:"key"`
+	Value       int64          `json:"value"`
+	Created     string         `json:"created"`
+	AdminKeySet bool           `json:"admin_key_set"`
+	Bots        int64          `json:"bots"`
+	Settings    settingsAnswer `json:"settings"`
 }
 
 type createdAnswer struct {
@@ -204,13 +206,20 @@ func (d CounterDeps) hit(w http.ResponseWriter, r *http.Request, m *Metrics, nam
 	if uniques {
 		counted = d.Counters.HitWithUniques
 	}
+	if c, err := r.Cookie(ownerCookieName(name)); err == nil {
+		client.Owner = d.Counters.IsOwner(name, c.Value)
+	}
 	res, err := counted(r.Context(), name, client)
 	if err != nil {
 		m.limitedOrFailed("hit", err)
 		return counter.Counts{}, err
 	}
 	setRateLimitHeaders(w.Header(), res.Limit)
-	m.hits.Inc()
+	if res.Counted {
+		m.hits.Inc()
+	} else {
+		m.uncounted.Inc()
+	}
 	return res.Counts, nil
 }
 
@@ -258,6 +267,7 @@ func infoAnswerOf(info counter.Info) any {
 	return infoAnswer{
 		Namespace: info.Name.Namespace, Key: info.Name.Key, Value: info.Value,
 		Created: formatCreated(info.Created), AdminKeySet: info.AdminKeyHash != "",
+		Bots: info.Bots, Settings: settingsAnswerOf(info.Settings),
 	}
 }
 

@@ -85,6 +85,8 @@ func TestNamespaceRoutes(t *testing.T) {
 		{"POST", "/set/mine.example/docs?value=1", stranger, 403, `"code":"forbidden"`},
 		{"POST", "/reset/mine.example/docs", nil, 401, needsKey},
 		{"POST", "/set/open.example/page?value=5", other, 403, `"code":"forbidden"`},
+		{"POST", "/settings/mine.example/home?repeat_window=30", owner, 200, `"repeat_window":30`},
+		{"POST", "/settings/mine.example/home?repeat_window=0", other, 403, `"code":"forbidden"`},
 
 		// Listing and export: the owner and the operator.
 		{"GET", "/namespace/mine.example", owner, 200, `^\{"namespace":"mine.example","sort":"name","total":2,"offset":0,"limit":100,"counters":\[\{"key":"docs","value":70,"created":"[0-9TZ:-]+","admin_key_set":true\},\{"key":"home","value":100,"created":"[0-9TZ:-]+","admin_key_set":true\}\],"next_offset":null\}\n$`},

@@ -321,7 +321,7 @@ func (s *Named) scanCounters(ctx context.Context, key string, name func(member s
 				continue
 			}
 			names = append(names, n)
-			cmds = append(cmds, c.B().Hmget().Key(CounterKey(n)).Field("v", "t", "a").Build())
+			cmds = append(cmds, c.B().Hmget().Key(CounterKey(n)).Field(infoFields...).Build())
 		}
 		var infos []counter.Info
 		if len(cmds) > 0 {
