@@ -48,6 +48,8 @@ func publicRoutes(d Deps) []route {
 		{"POST /namespace/{namespace}", handleClaimNamespace(c, m)},
 		{"GET /namespace/{namespace}", handleListNamespace(c, m)},
 		{"GET /namespace/{namespace}/export", handleExportNamespace(c, m)},
+		{"GET /n/{namespace}", handleNamespacePageForm()},
+		{"POST /n/{namespace}", handleNamespacePage(c, m)},
 	}
 }
 
