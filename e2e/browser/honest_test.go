@@ -137,3 +137,69 @@ func (s *composeStack) post(path, key string) []byte {
 	}
 	return body
 }
+
+// checkOwnerListing is the owner's listing of issue #17 in a real browser: a claimed namespace's
+// counters, through the key's form, sorted by value. The page is
+// docs/screenshots/namespace-listing.png.
+func checkOwnerListing(t *testing.T, b *Browser, s *composeStack, shots string) {
+	const ns = "browser-owned"
+	var claimed struct {
+		AdminKey string `json:"admin_key"`
+	}
+	if err := json.Unmarshal(s.post("/namespace/"+ns, ""), &claimed); err != nil || claimed.AdminKey == "" {
+		t.Fatalf("claiming %s: %v", ns, err)
+	}
+	values := map[string]int{"home": 1200, "docs": 310, "blog": 87, "changelog": 12}
+	for key, v := range values {
+		s.post(fmt.Sprintf("/create/%s/%s?initializer=%d", ns, key, v), claimed.AdminKey)
+	}
+	p, err := b.Open(s.base+"/n/"+ns, Desktop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	seen := len(b.Events())
+	if err := p.Eval(`(() => {
+		document.querySelector("input[name=admin_key]").value = `+jsString(claimed.AdminKey)+`;
+		document.querySelector("form").requestSubmit();
+		return true;
+	})()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	type row struct{ Key, Value string }
+	var rows []row
+	read := func() error {
+		return p.Eval(`Array.from(document.querySelectorAll("#listing tbody tr")).map(tr => ({key: tr.cells[0].textContent, value: tr.cells[1].textContent}))`, &rows)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for len(rows) < len(values) {
+		if time.Now().After(deadline) {
+			t.Fatalf("15 s after the key was sent the listing shows %v", rows)
+		}
+		_ = read() // fails while the browser moves to the answer
+	}
+	// Sorted by name first; then the page's own button sorts by value.
+	if got := fmt.Sprint(rows); got != "[{blog 87} {changelog 12} {docs 310} {home 1200}]" {
+		t.Errorf("by name the listing shows %s", got)
+	}
+	if err := p.Eval(`(() => { document.querySelector("form").requestSubmit(); return true; })()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := "[{home 1200} {docs 310} {blog 87} {changelog 12}]"
+	for deadline = time.Now().Add(15 * time.Second); fmt.Sprint(rows) != want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("15 s after sorting by value the listing shows %v, want %s", rows, want)
+		}
+		_ = read()
+	}
+	path := filepath.Join(shots, "namespace-listing.png")
+	if err := p.Screenshot(path); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %s: %v", path, rows)
+	for _, e := range b.Events()[seen:] {
+		if !strings.HasSuffix(e, s.base+"/favicon.ico") {
+			t.Errorf("the browser reported: %s", e)
+		}
+	}
+}

@@ -292,6 +292,8 @@ func TestBadgesAndPageInBrowser(t *testing.T) {
 
 	// --- 4. Honest counts: crawlers apart, a time zone, the owner not counted. ---
 	checkHonestCounts(t, b, s, shots)
+	// --- 5. The owner's listing of a claimed namespace. ---
+	checkOwnerListing(t, b, s, shots)
 	t.Logf("whole test: %s", time.Since(began).Round(time.Millisecond))
 }
 

@@ -130,6 +130,9 @@ type ImportResult struct {
 type Auth struct {
 	AdminKeyHash string
 	Operator     bool
+	// NamespaceOwner: AdminKeyHash is the key of the counter's namespace, which opens every
+	// counter in it. Only the domain sets it (Counters.resolve), never a request's parser.
+	NamespaceOwner bool
 }
 
 // Store keeps named counters. Every method is one atomic step per counter in the store; none
@@ -223,6 +226,9 @@ type Counters struct {
 	owners     OwnerTokens
 	policies   policies
 	now        func() time.Time
+	// namespaces: the store's owners and lists of namespaces (namespace.go); nil when it keeps
+	// none, and then every namespace is unowned.
+	namespaces NamespaceStore
 
 	mu       sync.Mutex
 	creating map[Name]chan struct{} // closed when the creation by a first hit is over
@@ -238,6 +244,7 @@ func NewCounters(cfg CountersConfig) *Counters {
 		store: cfg.Store, limit: cfg.CounterLimit, limits: cfg.Limits, pseudonyms: cfg.Pseudonyms,
 		owners: cfg.Owners, now: now, creating: make(map[Name]chan struct{}),
 	}
+	c.namespaces, _ = cfg.Store.(NamespaceStore)
 	// A batch's hits are dated when the batch is written: a batch that straddles midnight
 	// counts on the new day.
 	c.hits = NewKeyed(func(ctx context.Context, name Name, hits []Hit) (Counts, error) {
@@ -371,6 +378,9 @@ func (c *Counters) create(ctx context.Context, name Name, hit Hit, client Client
 		}
 		return Counts{}, err
 	}
+	if err := c.admitFirstHit(ctx, name); err != nil {
+		return Counts{}, err
+	}
 	if err := c.store.Reserve(ctx, name, c.limit); err != nil {
 		return Counts{}, err
 	}
@@ -407,8 +417,17 @@ func (c *Counters) add1(ctx context.Context, name Name, hit Hit) (Counts, error)
 // returns (the only time the key is seen, since only its hash is stored), with where the client
 // stands with its create limit.
 func (c *Counters) Create(ctx context.Context, name Name, initial int64, client Client) (adminKey string, limit Allowance, err error) {
+	return c.CreateAs(ctx, name, initial, Auth{}, client)
+}
+
+// CreateAs is Create by the holder of auth: in a namespace with an owner, only the owner's key
+// (or the operator) creates.
+func (c *Counters) CreateAs(ctx context.Context, name Name, initial int64, auth Auth, client Client) (adminKey string, limit Allowance, err error) {
 	limit, err = c.limits.create(ctx, client)
 	if err != nil {
+		return "", limit, err
+	}
+	if err := c.admit(ctx, name, auth); err != nil {
 		return "", limit, err
 	}
 	key, hash := NewAdminKey()
@@ -456,7 +475,11 @@ func (c *Counters) SetSettings(ctx context.Context, name Name, settings Settings
 	if settings.RepeatWindow < 0 || settings.RepeatWindow > MaxRepeatWindow {
 		return Errorf(EINVALID, nil, "the repeat window must be between 0 and %s", MaxRepeatWindow)
 	}
-	err := c.store.SetSettings(ctx, name, settings, auth)
+	auth, err := c.resolve(ctx, name, auth)
+	if err != nil {
+		return err
+	}
+	err = c.store.SetSettings(ctx, name, settings, auth)
 	c.policies.forget(name)
 	return err
 }
@@ -468,6 +491,10 @@ func (c *Counters) OwnerToken(ctx context.Context, name Name, auth Auth, client 
 		return "", Errorf(EINVALID, nil, "this service has no owner marks (no visitor key is configured)")
 	}
 	if err := c.limits.Read(ctx, client, name, 1); err != nil {
+		return "", err
+	}
+	auth, err := c.resolve(ctx, name, auth)
+	if err != nil {
 		return "", err
 	}
 	if err := c.store.Authorize(ctx, name, auth); err != nil {
@@ -494,6 +521,10 @@ func (c *Counters) Set(ctx context.Context, name Name, value int64, auth Auth, c
 	if err := c.limits.Read(ctx, client, name, 1); err != nil {
 		return 0, err
 	}
+	auth, err := c.resolve(ctx, name, auth)
+	if err != nil {
+		return 0, err
+	}
 	return c.store.Set(ctx, name, value, auth)
 }
 
@@ -502,12 +533,20 @@ func (c *Counters) Update(ctx context.Context, name Name, delta int64, auth Auth
 	if err := c.limits.Read(ctx, client, name, 1); err != nil {
 		return 0, err
 	}
+	auth, err := c.resolve(ctx, name, auth)
+	if err != nil {
+		return 0, err
+	}
 	return c.store.Update(ctx, name, delta, auth)
 }
 
 // Delete removes the counter, for client.
 func (c *Counters) Delete(ctx context.Context, name Name, auth Auth, client Client) error {
 	if err := c.limits.Read(ctx, client, name, 1); err != nil {
+		return err
+	}
+	auth, err := c.resolve(ctx, name, auth)
+	if err != nil {
 		return err
 	}
 	return c.store.Delete(ctx, name, auth)

@@ -326,7 +326,10 @@ func handleCreate(d CounterDeps, m *Metrics, random bool) http.Handler {
 			writeAPIError(w, err)
 			return
 		}
-		key, limit, err := d.Counters.Create(r.Context(), name, initial, d.clientOf(r))
+		// A key matters only in a namespace with an owner: its key, or the operator's token. A
+		// malformed header is no key, as it was before namespaces had owners.
+		auth, _ := d.optionalAuth(r)
+		key, limit, err := d.Counters.CreateAs(r.Context(), name, initial, auth, d.clientOf(r))
 		setRateLimitHeaders(w.Header(), limit)
 		if err != nil {
 			m.limitedOrFailed("create", err)
@@ -425,35 +428,7 @@ func handleExport(d CounterDeps, m *Metrics) http.Handler {
 			writeAPIError(w, err)
 			return
 		}
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(transferTimeout))
-		setBodyHeaders(w.Header(), "application/x-ndjson")
-		started := false
-		enc := json.NewEncoder(w)
-		err := d.Counters.Export(r.Context(), func(info counter.Info) error {
-			if !started {
-				w.WriteHeader(http.StatusOK)
-				started = true
-			}
-			value := info.Value
-			return enc.Encode(exportLine{
-				Namespace: info.Name.Namespace, Key: info.Name.Key, Value: &value,
-				Created: formatCreated(info.Created), AdminKeySHA256: info.AdminKeyHash,
-			})
-		})
-		if err != nil {
-			m.redisError("export", err)
-			if !started {
-				writeAPIError(w, err)
-				return
-			}
-			// Half an export must not pass for a whole one: break the connection, so the
-			// client sees a truncated transfer rather than a clean end.
-			noteError(w, err)
-			panic(http.ErrAbortHandler)
-		}
-		if !started {
-			w.WriteHeader(http.StatusOK) // no counters: an empty export
-		}
+		streamExport(w, r, m, "export", d.Counters.Export)
 	})
 }
 

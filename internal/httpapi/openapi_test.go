@@ -131,6 +131,7 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 		"Value": valueAnswer{}, "CounterInfo": infoAnswer{}, "Created": createdAnswer{}, "AdminKey": adminKeyAnswer{},
 		"Deleted": statusAnswer{}, "ExportLine": exportLine{}, "Error": errorAnswer{}, "ImportResult": importResultFields{},
 		"Settings": settingsAnswer{}, "Stats": statsAnswer{}, "Day": dayAnswer{},
+		"Claimed": claimedAnswer{}, "NamespaceListing": namespaceAnswer{}, "NamespaceCounter": namespaceCounter{},
 	} {
 		s, ok := doc.Components.Schemas[schema]
 		if !ok {

@@ -86,36 +86,9 @@ func renderPage(name counter.Name, st counter.Stats, base string, owner bool) st
 <title>`)
 	b.WriteString(escapeText.Replace(path))
 	b.WriteString(` · hitcounter</title>
-<style>
-:root { --fg: #1f2328; --muted: #59636e; --bg: #ffffff; --card: #f6f8fa; --line: #d1d9e0; --hits: #0969da; --uniques: #1a7f37; }
-@media (prefers-color-scheme: dark) {
-  :root { --fg: #e6edf3; --muted: #9198a1; --bg: #0d1117; --card: #161b22; --line: #30363d; --hits: #4493f8; --uniques: #3fb950; }
-}
-* { box-sizing: border-box; }
-body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
-main { max-width: 56rem; margin: 0 auto; padding: 1.5rem 1rem 3rem; }
-h1 { font-size: 1.5rem; margin: 0 0 1rem; overflow-wrap: anywhere; }
-h1 .ns { color: var(--muted); font-weight: 400; }
-h2 { font-size: 1.1rem; margin: 2rem 0 .5rem; }
-.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr)); gap: .75rem; margin: 0; }
-.figures div { background: var(--card); border: 1px solid var(--line); border-radius: .5rem; padding: .75rem 1rem; }
-.figures dt { color: var(--muted); font-size: .85rem; }
-.figures dd { margin: 0; font-size: 1.75rem; font-weight: 600; font-variant-numeric: tabular-nums; }
-figure { margin: 1.5rem 0 0; }
-svg.chart { width: 100%; height: auto; display: block; }
-.chart .hits { fill: var(--hits); }
-.chart .uniques { fill: var(--uniques); }
-.chart .axis { stroke: var(--line); }
-.chart text { fill: var(--muted); font-size: 13px; font-family: system-ui, sans-serif; }
-figcaption { color: var(--muted); font-size: .85rem; }
-.key-hits, .key-uniques { display: inline-block; width: .7rem; height: .7rem; border-radius: 2px; margin: 0 .25rem 0 .5rem; }
-.key-hits { background: var(--hits); } .key-uniques { background: var(--uniques); }
-pre { background: var(--card); border: 1px solid var(--line); border-radius: .5rem; padding: .75rem; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85rem; }
-.note { color: var(--muted); font-size: .85rem; }
-form { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; }
-input, button { font: inherit; padding: .3rem .6rem; border: 1px solid var(--line); border-radius: .4rem; background: var(--card); color: var(--fg); }
-</style>
-</head>
+`)
+	b.WriteString(pageStyle)
+	b.WriteString(`</head>
 <body>
 <main>
 <h1><span class="ns">`)
@@ -218,3 +191,39 @@ func chartSVG(days []counter.Day) string {
 	b.WriteString("</svg>\n")
 	return b.String()
 }
+
+// pageStyle is the pages' one stylesheet, inline (the policy allows no other): light and dark.
+const pageStyle = `<style>
+:root { --fg: #1f2328; --muted: #59636e; --bg: #ffffff; --card: #f6f8fa; --line: #d1d9e0; --hits: #0969da; --uniques: #1a7f37; }
+@media (prefers-color-scheme: dark) {
+  :root { --fg: #e6edf3; --muted: #9198a1; --bg: #0d1117; --card: #161b22; --line: #30363d; --hits: #4493f8; --uniques: #3fb950; }
+}
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
+main { max-width: 56rem; margin: 0 auto; padding: 1.5rem 1rem 3rem; }
+h1 { font-size: 1.5rem; margin: 0 0 1rem; overflow-wrap: anywhere; }
+h1 .ns { color: var(--muted); font-weight: 400; }
+h2 { font-size: 1.1rem; margin: 2rem 0 .5rem; }
+.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr)); gap: .75rem; margin: 0; }
+.figures div { background: var(--card); border: 1px solid var(--line); border-radius: .5rem; padding: .75rem 1rem; }
+.figures dt { color: var(--muted); font-size: .85rem; }
+.figures dd { margin: 0; font-size: 1.75rem; font-weight: 600; font-variant-numeric: tabular-nums; }
+figure { margin: 1.5rem 0 0; }
+svg.chart { width: 100%; height: auto; display: block; }
+.chart .hits { fill: var(--hits); }
+.chart .uniques { fill: var(--uniques); }
+.chart .axis { stroke: var(--line); }
+.chart text { fill: var(--muted); font-size: 13px; font-family: system-ui, sans-serif; }
+figcaption { color: var(--muted); font-size: .85rem; }
+.key-hits, .key-uniques { display: inline-block; width: .7rem; height: .7rem; border-radius: 2px; margin: 0 .25rem 0 .5rem; }
+.key-hits { background: var(--hits); } .key-uniques { background: var(--uniques); }
+pre { background: var(--card); border: 1px solid var(--line); border-radius: .5rem; padding: .75rem; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85rem; }
+.note { color: var(--muted); font-size: .85rem; }
+form { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; }
+input, button { font: inherit; padding: .3rem .6rem; border: 1px solid var(--line); border-radius: .4rem; background: var(--card); color: var(--fg); }
+table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
+th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+a { color: var(--hits); }
+</style>
+`

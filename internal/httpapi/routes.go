@@ -51,6 +51,13 @@ func publicRoutes(d Deps) []route {
 		{"GET /stats/{namespace}/{key}", handleStats(c, m)},
 		{"GET /c/{namespace}/{key}", handlePage(c, m)},
 		{"POST /c/{namespace}/{key}/me", handleOwnerMark(c, m)},
+
+		// Namespaces with an owner (docs/api.md).
+		{"POST /namespace/{namespace}", handleClaimNamespace(c, m)},
+		{"GET /namespace/{namespace}", handleListNamespace(c, m)},
+		{"GET /namespace/{namespace}/export", handleExportNamespace(c, m)},
+		{"GET /n/{namespace}", handleNamespacePageForm()},
+		{"POST /n/{namespace}", handleNamespacePage(c, m)},
 	}
 }
 

@@ -403,7 +403,7 @@ func (s *Named) change(ctx context.Context, name counter.Name, auth counter.Auth
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	presented := auth.AdminKeyHash
-	if auth.Operator {
+	if auth.Operator || auth.NamespaceOwner {
 		presented = ""
 	} else if presented == "" {
 		return 0, counter.Errorf(counter.EUNAUTHORIZED, nil, "this needs the counter's admin key")
@@ -479,9 +479,11 @@ func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth
 			keys = append(keys, monthKey(keys[0], d))
 		}
 	}
-	// Two writes, in this order; in a cluster the index and the counter may be on two servers.
+	// Three writes, in this order; in a cluster the indexes and the counter may be on three
+	// servers.
 	for _, cmd := range []rueidis.Completed{
 		c.B().Srem().Key(IndexKey).Member(name.String()).Build(),
+		c.B().Srem().Key(NamespaceListKey(name.Namespace)).Member(name.Key).Build(),
 		c.B().Del().Key(keys...).Build(),
 	} {
 		if err := s.write(ctx, c, true, cmd).Error(); err != nil {
@@ -498,64 +500,13 @@ func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth
 // exportBatch is how many names one SSCAN step asks for, and how many HMGETs go in one pipeline.
 const exportBatch = 500
 
-// Export implements counter.Store: the index, walked with SSCAN, each counter read with HMGET.
-// Each counter is read atomically; counters changing during the walk are read at some moment
-// of it. A name in the index without a counter (see Delete) is skipped.
+// Export implements counter.Store: the index, walked with SSCAN, each counter read with HMGET
+// (scanCounters). A name in the index without a counter (see Delete) is skipped.
 func (s *Named) Export(ctx context.Context, each func(counter.Info) error) error {
-	var cursor uint64
-	for {
-		stepCtx, cancel := s.withTimeout(ctx)
-		c, err := s.get(stepCtx)
-		if err != nil {
-			cancel()
-			return err
-		}
-		entry, err := c.Do(stepCtx, c.B().Sscan().Key(IndexKey).Cursor(cursor).Count(exportBatch).Build()).AsScanEntry()
-		if err != nil {
-			err = classify(stepCtx, err) // before cancel: a cancelled context reads as the caller leaving
-			cancel()
-			return err
-		}
-		names := make([]counter.Name, 0, len(entry.Elements))
-		cmds := make(rueidis.Commands, 0, len(entry.Elements))
-		for _, member := range entry.Elements {
-			ns, key, ok := strings.Cut(member, "/")
-			if !ok {
-				continue
-			}
-			name := counter.Name{Namespace: ns, Key: key}
-			names = append(names, name)
-			cmds = append(cmds, c.B().Hmget().Key(CounterKey(name)).Field(infoFields...).Build())
-		}
-		var infos []counter.Info
-		if len(cmds) > 0 {
-			for i, res := range c.DoMulti(stepCtx, cmds...) {
-				vals, err := res.ToArray()
-				if err == nil {
-					var info counter.Info
-					var ok bool
-					if info, ok, err = infoFrom(names[i], vals); err == nil && ok {
-						infos = append(infos, info)
-					}
-				}
-				if err != nil {
-					err = classify(stepCtx, err)
-					cancel()
-					return err
-				}
-			}
-		}
-		cancel()
-		for _, info := range infos {
-			if err := each(info); err != nil {
-				return err
-			}
-		}
-		cursor = entry.Cursor
-		if cursor == 0 {
-			return nil
-		}
-	}
+	return s.scanCounters(ctx, IndexKey, func(member string) (counter.Name, bool) {
+		ns, key, ok := strings.Cut(member, "/")
+		return counter.Name{Namespace: ns, Key: key}, ok
+	}, each)
 }
 
 // restoreWorkers is how many counters an import writes at once: the client pipelines them, so
@@ -613,6 +564,10 @@ func (s *Named) restoreOne(ctx context.Context, info counter.Info, limit int64) 
 	code, err := s.restore(ctx, restoreScript, info, "0")
 	if err != nil || code != restoreMissing {
 		return code, err
+	}
+	// An import is the operator's: it may create in an owned namespace, past its cap.
+	if err := s.Admit(ctx, info.Name, counter.Auth{Operator: true}, 0); err != nil {
+		return -1, err
 	}
 	if err := s.Reserve(ctx, info.Name, limit); err != nil {
 		return -1, err

@@ -791,8 +791,8 @@ func TestCapacity(t *testing.T) {
 // container is given.
 func TestBytesNeededForTheDefaults(t *testing.T) {
 	got := BytesNeeded(100_000, 400)
-	if got != 100_000*11_900+32<<20 || got > 1200<<20 {
-		t.Fatalf("BytesNeeded(100,000, 400) = %d, want 100,000 x 11,900 + 32 MiB, under 1200 MiB", got)
+	if got != 100_000*12_200+32<<20 || got > 1200<<20 {
+		t.Fatalf("BytesNeeded(100,000, 400) = %d, want 100,000 x 12,200 + 32 MiB, under 1200 MiB", got)
 	}
 }
 
