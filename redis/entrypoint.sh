@@ -53,7 +53,10 @@ umask 077
 # SET or GET: nothing the service keeps is a plain string but counts (the visitors' pseudonym
 # key never reaches Redis). HSETNX and BGREWRITEAOF: once per Redis, the service removes the
 # daily salts versions before it kept here and has the append-only file rewritten without them.
-app_commands="+incrby +expire +exists +del +hincrby +hset +hsetnx +hget +hmget +hdel +sadd +srem +scard +sismember +sscan +pfadd +pfcount +eval +evalsha"
+# SPUBLISH, SSUBSCRIBE and SUNSUBSCRIBE, on channels under hitcounter: only (the app user's
+# &hitcounter:*): each counter's live values (GET /stream, internal/redisstore/live.go). A publish
+# goes to replicas but not into the append-only file, so replaying the file needs none of them.
+app_commands="+incrby +expire +exists +del +hincrby +hset +hsetnx +hget +hmget +hdel +sadd +srem +scard +sismember +sscan +pfadd +pfcount +eval +evalsha +spublish +ssubscribe +sunsubscribe"
 # The health check may only PING. The metrics exporter (monitoring profile, below) may read the
 # server's state (INFO, CONFIG GET, SLOWLOG, LATENCY) and name its connection, on no key.
 # The default user is off: no connection can log in as it, so a connection without credentials
@@ -73,7 +76,7 @@ app_commands="+incrby +expire +exists +del +hincrby +hset +hsetnx +hget +hmget +
 replayed_commands="+incr +set"
 cat >/tmp/users.acl <<ACL
 user default off resetkeys ~hitcounter:* resetchannels -@all +multi +exec +select +pexpireat $app_commands $replayed_commands
-user $app_user on #$app_hash resetkeys ~hitcounter:* resetchannels -@all $app_commands +info +bgrewriteaof +waitaof +ping +hello +auth +select
+user $app_user on #$app_hash resetkeys ~hitcounter:* resetchannels &hitcounter:* -@all $app_commands +info +bgrewriteaof +waitaof +ping +hello +auth +select
 user healthcheck on #$health_hash resetkeys resetchannels -@all +ping +hello +auth
 ACL
 # The exporter's user exists only where its password does: Compose's secrets service always

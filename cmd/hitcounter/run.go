@@ -160,6 +160,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		Hostname:  hostname,
 		AccessLog: cfg.AccessLog,
 		Drain:     drain,
+		Streams: httpapi.StreamDeps{
+			Live: counter.NewLive(counter.LiveConfig{
+				Feed: store.Live(log), PerClient: cfg.StreamMaxPerClient, Total: cfg.StreamMax,
+			}),
+			Heartbeat: cfg.StreamHeartbeat, Lifetime: cfg.StreamLifetime, WriteTimeout: cfg.WriteTimeout,
+		},
 	}
 	newServer := func(h http.Handler) *http.Server {
 		return &http.Server{

@@ -65,6 +65,12 @@ type Config struct {
 	// VisitorKey is the secret the visitor pseudonyms are derived from; "" when
 	// VISITOR_KEY_FILE is not set (each process then makes its own).
 	VisitorKey Secret
+
+	// StreamMax and StreamMaxPerClient cap the live streams (GET /stream) of this process and
+	// of one client on it (0: no cap); StreamHeartbeat is how often a quiet stream says it is
+	// alive, StreamLifetime how long one stream may last.
+	StreamMax, StreamMaxPerClient   int
+	StreamHeartbeat, StreamLifetime time.Duration
 }
 
 // Redis says where and how to reach Redis.
@@ -153,6 +159,10 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("camo_networks", len(c.CamoNetworks)),
 		slog.Bool("operator_token_set", c.OperatorToken != ""),
 		slog.Bool("visitor_key_set", c.VisitorKey != ""),
+		slog.Int("stream_max", c.StreamMax),
+		slog.Int("stream_max_per_client", c.StreamMaxPerClient),
+		slog.String("stream_heartbeat", c.StreamHeartbeat.String()),
+		slog.String("stream_lifetime", c.StreamLifetime.String()),
 	)
 }
 
@@ -186,6 +196,13 @@ const (
 	DefaultRateLimitCreates   = 10
 	DefaultRateLimitReads     = 1200
 	DefaultClientIPv6Prefix   = 64
+	// A stream holds one of the balancer's 512 connections to its replica (lb/haproxy.cfg) for
+	// as long as it lasts: half of them at most, so that streams never crowd out hits. A
+	// page follows a counter or two; four per client leave room for a few tabs.
+	DefaultStreamMax          = 256
+	DefaultStreamMaxPerClient = 4
+	DefaultStreamHeartbeat    = 15 * time.Second
+	DefaultStreamLifetime     = time.Hour
 	// A client may create at most this share of COUNTER_LIMIT a day (unless
 	// RATE_LIMIT_CREATES_PER_DAY says otherwise), so that filling the limit takes a hundred
 	// clients, not one.
@@ -244,6 +261,10 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 		}
 		cfg.TrustedProxies = list
 	}
+	cfg.StreamMax = value(&p, "STREAM_MAX", DefaultStreamMax, intIn(0, 1_000_000), "a whole number from 0 (no limit) to 1000000")
+	cfg.StreamMaxPerClient = value(&p, "STREAM_MAX_PER_CLIENT", DefaultStreamMaxPerClient, intIn(0, 1_000_000), "a whole number from 0 (no limit) to 1000000")
+	cfg.StreamHeartbeat = value(&p, "STREAM_HEARTBEAT", DefaultStreamHeartbeat, durationFrom(100*time.Millisecond), "a duration of at least 100ms (examples: 15s, 1m)")
+	cfg.StreamLifetime = value(&p, "STREAM_LIFETIME", DefaultStreamLifetime, durationFrom(time.Second), "a duration of at least 1s (examples: 10m, 1h)")
 	cfg.ClientIPv6Prefix = value(&p, "CLIENT_IPV6_PREFIX", DefaultClientIPv6Prefix, intIn(1, 128), "a prefix length from 1 to 128 (example: 64)")
 	cfg.CamoNetworks = value(&p, "CAMO_NETWORKS", DefaultCamoNetworks, networks, "none, or comma-separated networks in CIDR form (example: 140.82.112.0/20,2606:50c0::/32)")
 	if path, ok := p.lookup("VISITOR_KEY_FILE"); ok {

@@ -49,6 +49,10 @@ func TestLoadDefaults(t *testing.T) {
 		RateLimitReads:         1200,
 		ClientIPv6Prefix:       64,
 		CamoNetworks:           DefaultCamoNetworks,
+		StreamMax:              256,
+		StreamMaxPerClient:     4,
+		StreamHeartbeat:        15 * time.Second,
+		StreamLifetime:         time.Hour,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)
@@ -109,6 +113,10 @@ func TestLoadGood(t *testing.T) {
 		{"RATE_LIMIT_CREATES_PER_DAY at least 1", []string{"COUNTER_LIMIT", "20"}, func(c Config) (any, any) { return c.RateLimitCreatesPerDay, int64(1) }},
 		{"RATE_LIMIT_CREATES_PER_DAY off without a counter limit", []string{"COUNTER_LIMIT", "0"}, func(c Config) (any, any) { return c.RateLimitCreatesPerDay, int64(0) }},
 		{"RATE_LIMIT_READS", []string{"RATE_LIMIT_READS", "0"}, func(c Config) (any, any) { return c.RateLimitReads, int64(0) }},
+		{"STREAM_MAX off", []string{"STREAM_MAX", "0"}, func(c Config) (any, any) { return c.StreamMax, 0 }},
+		{"STREAM_MAX_PER_CLIENT", []string{"STREAM_MAX_PER_CLIENT", "2"}, func(c Config) (any, any) { return c.StreamMaxPerClient, 2 }},
+		{"STREAM_HEARTBEAT", []string{"STREAM_HEARTBEAT", "500ms"}, func(c Config) (any, any) { return c.StreamHeartbeat, 500 * time.Millisecond }},
+		{"STREAM_LIFETIME", []string{"STREAM_LIFETIME", "10m"}, func(c Config) (any, any) { return c.StreamLifetime, 10 * time.Minute }},
 		{"CLIENT_IPV6_PREFIX", []string{"CLIENT_IPV6_PREFIX", "56"}, func(c Config) (any, any) { return c.ClientIPv6Prefix, 56 }},
 		{"CAMO_NETWORKS", []string{"CAMO_NETWORKS", "140.82.112.7/20, 2606:50c0::/32"}, func(c Config) (any, any) {
 			return fmt.Sprint(c.CamoNetworks), "[140.82.112.0/20 2606:50c0::/32]"
@@ -207,6 +215,10 @@ func TestLoadMalformed(t *testing.T) {
 		{[]string{"PORT", "7000", "OPERATOR_PORT", "7000"}, "OPERATOR_PORT"},
 		{[]string{"RATE_LIMIT_CREATES_PER_DAY", "-1"}, "RATE_LIMIT_CREATES_PER_DAY"},
 		{[]string{"RATE_LIMIT_READS", "lots"}, "RATE_LIMIT_READS"},
+		{[]string{"STREAM_MAX", "-1"}, "STREAM_MAX"},
+		{[]string{"STREAM_MAX_PER_CLIENT", "many"}, "STREAM_MAX_PER_CLIENT"},
+		{[]string{"STREAM_HEARTBEAT", "10ms"}, "STREAM_HEARTBEAT"},
+		{[]string{"STREAM_LIFETIME", "500ms"}, "STREAM_LIFETIME"},
 		{[]string{"CLIENT_IPV6_PREFIX", "0"}, "CLIENT_IPV6_PREFIX"},
 		{[]string{"CLIENT_IPV6_PREFIX", "129"}, "CLIENT_IPV6_PREFIX"},
 		{[]string{"CAMO_NETWORKS", "github"}, "CAMO_NETWORKS"},

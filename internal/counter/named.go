@@ -579,6 +579,14 @@ func NewAdminKey() (key, hash string) {
 	return key, HashAdminKey(key)
 }
 
+// RandomName is a name nobody can guess, for a counter created without one (Abacus' /create/):
+// namespace and key 128 random bits each, base64url (22 characters, all valid in a name).
+func RandomName() Name {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return Name{Namespace: base64.RawURLEncoding.EncodeToString(b[:16]), Key: base64.RawURLEncoding.EncodeToString(b[16:])}
+}
+
 // HashAdminKey is how a presented admin key is compared with the stored one: hex SHA-256. The key
 // is 256 random bits, so a plain hash is enough; no salt or slow hash is needed.
 func HashAdminKey(key string) string {

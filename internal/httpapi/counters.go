@@ -233,6 +233,11 @@ func handleHit(d CounterDeps, m *Metrics) http.Handler {
 			writeAPIError(w, err)
 			return
 		}
+		callback, err := callbackOf(r)
+		if err != nil {
+			writeAPIError(w, err)
+			return
+		}
 		if r.Method == http.MethodHead {
 			setBodyHeaders(w.Header(), formatJSON.contentType())
 			w.WriteHeader(http.StatusOK)
@@ -243,21 +248,26 @@ func handleHit(d CounterDeps, m *Metrics) http.Handler {
 			writeAPIError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, valueAnswer{Value: n.Total})
+		answer(w, http.StatusOK, callback, valueAnswer{Value: n.Total})
 	})
 }
 
-// handleRead answers a counter read (get, info) with what answer makes of it.
-func handleRead(d CounterDeps, m *Metrics, answer func(counter.Info) any) http.Handler {
+// handleRead answers a counter read (get, info) with what render makes of it.
+func handleRead(d CounterDeps, m *Metrics, render func(counter.Info) any) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		allowCORS(w)
+		callback, err := callbackOf(r)
+		if err != nil {
+			writeAPIError(w, err)
+			return
+		}
 		info, err := d.get(r)
 		if err != nil {
 			m.limitedOrFailed("get", err)
 			writeAPIError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, answer(info))
+		answer(w, http.StatusOK, callback, render(info))
 	})
 }
 
@@ -286,11 +296,28 @@ func (d CounterDeps) get(r *http.Request) (counter.Info, error) {
 	return d.Counters.Get(r.Context(), name, d.clientOf(r))
 }
 
-func handleCreate(d CounterDeps, m *Metrics) http.Handler {
+// handleCreate creates the counter the path names; with random, one with a random name
+// (counter.RandomName), as Abacus' /create/ does. GET does the same as POST, for CountAPI's and Abacus'
+// clients, which create with GET (docs/api.md).
+func handleCreate(d CounterDeps, m *Metrics, random bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name, err := nameFrom(r)
+		var name counter.Name
+		var err error
+		if random {
+			name = counter.RandomName()
+		} else if name, err = nameFrom(r); err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		callback, err := callbackOf(r)
 		if err != nil {
 			writeAPIError(w, err)
+			return
+		}
+		if r.Method == http.MethodHead {
+			// HEAD comes with GET and must change nothing: the headers only, like /hit's HEAD.
+			setBodyHeaders(w.Header(), formatJSON.contentType())
+			w.WriteHeader(http.StatusOK)
 			return
 		}
 		zero := int64(0)
@@ -309,7 +336,7 @@ func handleCreate(d CounterDeps, m *Metrics) http.Handler {
 			writeAPIError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, createdAnswer{Namespace: name.Namespace, Key: name.Key, Value: initial, AdminKey: key})
+		answer(w, http.StatusCreated, callback, createdAnswer{Namespace: name.Namespace, Key: name.Key, Value: initial, AdminKey: key})
 	})
 }
 

@@ -36,6 +36,9 @@ type counterOptions struct {
 	trustedProxies                                                string
 	camoNetworks                                                  []netip.Prefix
 	now                                                           func() time.Time // nil: time.Now
+	// live caps the streams (its Feed is the test's Redis); streams are GET /stream's settings.
+	live    counter.LiveConfig
+	streams StreamDeps
 }
 
 // testVisitorKey is the visitor key of the test servers: fixed, so that the HyperLogLog figures
@@ -68,6 +71,8 @@ func newCounterServer(t *testing.T, o counterOptions) *testServer {
 		Reads:         ratelimit.NewLocal("reads", o.readLimit, time.Hour, o.now).Limiter(),
 	}
 	ts := &testServer{redis: rs, metrics: NewMetrics("test-version"), drain: make(chan struct{}), logs: new(lockedBuffer)}
+	o.live.Feed = store.Live(slog.New(slog.DiscardHandler))
+	o.streams.Live = counter.NewLive(o.live)
 	ts.serve(t, Deps{
 		Visits:   counter.VisitCounter{Counter: counter.NewCoalescer(store, 4, 2*time.Second), Limits: limits},
 		Pinger:   store,
@@ -83,6 +88,7 @@ func newCounterServer(t *testing.T, o counterOptions) *testServer {
 			Clients:       counter.ClientRules{Proxies: trusted, IPv6Prefix: 64, CamoNetworks: camoNetworks},
 			OperatorToken: testOperatorToken,
 		},
+		Streams: o.streams,
 	})
 	return ts
 }
@@ -139,7 +145,7 @@ func TestCounterRoutes(t *testing.T) {
 		{"GET", "/get/site/o", nil, 400, invalidKey},
 		{"GET", "/hit/site/one%2Fx", nil, 400, `"code":"invalid"`},
 		{"POST", "/hit/site/one", nil, 405, ``},
-		{"GET", "/create/site/three", nil, 405, ``},
+		{"GET", "/set/site/one?value=3", nil, 405, ``},
 
 		// Create.
 		{"POST", "/create/site/two", nil, 409, `"code":"conflict"`},

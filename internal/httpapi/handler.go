@@ -28,6 +28,8 @@ type Deps struct {
 	Drain <-chan struct{}
 	// Named serves the named counters (docs/api.md).
 	Named CounterDeps
+	// Streams serves GET /stream, the counters' live values.
+	Streams StreamDeps
 }
 
 // NewHandler returns the public HTTP handler: its routes inside request-id, logging, metrics

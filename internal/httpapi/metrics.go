@@ -25,6 +25,7 @@ type Metrics struct {
 	hits        prometheus.Counter
 	uncounted   prometheus.Counter
 	rateLimited *prometheus.CounterVec
+	streams     *prometheus.GaugeVec
 }
 
 // NewMetrics registers hitcounter's metrics, plus the Go runtime and process collectors.
@@ -59,8 +60,12 @@ func NewMetrics(version string) *Metrics {
 		}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hitcounter_rate_limited_total",
-			Help: "Requests refused with 429 by the service, by limit (hits, creates, creates_per_day, reads).",
+			Help: "Requests refused with 429 by the service, by limit (hits, creates, creates_per_day, reads, streams).",
 		}, []string{"limit"}),
+		streams: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hitcounter_http_streams_open",
+			Help: "Event streams open right now, by route pattern.",
+		}, []string{"route"}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "hitcounter_build_info",
@@ -72,7 +77,7 @@ func NewMetrics(version string) *Metrics {
 		Name: "hitcounter_http_requests_in_flight",
 		Help: "Requests being served right now; what a drain waits for.",
 	}, func() float64 { return float64(m.inFlight.Load()) })
-	reg.MustRegister(m.requests, inFlight, m.duration, m.redisErrors, m.visits, m.hits, m.uncounted, m.rateLimited, buildInfo,
+	reg.MustRegister(m.requests, inFlight, m.duration, m.redisErrors, m.visits, m.hits, m.uncounted, m.rateLimited, m.streams, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

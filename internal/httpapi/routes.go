@@ -3,6 +3,7 @@ package httpapi
 import (
 	_ "embed"
 	"net/http"
+	"strings"
 )
 
 type route struct {
@@ -27,7 +28,14 @@ func publicRoutes(d Deps) []route {
 		{"GET /hit/{namespace}/{key}", handleHit(c, m)},
 		{"GET /get/{namespace}/{key}", handleRead(c, m, getAnswer)},
 		{"GET /info/{namespace}/{key}", handleRead(c, m, infoAnswerOf)},
-		{"POST /create/{namespace}/{key}", handleCreate(c, m)},
+		{"POST /create/{namespace}/{key}", handleCreate(c, m, false)},
+		// CountAPI's and Abacus' clients create with GET; without a name, a random one.
+		{"GET /create/{namespace}/{key}", handleCreate(c, m, false)},
+		{"POST /create", handleCreate(c, m, true)},
+		{"GET /create", handleCreate(c, m, true)},
+		{"POST /create/{$}", handleCreate(c, m, true)},
+		{"GET /create/{$}", handleCreate(c, m, true)},
+		{"GET /stream/{namespace}/{key}", handleStream(c, d.Streams, d.Drain, m)},
 		{"POST /set/{namespace}/{key}", handleChange(c, m, "set")},
 		{"POST /update/{namespace}/{key}", handleChange(c, m, "update")},
 		{"POST /reset/{namespace}/{key}", handleChange(c, m, "reset")},
@@ -92,7 +100,8 @@ func routeLabel(pattern string) string {
 	}
 	for i := 0; i < len(pattern); i++ {
 		if pattern[i] == ' ' {
-			return pattern[i+1:]
+			// "/create/{$}" is the path "/create/", as openapi.json names it.
+			return strings.TrimSuffix(pattern[i+1:], "{$}")
 		}
 	}
 	return pattern

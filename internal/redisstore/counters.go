@@ -31,7 +31,8 @@ func CounterKey(n counter.Name) string {
 	return counterPrefix + "{" + n.Namespace + "/" + n.Key + "}"
 }
 
-// The scripts. Each runs atomically on one key (one slot); none is ever sent twice for one call
+// The scripts. Those that change a value publish it on the counter's live channel (live.go).
+// Each runs atomically on one key (one slot); none is ever sent twice for one call
 // (the client does not retry), so none is applied twice. Values go back as the strings HGET
 // reads, never through a Lua number: those are doubles, exact only up to 2^53, and a counter
 // may be set anywhere in 64 bits. Reply codes of the checking scripts:
@@ -65,6 +66,7 @@ if ARGV[3] == '' then
 else
 	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2], 'a', ARGV[3])
 end
+redis.call('SPUBLISH', KEYS[1] .. ':live', ARGV[1])
 return 0`, true)
 
 // changeScript checks the caller against the admin key (ARGV[1]: its hash, or "" for the
@@ -90,7 +92,9 @@ elseif ARGV[2] == 'settings' then
 	if ARGV[4] ~= '0' then redis.call('HSET', KEYS[1], 'w', ARGV[4]) end
 	if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'cb', '1') end
 end
-return {0, redis.call('HGET', KEYS[1], 'v')}`, true)
+local v = redis.call('HGET', KEYS[1], 'v')
+if ARGV[2] == 'set' or ARGV[2] == 'add' then redis.call('SPUBLISH', KEYS[1] .. ':live', v) end
+return {0, v}`, true)
 
 // restoreBody makes the counter exactly {v, t, a}: 0 created, 1 updated, 2 unchanged; 3 when it
 // does not exist and ARGV[4] is not 1 (nothing written). One write, except when an admin key is
@@ -106,6 +110,7 @@ if ARGV[3] == '' then
 else
 	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2], 'a', ARGV[3])
 end
+redis.call('SPUBLISH', KEYS[1] .. ':live', ARGV[1])
 if cur[1] then return 1 end
 return 0`
 
@@ -485,6 +490,10 @@ func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth
 			return classify(ctx, err)
 		}
 	}
+	// Live streams of the counter end (live.go). After the DEL, on another command: a hit
+	// between the two publishes a value that the deletion then follows, never the reverse.
+	// The deletion stands whether or not this reaches them: a failure here fails nothing.
+	_ = c.Do(ctx, c.B().Spublish().Channel(LiveChannel(name)).Message(liveDeleted).Build()).Error()
 	return nil
 }
 

@@ -170,6 +170,7 @@ for c = 1, tonumber(ARGV[1]) do
 		if type(total) == 'number' and (total > 9007199254740991 or total < -9007199254740991) then
 			total = redis.call('HGET', ck, 'v')
 		end
+		if counted > 0 then redis.call('SPUBLISH', ck .. ':live', total) end
 		out[#out + 1] = total
 		out[#out + 1] = today
 		out[#out + 1] = count
