@@ -111,6 +111,11 @@ type ImportResult struct {
 	Created   int `json:"created"`
 	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`
+	// The days of history the import brought (import.go): set, already so, and skipped for
+	// being older than the history the store keeps.
+	Days          int `json:"days"`
+	DaysUnchanged int `json:"days_unchanged"`
+	DaysSkipped   int `json:"days_skipped"`
 }
 
 // Auth is who asks to change a counter: the holder of an admin key (as its hash), or the
@@ -149,6 +154,9 @@ type Store interface {
 	Export(ctx context.Context, each func(Info) error) error
 	// Restore makes each counter exactly as given, creating it if missing (within limit).
 	Restore(ctx context.Context, infos []Info, limit int64) (ImportResult, error)
+	// RestoreDays sets each day's hits (all without a visitor) of an existing counter, as of
+	// at: a day older than the history kept is skipped; ENOTFOUND if there is no counter.
+	RestoreDays(ctx context.Context, name Name, days []DayCount, at time.Time) (DaysResult, error)
 }
 
 // Pseudonyms name a client without its address, for what the store keeps about it.
