@@ -112,10 +112,11 @@ type ImportResult struct {
 	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`
 	// The days of history the import brought (import.go): set, already so, and skipped for
-	// being older than the history the store keeps.
-	Days          int `json:"days"`
-	DaysUnchanged int `json:"days_unchanged"`
-	DaysSkipped   int `json:"days_skipped"`
+	// being older than the history the store keeps. Absent from an answer when 0, which keeps
+	// the answer to an import without history as it was.
+	Days          int `json:"days,omitempty"`
+	DaysUnchanged int `json:"days_unchanged,omitempty"`
+	DaysSkipped   int `json:"days_skipped,omitempty"`
 }
 
 // Auth is who asks to change a counter: the holder of an admin key (as its hash), or the
