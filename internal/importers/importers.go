@@ -57,6 +57,8 @@ type Options struct {
 	Name counter.Name
 	// Site is the host a GoatCounter export's paths are on.
 	Site string
+	// MaxInput bounds the input (0: MaxInput).
+	MaxInput int
 }
 
 // LineError is a record refused: its line in the input and why.
@@ -80,14 +82,17 @@ func lineErr(line int, format string, args ...any) error {
 // about this, and everything is read and checked before anything is sent.
 const MaxInput = 256 << 20
 
-// readAll reads r up to MaxInput, refusing more rather than importing part of it.
-func readAll(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxInput+1))
+// readAll reads r up to limit (0: MaxInput), refusing more rather than importing part of it.
+func readAll(r io.Reader, limit int) ([]byte, error) {
+	if limit <= 0 {
+		limit = MaxInput
+	}
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > MaxInput {
-		return nil, counter.Errorf(counter.EINVALID, nil, "the input is larger than %d MiB", MaxInput>>20)
+	if len(b) > limit {
+		return nil, counter.Errorf(counter.EINVALID, nil, "the input is larger than %d bytes", limit)
 	}
 	return b, nil
 }
@@ -146,7 +151,7 @@ var Formats = []string{"hitcounter", "hits.sh", "seeyoufarm", "moe-counter", "ko
 
 // Parse reads input in format (all but abacus, which Abacus reads from an instance).
 func Parse(format string, input io.Reader, opt Options) (Parsed, error) {
-	b, err := readAll(input)
+	b, err := readAll(input, opt.MaxInput)
 	if err != nil {
 		return Parsed{}, err
 	}

@@ -156,8 +156,8 @@ func TestBadRecords(t *testing.T) {
 
 // Everything an importer reads is bounded: a larger input is refused, never read in part.
 func TestInputBound(t *testing.T) {
-	big := strings.NewReader(strings.Repeat(" ", MaxInput+1))
-	if _, err := Parse("moe-counter", big, Options{Namespace: "moe", Now: now}); err == nil || !strings.Contains(err.Error(), "larger than") {
+	big := strings.NewReader(strings.Repeat(" ", 1001))
+	if _, err := Parse("moe-counter", big, Options{Namespace: "moe", Now: now, MaxInput: 1000}); err == nil || !strings.Contains(err.Error(), "larger than 1000 bytes") {
 		t.Fatalf("an input over the bound: %v", err)
 	}
 }

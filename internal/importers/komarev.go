@@ -114,7 +114,7 @@ func KomarevDir(fsys fs.FS, opt Options) (Parsed, error) {
 			if file == "" {
 				continue
 			}
-			b, err := readFile(fsys, file)
+			b, err := readFile(fsys, file, opt.MaxInput)
 			if err != nil {
 				return Parsed{}, err
 			}
@@ -140,11 +140,11 @@ func KomarevDir(fsys fs.FS, opt Options) (Parsed, error) {
 	return check(p, opt.Now)
 }
 
-func readFile(fsys fs.FS, name string) ([]byte, error) {
+func readFile(fsys fs.FS, name string, limit int) ([]byte, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return readAll(f)
+	return readAll(f, limit)
 }
