@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "export":
 		return exportCommand(ctx, args[2:], getenv, stdout)
 	case "import":
-		return importCommand(ctx, args[2:], getenv, stdin, stdout)
+		return importCommand(ctx, args[2:], getenv, stdin, stdout, stderr)
 	case "admin-key":
 		return adminKeyCommand(ctx, args[2:], getenv, stdout)
 	case "version", "-version", "--version":
