@@ -157,3 +157,124 @@ func TestImportFromEachFormat(t *testing.T) {
 		t.Errorf("hits.sh's days in /stats = %v, want %v", got, want)
 	}
 }
+
+// A dry run reads and checks everything and sends nothing; a bad record stops the import with
+// its line before anything is sent, so the good records before it are not applied either.
+func TestImportDryRunAndBadRecord(t *testing.T) {
+	im := startForImport(t)
+	csv := "url,total,today\nhttps://github.com/a/first-repo,120,4\nhttps://github.com/a/second-repo,80\n"
+	out, err := im.run(csv, "--from", "seeyoufarm", "--dry-run", "-")
+	wantOut := "github.com/a.first-repo total=120 days=1 (" + time.Now().UTC().Format(time.DateOnly) + " to " + time.Now().UTC().Format(time.DateOnly) + ") from \"https://github.com/a/first-repo\"\n" +
+		"github.com/a.second-repo total=80 from \"https://github.com/a/second-repo\"\n" +
+		"dry run: 2 counters, 1 days of history; nothing was sent\n"
+	if err != nil || out != wantOut {
+		t.Fatalf("dry run = %q, %v; want %q", out, err, wantOut)
+	}
+	if status, _, _ := get(t, im.in.base+"/get/github.com/a.first-repo"); status != 404 {
+		t.Fatalf("after a dry run the counter answers %d, want 404 (nothing sent)", status)
+	}
+
+	bad := csv + "https://github.com/a/third-repo,many\n"
+	out, err = im.run(bad, "--from", "seeyoufarm", "-")
+	if err == nil || !strings.Contains(err.Error(), "line 4: seeyoufarm: total \"many\"") || !strings.Contains(err.Error(), "nothing was imported") || out != "" {
+		t.Fatalf("import with a bad line 4 = %q, %v; want an error naming line 4 and nothing imported", out, err)
+	}
+	if status, _, _ := get(t, im.in.base+"/get/github.com/a.first-repo"); status != 404 {
+		t.Fatalf("a refused import applied line 2: %d", status)
+	}
+}
+
+// A URL source: downloaded within its timeout and size bound; hits.sh's answer URL names the
+// counter.
+func TestImportFromURL(t *testing.T) {
+	im := startForImport(t)
+	page := fmt.Sprintf(`{"total":12,"items":[{"data":[{"day":%q,"value":5}]}]}`, time.Now().UTC().Format(time.DateOnly))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/urns/github.com/owner/some-repo":
+			fmt.Fprint(w, page)
+		case "/slow":
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	out, err := im.run("", "--from", "hits.sh", srv.URL+"/api/urns/github.com/owner/some-repo")
+	if err != nil || !strings.Contains(out, "1 created, 0 updated, 0 unchanged; days: 1 set") {
+		t.Fatalf("import of a hits.sh URL = %q, %v", out, err)
+	}
+	if status, body, _ := get(t, im.in.base+"/get/github.com/owner.some-repo"); status != 200 || strings.TrimSpace(body) != `{"value":12}` {
+		t.Fatalf("the counter named by the URL: %d %q", status, body)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--from", "hits.sh", "--name", "a-site/a-page", srv.URL + "/missing"}, "404 Not Found"},
+		{[]string{"--from", "hits.sh", "--name", "a-site/a-page", "--timeout", "200ms", srv.URL + "/slow"}, "context deadline exceeded"},
+	} {
+		start := time.Now()
+		if _, err := im.run("", tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("import %v: %v, want an error with %q", tt.args, err, tt.want)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Errorf("import %v took %v", tt.args, time.Since(start))
+		}
+	}
+}
+
+// A wrong command line is a usage error (exit status 2) with what to do.
+func TestImportUsage(t *testing.T) {
+	im := importer{in: &instance{port: 1}, token: "/nonexistent"}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dry-run", "file"}, "need --from FORMAT"},
+		{[]string{"--from", "abacus", "list.txt"}, "--base-url is required"},
+		{[]string{"--from", "seeyoufarm", "a", "b"}, "one source at most"},
+		{[]string{"--from", "seeyoufarm", "--timeout", "-1s", "a"}, "--timeout"},
+		{[]string{"--from", "hits.sh", "--name", "x/y", "a"}, "--name: namespace \"x\" is invalid"},
+		{[]string{"--from", "seeyoufarm", "/nonexistent/file.csv"}, "no such file"},
+		{[]string{"--bogus"}, "flag provided but not defined"},
+	} {
+		_, err := im.run("", tt.args...)
+		if exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("import %v: %v (exit %d), want a usage error with %q", tt.args, err, exitCode(err), tt.want)
+		}
+	}
+	if _, err := im.run("", "--from", "nonsense", "-"); err == nil || !strings.Contains(err.Error(), `unknown format "nonsense"`) {
+		t.Errorf("an unknown format: %v", err)
+	}
+}
+
+// The progress bar redraws in place, at most every progressEvery, and ends its line.
+func TestProgressBar(t *testing.T) {
+	var out bytes.Buffer
+	clock := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	bar := newBar(&out, "sending", 4, func() time.Time { return clock })
+	bar.add(1)
+	bar.add(1) // within progressEvery: not drawn
+	clock = clock.Add(progressEvery)
+	bar.add(1)
+	bar.add(1) // the last: drawn however soon
+	bar.done()
+	want := "\rsending [#######.......................]  25% 1/4" +
+		"\rsending [######################........]  75% 3/4" +
+		"\rsending [##############################] 100% 4/4" +
+		"\rsending [##############################] 100% 4/4\n"
+	if out.String() != want {
+		t.Errorf("bar drew %q, want %q", out.String(), want)
+	}
+	var nilBar *progress // stderr not a terminal
+	nilBar.add(1)
+	nilBar.set(1, 2)
+	nilBar.done()
+	if newProgress(&out, "x", 1) != nil {
+		t.Error("a bar on a buffer, which is not a terminal")
+	}
+}
