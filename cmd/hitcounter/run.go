@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, version)
 		return nil
 	case "help", "-h", "-help", "--help":
-		fmt.Fprintln(stdout, "usage: hitcounter [serve | healthcheck [-live] | export | import [FILE] | admin-key NS/KEY | version]; configuration from environment variables, see README")
+		fmt.Fprintln(stdout, "usage: hitcounter [serve | healthcheck [-live] | export | import [FILE] | import --from FORMAT FILE|URL | admin-key NS/KEY | version]; configuration from environment variables, see README")
 		return nil
 	}
 	return usageError{fmt.Errorf("unknown command %q (want serve, healthcheck, export, import, admin-key or version)", cmd)}
