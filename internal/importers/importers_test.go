@@ -18,14 +18,6 @@ import (
 
 var now = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 
-func date(s string) time.Time {
-	d, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		panic(err)
-	}
-	return d
-}
-
 func name(ns, key string) counter.Name { return counter.Name{Namespace: ns, Key: key} }
 
 // summary is a record as the tests compare it: name, total, created, days (date=hits).
