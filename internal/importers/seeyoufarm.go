@@ -30,7 +30,6 @@ func Seeyoufarm(b []byte, opt Options) (Parsed, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -38,6 +37,7 @@ func Seeyoufarm(b []byte, opt Options) (Parsed, error) {
 			}
 			return Parsed{}, err
 		}
+		line, _ := r.FieldPos(0) // only after a row was read: FieldPos panics otherwise
 		if row == 0 && len(fields) >= 2 && strings.EqualFold(fields[0], "url") {
 			continue // the header
 		}
