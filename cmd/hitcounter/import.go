@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -30,6 +30,10 @@ flags:
   --base-url URL     abacus: the instance to read (FILE lists namespace/key, one a line)
   --concurrency N    abacus: requests at once (default 4, at most 32)
   --timeout D        a URL source's download and each abacus request (default 30s)`
+
+// importMemoryLimit is the import's soft memory limit (GOMEMLIMIT overrides it): the web
+// container has 64 MiB, and the server's share stays free.
+const importMemoryLimit = 24 << 20
 
 // importFlags are the import subcommand's command line.
 type importFlags struct {
@@ -85,6 +89,11 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	if f.from == "" {
 		return restoreExport(ctx, f.source, getenv, stdin, stdout)
 	}
+	if getenv("GOMEMLIMIT") == "" {
+		// The import runs in the web container, under its memory limit beside the server: the
+		// collector works harder rather than let garbage take the server's room.
+		debug.SetMemoryLimit(importMemoryLimit)
+	}
 	parsed, err := readSource(ctx, f, stdin, stderr)
 	if err != nil {
 		var le *importers.LineError
@@ -93,15 +102,8 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 		}
 		return fmt.Errorf("import --from %s: %w; nothing was imported", f.from, err)
 	}
-	var body bytes.Buffer
 	days := 0
 	for _, r := range parsed.Records {
-		line, err := importers.Line(r)
-		if err != nil {
-			return err
-		}
-		body.Write(line)
-		body.WriteByte('\n')
 		days += len(r.Days)
 	}
 	if f.dryRun {
@@ -113,12 +115,26 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	}
 	ctx, cancel := context.WithTimeout(ctx, operatorTransferTimeout)
 	defer cancel()
-	var in io.Reader = &body
+	// The lines are written as they are sent, not first into a buffer: the records are what
+	// the import holds (a pipe's writer ends when the request is over, read or not).
+	body, lines := io.Pipe()
 	bar := newProgress(stderr, "sending", len(parsed.Records))
-	if bar != nil {
-		in = &lineCounter{r: &body, each: bar.add}
-	}
-	resp, err := operatorRequest(ctx, getenv, http.MethodPost, "/admin/import", in)
+	go func() {
+		for _, r := range parsed.Records {
+			line, err := importers.Line(r)
+			if err == nil {
+				_, err = lines.Write(append(line, '\n'))
+			}
+			if err != nil {
+				lines.CloseWithError(err)
+				return
+			}
+			bar.add(1)
+		}
+		lines.Close()
+	}()
+	resp, err := operatorRequest(ctx, getenv, http.MethodPost, "/admin/import", body)
+	body.Close()
 	bar.done()
 	if err != nil {
 		return err
@@ -249,7 +265,7 @@ func readSource(ctx context.Context, f importFlags, stdin io.Reader, stderr io.W
 	if f.from != "abacus" {
 		return importers.Parse(f.from, input, opt)
 	}
-	list, err := io.ReadAll(io.LimitReader(input, importers.MaxInput))
+	list, err := importers.ReadAll(input, 0)
 	if err != nil {
 		return importers.Parsed{}, err
 	}
@@ -261,33 +277,31 @@ func readSource(ctx context.Context, f importFlags, stdin io.Reader, stderr io.W
 	return importers.Abacus(ctx, list, in)
 }
 
-// openSource opens stdin ("" or "-"), an http(s) URL (downloaded within timeout and
-// importers.MaxInput) or a file.
+// openSource opens stdin ("" or "-"), an http(s) URL (downloaded within timeout) or a file.
 func openSource(ctx context.Context, source string, timeout time.Duration, stdin io.Reader) (io.ReadCloser, error) {
 	switch {
 	case source == "" || source == "-":
 		return io.NopCloser(stdin), nil
 	case strings.HasPrefix(source, "http://") || strings.HasPrefix(source, "https://"):
+		// Read as it is parsed (the importer bounds its size); the timeout covers the whole
+		// download, so a server that sends slowly cannot hold the import open.
 		ctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, source, nil)
 		if err != nil {
+			cancel()
 			return nil, usageError{fmt.Errorf("import: %w", err)}
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
+			cancel()
 			return nil, fmt.Errorf("downloading the source: %w", err)
 		}
-		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			cancel()
 			return nil, fmt.Errorf("downloading the source: %s", resp.Status)
 		}
-		// One byte over the bound, so that the importer refuses it rather than reading part.
-		b, err := io.ReadAll(io.LimitReader(resp.Body, importers.MaxInput+1))
-		if err != nil {
-			return nil, fmt.Errorf("downloading the source: %w", err)
-		}
-		return io.NopCloser(bytes.NewReader(b)), nil
+		return download{ReadCloser: resp.Body, cancel: cancel}, nil
 	}
 	fi, err := os.Stat(source)
 	if err != nil {
@@ -301,4 +315,16 @@ func openSource(ctx context.Context, source string, timeout time.Duration, stdin
 		return nil, usageError{fmt.Errorf("import: %w", err)}
 	}
 	return file, nil
+}
+
+// download is a URL source's body; closing it ends its timeout too.
+type download struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (d download) Close() error {
+	err := d.ReadCloser.Close()
+	d.cancel()
+	return err
 }

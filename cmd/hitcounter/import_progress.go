@@ -93,17 +93,3 @@ func (p *progress) draw(force bool) {
 	}
 	fmt.Fprintf(p.w, "\r%s [%s%s] %3d%% %d/%d", p.label, strings.Repeat("#", filled), strings.Repeat(".", width-filled), pct, p.now, p.total)
 }
-
-// lineCounter tells each how many lines (records) of r were read.
-type lineCounter struct {
-	r    io.Reader
-	each func(lines int)
-}
-
-func (l *lineCounter) Read(b []byte) (int, error) {
-	n, err := l.r.Read(b)
-	if n > 0 {
-		l.each(strings.Count(string(b[:n]), "\n"))
-	}
-	return n, err
-}

@@ -1,7 +1,6 @@
 package importers
 
 import (
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"io"
@@ -19,11 +18,11 @@ import (
 // counted per path and UTC day: each path is a counter with its total, days and first view. The
 // export has no host, so the paths are named as the seeyoufarm badge names the page
 // https://SITE/PATH (counter.SeeyoufarmName, SITE from opt.Site): the namespace is the site.
-func GoatCounter(b []byte, opt Options) (Parsed, error) {
+func GoatCounter(in io.Reader, opt Options) (Parsed, error) {
 	if opt.Site == "" {
 		return Parsed{}, counter.Errorf(counter.EINVALID, nil, "goatcounter: the export has paths, not a site: give the site's host (--site example.com)")
 	}
-	r := csv.NewReader(bytes.NewReader(b))
+	r := csv.NewReader(in)
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
@@ -33,9 +34,9 @@ const maxLine = 192 << 10
 
 // Hitcounter reads hitcounter's export (hitcounter export, GET /admin/export): one counter a
 // line, restored exactly as it is, admin key and created time included.
-func Hitcounter(b []byte, opt Options) (Parsed, error) {
+func Hitcounter(in io.Reader, opt Options) (Parsed, error) {
 	var p Parsed
-	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 4<<10), maxLine)
 	line := 0
 	for sc.Scan() {

@@ -82,19 +82,48 @@ func lineErr(line int, format string, args ...any) error {
 // about this, and everything is read and checked before anything is sent.
 const MaxInput = 256 << 20
 
-// readAll reads r up to limit (0: MaxInput), refusing more rather than importing part of it.
-func readAll(r io.Reader, limit int) ([]byte, error) {
-	if limit <= 0 {
-		limit = MaxInput
+// ReadAll reads r whole, refusing more than max bytes (0: MaxInput) rather than reading part.
+func ReadAll(r io.Reader, max int) ([]byte, error) {
+	in := &bounded{r: r, left: int64(limit(max))}
+	b, err := io.ReadAll(in)
+	if in.err != nil {
+		return nil, in.err
 	}
-	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return nil, err
+	return b, err
+}
+
+func limit(max int) int {
+	if max <= 0 {
+		return MaxInput
 	}
-	if len(b) > limit {
-		return nil, counter.Errorf(counter.EINVALID, nil, "the input is larger than %d bytes", limit)
+	return max
+}
+
+// bounded reads r, and fails rather than stops short past left bytes: an input over the bound
+// is refused, never imported in part.
+type bounded struct {
+	r     io.Reader
+	left  int64
+	total int64
+	err   error // set once the input went past the bound
+}
+
+func (b *bounded) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		var one [1]byte
+		if n, err := b.r.Read(one[:]); n == 0 {
+			return 0, err
+		}
+		b.err = counter.Errorf(counter.EINVALID, nil, "the input is larger than %d bytes", b.total)
+		return 0, b.err
 	}
-	return b, nil
+	if b.total == 0 {
+		b.total = b.left
+	}
+	p = p[:min(int64(len(p)), b.left)]
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 // lineAt is the line of byte offset off in b, skipping the white space that precedes a JSON
@@ -150,27 +179,40 @@ func check(p Parsed, now time.Time) (Parsed, error) {
 var Formats = []string{"hitcounter", "hits.sh", "seeyoufarm", "moe-counter", "komarev", "goatcounter", "abacus"}
 
 // Parse reads input in format (all but abacus, which Abacus reads from an instance).
+//
+// The formats that come in rows are read as a stream, never whole: the import runs in the web
+// container, beside the server and within its memory limit, and what it keeps is the records
+// (a GoatCounter export of millions of pageviews is a few counters). The JSON formats, a page
+// or a list of names, are read whole.
 func Parse(format string, input io.Reader, opt Options) (Parsed, error) {
-	b, err := readAll(input, opt.MaxInput)
-	if err != nil {
-		return Parsed{}, err
-	}
+	in := &bounded{r: input, left: int64(limit(opt.MaxInput))}
 	var p Parsed
+	var err error
 	switch format {
 	case "hitcounter":
-		p, err = Hitcounter(b, opt)
-	case "hits.sh":
-		p, err = HitsSh(b, opt)
+		p, err = Hitcounter(in, opt)
 	case "seeyoufarm":
-		p, err = Seeyoufarm(b, opt)
-	case "moe-counter":
-		p, err = Moe(b, opt)
+		p, err = Seeyoufarm(in, opt)
 	case "komarev":
-		p, err = Komarev(b, opt)
+		p, err = Komarev(in, opt)
 	case "goatcounter":
-		p, err = GoatCounter(b, opt)
+		p, err = GoatCounter(in, opt)
+	case "hits.sh", "moe-counter":
+		var b []byte
+		if b, err = io.ReadAll(in); err != nil {
+			return Parsed{}, err // in.err, when it is the bound
+		}
+		if format == "hits.sh" {
+			p, err = HitsSh(b, opt)
+		} else {
+			p, err = Moe(b, opt)
+		}
 	default:
 		return Parsed{}, counter.Errorf(counter.EINVALID, nil, "unknown format %q (want one of %s)", format, strings.Join(Formats, ", "))
+	}
+	if in.err != nil {
+		// Before whatever the parser made of the input's cut-off end.
+		return Parsed{}, in.err
 	}
 	if err != nil {
 		return Parsed{}, err

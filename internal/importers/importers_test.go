@@ -148,9 +148,25 @@ func TestBadRecords(t *testing.T) {
 
 // Everything an importer reads is bounded: a larger input is refused, never read in part.
 func TestInputBound(t *testing.T) {
-	big := strings.NewReader(strings.Repeat(" ", 1001))
-	if _, err := Parse("moe-counter", big, Options{Namespace: "moe", Now: now, MaxInput: 1000}); err == nil || !strings.Contains(err.Error(), "larger than 1000 bytes") {
-		t.Fatalf("an input over the bound: %v", err)
+	for _, tt := range []struct{ format, row string }{
+		{"moe-counter", " "}, {"hits.sh", " "},
+		{"seeyoufarm", "https://a.com/page,1\n"},
+		{"goatcounter", "/,Home,false,,,,s,0,,,,,true,2026-12-01T00:00:00Z\n"},
+		{"komarev", "2026-12-01T00:00:00.000+00:00\n"},
+		{"hitcounter", `{"namespace":"my-site","key":"visits","value":1,"created":"2026-11-26T07:00:00Z"}` + "\n"},
+	} {
+		input := strings.Repeat(tt.row, 2000/len(tt.row)+1)
+		if tt.format == "goatcounter" {
+			input = "2Path,Title,Event,UserAgent,Browser,System,Session,Bot,Referrer,Referrer scheme,Screen size,Location,FirstVisit,Date\n" + input
+		}
+		opt := Options{Namespace: "moe", Name: name("a.com", "page"), Site: "a.com", Now: now, MaxInput: 1000}
+		if _, err := Parse(tt.format, strings.NewReader(input), opt); err == nil || !strings.Contains(err.Error(), "larger than 1000 bytes") {
+			t.Errorf("%s: an input over the bound: %v", tt.format, err)
+		}
+		opt.MaxInput = len(input)
+		if _, err := Parse(tt.format, strings.NewReader(input), opt); err != nil && strings.Contains(err.Error(), "larger than") {
+			t.Errorf("%s: an input of exactly the bound: %v", tt.format, err)
+		}
 	}
 }
 

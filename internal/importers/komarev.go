@@ -2,7 +2,8 @@ package importers
 
 import (
 	"bufio"
-	"bytes"
+	"errors"
+	"io"
 	"io/fs"
 	"path"
 	"sort"
@@ -22,30 +23,36 @@ import (
 // Komarev reads one of the two files of one user, opt.Name's counter; which one it is, it
 // tells by its content (one number, or times). The views file gives the total (its lines), the
 // days and the first view as the created time; the count file the total alone.
-func Komarev(b []byte, opt Options) (Parsed, error) {
+func Komarev(in io.Reader, opt Options) (Parsed, error) {
 	if opt.Name == (counter.Name{}) {
 		return Parsed{}, counter.Errorf(counter.EINVALID, nil, "komarev: name the counter (the file's name USER-views gives it, else --name NS/KEY)")
 	}
-	rec, err := komarevRecord(b, opt.Name)
+	rec, err := komarevRecord(in, opt.Name)
 	if err != nil {
 		return Parsed{}, err
 	}
 	return Parsed{Records: []Record{rec}}, nil
 }
 
-func komarevRecord(b []byte, name counter.Name) (Record, error) {
-	trimmed := strings.TrimSpace(string(b))
-	if n, err := strconv.ParseInt(trimmed, 10, 64); err == nil {
-		return Record{Name: name, Total: n, Line: 1}, nil
-	}
+// komarevRecord reads either file as a stream: a views file has a line per view ever.
+func komarevRecord(in io.Reader, name counter.Name) (Record, error) {
 	rec := Record{Name: name, Line: 1}
 	perDay := map[time.Time]int64{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 256), 256)
 	for line := 1; sc.Scan(); line++ {
 		s := strings.TrimSpace(sc.Text())
 		if s == "" {
 			continue
+		}
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil && line == 1 {
+			// A count file: the number, and nothing after it.
+			for sc.Scan() {
+				if strings.TrimSpace(sc.Text()) != "" {
+					return Record{}, lineErr(line+1, "komarev: a count file holds one number")
+				}
+			}
+			return Record{Name: name, Total: n, Line: 1}, sc.Err()
 		}
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
@@ -57,8 +64,10 @@ func komarevRecord(b []byte, name counter.Name) (Record, error) {
 		rec.Total++
 		perDay[t.UTC().Truncate(24*time.Hour)]++
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
 		return Record{}, counter.Errorf(counter.EINVALID, err, "komarev: a line is longer than a view's time")
+	} else if err != nil {
+		return Record{}, err
 	}
 	if rec.Total == 0 {
 		return Record{}, counter.Errorf(counter.EINVALID, errEmpty, "komarev: no views in the file")
@@ -114,11 +123,7 @@ func KomarevDir(fsys fs.FS, opt Options) (Parsed, error) {
 			if file == "" {
 				continue
 			}
-			b, err := readFile(fsys, file, opt.MaxInput)
-			if err != nil {
-				return Parsed{}, err
-			}
-			r, err := komarevRecord(b, name)
+			r, err := readFile(fsys, file, opt.MaxInput, name)
 			if err != nil {
 				return Parsed{}, counter.Errorf(counter.EINVALID, err, "%s: %s", path.Base(file), err.Error())
 			}
@@ -140,11 +145,16 @@ func KomarevDir(fsys fs.FS, opt Options) (Parsed, error) {
 	return check(p, opt.Now)
 }
 
-func readFile(fsys fs.FS, name string, limit int) ([]byte, error) {
-	f, err := fsys.Open(name)
+func readFile(fsys fs.FS, file string, max int, name counter.Name) (Record, error) {
+	f, err := fsys.Open(file)
 	if err != nil {
-		return nil, err
+		return Record{}, err
 	}
 	defer f.Close()
-	return readAll(f, limit)
+	in := &bounded{r: f, left: int64(limit(max))}
+	rec, err := komarevRecord(in, name)
+	if in.err != nil {
+		return Record{}, in.err
+	}
+	return rec, err
 }

@@ -1,7 +1,6 @@
 package importers
 
 import (
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"io"
@@ -18,8 +17,8 @@ import (
 // badges ("today / total"). Each URL names its counter exactly as the seeyoufarm badge path
 // does (counter.SeeyoufarmName), so that the old badge, with only its host changed, shows the
 // old count; today's hits become the history of today.
-func Seeyoufarm(b []byte, opt Options) (Parsed, error) {
-	r := csv.NewReader(bytes.NewReader(b))
+func Seeyoufarm(in io.Reader, opt Options) (Parsed, error) {
+	r := csv.NewReader(in)
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
 	r.Comment = '#'
