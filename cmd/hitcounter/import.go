@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,6 +67,9 @@ func parseImportFlags(args []string) (importFlags, error) {
 	f.source = fs.Arg(0)
 	if f.from == "" && fs.NFlag() > 0 {
 		return f, usageError{fmt.Errorf("import: these flags need --from FORMAT\n%s", importUsage)}
+	}
+	if f.from != "" && !slices.Contains(importers.Formats, f.from) {
+		return f, usageError{fmt.Errorf("import: unknown format %q\n%s", f.from, importUsage)}
 	}
 	if f.from == "abacus" && f.baseURL == "" {
 		return f, usageError{errors.New("import --from abacus: --base-url is required (the instance, e.g. https://abacus.jasoncameron.dev)")}
