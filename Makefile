@@ -19,7 +19,7 @@ export REDIS_SERVER_BIN
 # Each count is about 10 s on a 2-core machine. FUZZTIME=60s (or 1000000x) overrides them all.
 FUZZ_TARGETS := ./internal/httpapi:FuzzNegotiate:80000x ./internal/httpapi:FuzzRequestID:100000x \
 	./internal/httpapi:FuzzHandler:25000x ./internal/httpapi:FuzzVisitEncoders:20000x \
-	./internal/httpapi:FuzzCounterRoutes:20000x ./internal/badge:FuzzRender:60000x \
+	./internal/httpapi:FuzzCounterRoutes:20000x ./internal/badge:FuzzRender:60000x ./internal/badge:FuzzShort:500000x \
 	./internal/httpapi:FuzzClientHeaders:60000x ./internal/config:FuzzLoad:300000x \
 	./internal/importers:FuzzParse:150000x
 

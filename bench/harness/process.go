@@ -465,6 +465,12 @@ func (b *bench) processLevel(ctx context.Context) error {
 		return err
 	}
 
+	// Honest counts (issue #17): their own service and the window row's counters.
+	honestRows, err := b.startHonestRows(ctx, always)
+	if err != nil {
+		return err
+	}
+
 	// Replicas and shards (issue #16): their own Redis deployments, services and counters.
 	scaling, err := b.startScaling(ctx)
 	if err != nil {
@@ -483,6 +489,9 @@ func (b *bench) processLevel(ctx context.Context) error {
 			script: manyKeysScript, redis: always, pid: hitPid},
 		{id: "badge", name: rowBadge, url: hit + strings.TrimPrefix(badgePath(), "/"), levels: levels,
 			count: namedCounter(always, hitNamespace, badgeKey, 1), script: badgeScript, redis: always, pid: hitPid},
+	}
+	rows = append(rows, honestRows...)
+	rows = append(rows, []processRow{
 		{id: "hit1-before15", name: rowHitOneBefore, url: under(hitBefore, hitPath(hitNamespace, 0)), levels: levels,
 			count: namedCounter(always, hitNamespace, 0, 1), script: oneKeyScript, redis: always, pid: hitBeforePid},
 		{id: "hit10k-before15", name: rowHitManyBefore, url: under(hitBefore, hitPath(hitNamespace, 0)), levels: levels,
@@ -498,7 +507,7 @@ func (b *bench) processLevel(ctx context.Context) error {
 		{id: "quiet", name: rowQuiet, url: quiet, levels: levels[:1], count: countAlways},
 		{id: "nopersist", name: rowNoPersist, url: noPersist, levels: levels[:1], count: redisCounter(none, key)},
 		{id: "flask", name: rowFlask, url: flask, levels: levels[:1], count: redisCounter(always, "hits")},
-	}
+	}...)
 	// Replicas and shards (issue #16), after the rows they are compared with.
 	at := slices.IndexFunc(rows, func(r processRow) bool { return r.id == "hit10k-nopersist" })
 	for i, sr := range scalingRows {
@@ -540,9 +549,9 @@ func (b *bench) processLevel(ctx context.Context) error {
 			}
 		}
 	}
-	// The index: the /hit rows' 10,001 counters on both Redis servers, and the badge's on the
-	// persistent one.
-	b.checkIndex(always, hitKeys+2)
+	// The index: the /hit rows' 10,001 counters on both Redis servers, and the badge's and the
+	// window row's 10,000 on the persistent one.
+	b.checkIndex(always, hitKeys+2+hitKeys)
 	b.checkIndex(none, hitKeys+1)
 	for _, base := range []string{hit, hitNone} {
 		b.checkNotLimited(ctx, base)

@@ -198,6 +198,7 @@ func (b *bench) report() error {
 	}
 	b.hitTargets(&m)
 	b.hitBeforeTargets(&m)
+	b.honestTargets(&m)
 	b.scalingTargets(&m)
 	fr := 0.0
 	if flask > 0 {

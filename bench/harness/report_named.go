@@ -179,7 +179,7 @@ func (b *bench) namedSection(m *md, ceiling map[int]float64) {
 
 	b.badgeIntro(m)
 
-	rowsOrder := []string{rowHC, rowHitOne, rowHitMany, rowHitManyNoPersist, rowBadge, rowHitOneBefore, rowHitManyBefore, rowBadgeBefore}
+	rowsOrder := []string{rowHC, rowHitOne, rowHitMany, rowHitManyNoPersist, rowHitVisitors, rowHitWindow, rowBadge, rowHitOneBefore, rowHitManyBefore, rowBadgeBefore}
 	have := false
 	for _, name := range rowsOrder {
 		for _, c := range levels {

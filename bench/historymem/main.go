@@ -97,7 +97,7 @@ func main() {
 				// Pseudonyms are 22 characters of base64url, like the service's.
 				hits[v].Visitor = fmt.Sprintf("%010d%06d%06d", i, day, v)
 			}
-			if _, err := named.Add(ctx, name(i), hits, clock); err != nil {
+			if _, err := named.Add(ctx, name(i), hits, clock, 0); err != nil {
 				log.Fatal(err)
 			}
 		})

@@ -128,6 +128,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	go trusted.Run(bg)
 	go store.WatchMemory(bg, memoryPoll, cfg.CounterLimit, cfg.HistoryDays, logCapacity(log, cfg.CounterLimit, cfg.HistoryDays))
 	go purgeLegacySalts(bg, log, store)
+	go indexNamespaces(bg, log, store)
 
 	namer := ratelimit.Namer(pseudonyms.Limit)
 	limits := &counter.Limits{
@@ -144,7 +145,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		Named: httpapi.CounterDeps{
 			Counters: counter.NewCounters(counter.CountersConfig{
 				Store: store.Named(cfg.HistoryDays), MaxInFlight: maxWritesInFlight, Timeout: cfg.RedisTimeout,
-				CounterLimit: cfg.CounterLimit, Limits: limits, Pseudonyms: pseudonyms,
+				CounterLimit: cfg.CounterLimit, Limits: limits, Pseudonyms: pseudonyms, Owners: pseudonyms,
 			}),
 			Clients: counter.ClientRules{
 				Proxies: trusted, IPv6Prefix: cfg.ClientIPv6Prefix, CamoNetworks: cfg.CamoNetworks,
@@ -242,6 +243,30 @@ func purgeLegacySalts(ctx context.Context, log *slog.Logger, store *redisstore.S
 			return
 		case redisstore.Refused(err):
 			log.Warn("redis: could not remove the visitor salts earlier versions kept (the Redis user needs HSETNX, DEL and BGREWRITEAOF); copies of Redis's files may hold them", "error", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// indexNamespaces puts the counters of earlier versions in their namespaces' lists, once per
+// Redis (redisstore.IndexNamespaces), trying again while Redis does not answer: until it is
+// done, only the operator may claim a namespace.
+func indexNamespaces(ctx context.Context, log *slog.Logger, store *redisstore.Store) {
+	for {
+		indexed, err := store.IndexNamespaces(ctx, time.Now())
+		switch {
+		case err == nil:
+			if indexed {
+				log.Info("redis: every counter is in its namespace's list; namespaces may be claimed")
+			}
+			return
+		case redisstore.Refused(err):
+			log.Warn("redis: could not list the counters of each namespace (the Redis user needs SSCAN, SADD and HSET); only the operator can claim namespaces", "error", err)
 			return
 		}
 		select {

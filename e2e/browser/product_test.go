@@ -289,6 +289,11 @@ func TestBadgesAndPageInBrowser(t *testing.T) {
 			t.Errorf("%s: %d unique visitors today, want %d (the browser and %d user agents)", badges[0].counter, after.Today.Uniques, wantUniques, visitors)
 		}
 	}
+
+	// --- 4. Honest counts: crawlers apart, a time zone, the owner not counted. ---
+	checkHonestCounts(t, b, s, shots)
+	// --- 5. The owner's listing of a claimed namespace. ---
+	checkOwnerListing(t, b, s, shots)
 	t.Logf("whole test: %s", time.Since(began).Round(time.Millisecond))
 }
 

@@ -22,8 +22,10 @@ type parsed struct {
 	inks          []string // the visible <text> elements' fill
 	shadows       []string // the shadow copies
 	fills         []string // the fill of each part's <rect>, in order
-	elements      []string // every element name
-	attrs         []string // every attribute name
+	logos         []drawnLogo
+	textXs        []float64 // the visible <text> elements' x
+	elements      []string  // every element name
+	attrs         []string  // every attribute name
 }
 
 // parseSVG reads svg with encoding/xml, which refuses malformed XML and characters XML 1.0
@@ -64,6 +66,13 @@ func parseSVG(svg []byte) (parsed, error) {
 				if f := attr(tok, "fill"); strings.HasPrefix(f, "#") {
 					p.fills = append(p.fills, f)
 				}
+			case "path":
+				p.logos = append(p.logos, drawnLogo{attr(tok, "transform"), attr(tok, "fill"), attr(tok, "d")})
+			case "text":
+				if attr(tok, "aria-hidden") != "true" {
+					x, _ := strconv.ParseFloat(attr(tok, "x"), 64)
+					p.textXs = append(p.textXs, x)
+				}
 			}
 			stack = append(stack, tok)
 		case xml.EndElement:
@@ -88,6 +97,9 @@ func parseSVG(svg []byte) (parsed, error) {
 	return p, nil
 }
 
+// drawnLogo is a <path>: a logo.
+type drawnLogo struct{ transform, fill, d string }
+
 func attr(el xml.StartElement, name string) string {
 	for _, a := range el.Attr {
 		if a.Name.Local == name {
@@ -100,10 +112,10 @@ func attr(el xml.StartElement, name string) string {
 // The only elements and attributes a badge is made of: anything else in the output (a
 // <script>, an onload=) would be markup that came from a caller's text.
 var (
-	allowedElements = []string{"svg", "title", "linearGradient", "stop", "clipPath", "rect", "g", "text"}
+	allowedElements = []string{"svg", "title", "linearGradient", "stop", "clipPath", "rect", "g", "text", "path"}
 	allowedAttrs    = []string{"xmlns", "width", "height", "role", "aria-label", "id", "x2", "y2", "offset",
 		"stop-color", "stop-opacity", "rx", "clip-path", "x", "y", "fill", "fill-opacity", "text-anchor",
-		"font-family", "font-size", "font-weight", "textLength", "aria-hidden"}
+		"font-family", "font-size", "font-weight", "textLength", "aria-hidden", "transform", "d"}
 )
 
 // checkMarkup fails if the badge holds an element or attribute it is not made of.

@@ -8,20 +8,22 @@ import (
 	"testing"
 )
 
-// FuzzRender: any label, message, colours and style either render a badge that parses as XML,
-// is made only of a badge's elements and attributes, and titles the sanitised texts, or are
-// refused with ErrBadColor or ErrBadStyle. Never a panic.
+// FuzzRender: any label, message, colours, style, logo and logo colour either render a badge
+// that parses as XML, is made only of a badge's elements and attributes, titles the sanitised
+// texts and draws the logo asked for, or are refused with ErrBadColor, ErrBadStyle or
+// ErrBadLogo. Never a panic.
 func FuzzRender(f *testing.F) {
-	f.Add("hits", "1,234", "brightgreen", "", "")
-	f.Add(`"><svg onload=alert(1)>`, "<script>alert(1)</script>", "#fff", "555", "flat-square")
-	f.Add("a\x00b\xff\uFFFE", "]]>&amp;\t\n", "C0FFEE", "grey", "plastic")
-	f.Add("visitors", strings.Repeat("🎉", 200), "", "", "for-the-badge")
-	f.Add("", "", "red\" onload=\"x", "", "social")
-	f.Fuzz(func(t *testing.T, label, message, color, labelColor, style string) {
-		svg, err := Render(Badge{Label: label, Message: message, Color: color, LabelColor: labelColor, Style: style})
+	f.Add("hits", "1,234", "brightgreen", "", "", "", "")
+	f.Add(`"><svg onload=alert(1)>`, "<script>alert(1)</script>", "#fff", "555", "flat-square", "github", "")
+	f.Add("a\x00b\xff\uFFFE", "]]>&amp;\t\n", "C0FFEE", "grey", "plastic", "Docker", "fff")
+	f.Add("visitors", strings.Repeat("🎉", 200), "", "", "for-the-badge", "kubernetes", "326ce5")
+	f.Add("", "", "red\" onload=\"x", "", "social", `go" onload="x`, "red")
+	f.Add("", "12k", "", "", "", "python", "")
+	f.Fuzz(func(t *testing.T, label, message, color, labelColor, style, logo, logoColor string) {
+		svg, err := Render(Badge{Label: label, Message: message, Color: color, LabelColor: labelColor, Style: style, Logo: logo, LogoColor: logoColor})
 		if err != nil {
-			if !errors.Is(err, ErrBadColor) && !errors.Is(err, ErrBadStyle) {
-				t.Fatalf("Render error %v is neither ErrBadColor nor ErrBadStyle", err)
+			if !errors.Is(err, ErrBadColor) && !errors.Is(err, ErrBadStyle) && !errors.Is(err, ErrBadLogo) {
+				t.Fatalf("Render error %v is neither ErrBadColor, ErrBadStyle nor ErrBadLogo", err)
 			}
 			return
 		}
@@ -53,6 +55,10 @@ func FuzzRender(f *testing.F) {
 		}
 		if !slices.Equal(p.texts, texts) || !slices.Equal(p.shadows, texts) && len(p.shadows) > 0 {
 			t.Fatalf("texts %q, shadows %q, want %q", p.texts, p.shadows, texts)
+		}
+		l, ok := LookupLogo(logo)
+		if logo == "" && len(p.logos) != 0 || logo != "" && (!ok || len(p.logos) != 1 || p.logos[0].d != l.Path) {
+			t.Fatalf("logo %q drawn as %+v", logo, p.logos)
 		}
 	})
 }

@@ -24,6 +24,11 @@ type Client struct {
 	// different browsers are told apart as visitors, but one client can be at most AgentBuckets
 	// visitors of a counter a day, whatever user agents it sends.
 	Agent uint8
+	// Bot is a known crawler or link previewer, by its user agent (IsCrawler).
+	Bot bool
+	// Owner is a request that carries the counter owner's "don't count me" mark
+	// (Counters.IsOwner): set by whoever reads the mark, since it is one counter's.
+	Owner bool
 }
 
 // AgentBuckets is how many visitors one client can be, per counter and day.
@@ -68,6 +73,7 @@ func (r ClientRules) Identify(peer netip.Addr, forwardedFor []string, userAgent 
 	addr := r.clientAddr(peer.Unmap(), forwardedFor)
 	c := Client{Addr: addr, Prefix: r.prefixOf(addr), Agent: agentBucket(userAgent)}
 	c.Camo = strings.HasPrefix(userAgent, camoAgent) && r.inCamoNetworks(addr)
+	c.Bot = !c.Camo && IsCrawler(userAgent)
 	return c
 }
 

@@ -10,7 +10,7 @@ import (
 // DayCount is one day of a counter's history as an import brings it: hits only, since no
 // service hands over its visitors.
 type DayCount struct {
-	Date time.Time // midnight UTC
+	Date time.Time // the date, as midnight UTC; a day of the counter's time zone
 	Hits int64
 }
 
@@ -38,22 +38,29 @@ const importDayWorkers = 16
 // (HISTORY_DAYS' upper bound), so that one line of an import stays bounded too.
 const MaxImportDays = 3660
 
-// CheckDays checks a counter's days as of now: each a UTC midnight, none in the future (a
-// clock or a file that is wrong, and a day the counter would then have counted twice), none
-// negative, none twice, at most MaxImportDays. The message names the day that is wrong.
+// LastImportDay is the latest date an import may bring at now: the date where the day begins
+// first (UTC+14). A day is a date of the counter's time zone, and the old service's days may be
+// of another (hits.sh's are Korean): a file is refused for a day no clock has reached yet.
+func LastImportDay(now time.Time) time.Time {
+	return now.UTC().Add(14 * time.Hour).Truncate(24 * time.Hour)
+}
+
+// CheckDays checks a counter's days as of now: each a date (a UTC midnight), none in the
+// future (LastImportDay: a clock or a file that is wrong), none negative, none twice, at most
+// MaxImportDays. The message names the day that is wrong.
 func CheckDays(days []DayCount, now time.Time) error {
 	if len(days) > MaxImportDays {
 		return Errorf(EINVALID, nil, "%d days of history: at most %d", len(days), MaxImportDays)
 	}
-	today := now.UTC().Truncate(24 * time.Hour)
+	last := LastImportDay(now)
 	seen := make(map[time.Time]bool, len(days))
 	for _, d := range days {
 		date := d.Date.Format(time.DateOnly)
 		switch {
 		case !d.Date.Equal(d.Date.UTC().Truncate(24 * time.Hour)):
 			return Errorf(EINVALID, nil, "day %s: not a UTC midnight", d.Date.Format(time.RFC3339))
-		case d.Date.After(today):
-			return Errorf(EINVALID, nil, "day %s is in the future (today is %s, UTC)", date, today.Format(time.DateOnly))
+		case d.Date.After(last):
+			return Errorf(EINVALID, nil, "day %s is in the future (it is %s, UTC)", date, now.UTC().Format("2006-01-02 15:04"))
 		case d.Hits < 0:
 			return Errorf(EINVALID, nil, "day %s: hits must not be negative", date)
 		case seen[d.Date]:
@@ -117,7 +124,12 @@ func (c *Counters) Import(ctx context.Context, records []Record) (ImportResult, 
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			days, err := c.store.RestoreDays(ctx, r.Name, slices.Clone(r.Days), now)
+			// The days are dates of the counter's time zone, and so is its history's end.
+			pol, err := c.policy(ctx, r.Name)
+			var days DaysResult
+			if err == nil {
+				days, err = c.store.RestoreDays(ctx, r.Name, slices.Clone(r.Days), now.In(pol.zone))
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			res.Days += days.Set

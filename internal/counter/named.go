@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"sync"
@@ -61,6 +62,10 @@ type Info struct {
 	Created time.Time
 	// AdminKeyHash is the hex SHA-256 of the counter's admin key, "" when it has none.
 	AdminKeyHash string
+	// Settings are how it counts.
+	Settings Settings
+	// Bots is how many crawler hits it has had, counted apart from Value.
+	Bots int64
 }
 
 // Hit is one hit as the store records it.
@@ -83,16 +88,21 @@ type Counts struct {
 	// TodayUniques is today's distinct visitors as of the hit's batch; 0 unless the hit asked
 	// for them (Hit.Uniques, Counters.HitWithUniques).
 	TodayUniques int64
+	// Repeats is how many hits of the batch the repeat window left out. Only the store's
+	// answer for a batch has it.
+	Repeats int64
 }
 
-// Day is what a counter recorded on one UTC day.
+// Day is what a counter recorded on one day of its time zone.
 type Day struct {
-	Date time.Time // midnight UTC
+	Date time.Time // midnight in the counter's time zone
 	Hits int64
 	// Uniques is the number of distinct visitors (a HyperLogLog estimate, within about 1%).
 	Uniques int64
 	// Unidentified is how many of the hits came without a visitor (Hit.Visitor "").
 	Unidentified int64
+	// Bots is how many crawler hits came, not counted in Hits.
+	Bots int64
 }
 
 // Stats is a counter's total and its history.
@@ -104,6 +114,8 @@ type Stats struct {
 	// change every day, so a visitor who came on three days counts three times: the price of
 	// never storing who they are.
 	Uniques int64
+	// BotsInDays is the crawler hits over Days (Info.Bots is all time).
+	BotsInDays int64
 }
 
 // ImportResult counts what an import did.
@@ -124,6 +136,9 @@ type ImportResult struct {
 type Auth struct {
 	AdminKeyHash string
 	Operator     bool
+	// NamespaceOwner: AdminKeyHash is the key of the counter's namespace, which opens every
+	// counter in it. Only the domain sets it (Counters.resolve), never a request's parser.
+	NamespaceOwner bool
 }
 
 // Store keeps named counters. Every method is one atomic step per counter in the store; none
@@ -131,13 +146,23 @@ type Auth struct {
 type Store interface {
 	// Add adds the hits, at time at, to an existing counter (its total, the day's count and the
 	// day's unique visitors) and returns the new total; ENOTFOUND if there is none (it creates
-	// nothing).
-	Add(ctx context.Context, name Name, hits []Hit, at time.Time) (Counts, error)
+	// nothing). The day is at's date in at's location: the counter's time zone. With a repeat
+	// window, a visitor's hits count only if none of theirs counted within window before at.
+	Add(ctx context.Context, name Name, hits []Hit, at time.Time, window time.Duration) (Counts, error)
+	// AddUncounted records bots crawler hits apart (0: none, a read) and returns the counter's
+	// figures as they are; ENOTFOUND if there is none.
+	AddUncounted(ctx context.Context, name Name, bots int64, at time.Time) (Counts, error)
 	// Reserve makes room for name in the counter index: EFULL when that would pass limit
 	// (0: no limit). Reserving a name that is already there succeeds and takes no room.
 	Reserve(ctx context.Context, name Name, limit int64) error
 	// AddCreating is Add, creating the counter (created at at) if it does not exist.
-	AddCreating(ctx context.Context, name Name, hits []Hit, at time.Time) (Counts, error)
+	AddCreating(ctx context.Context, name Name, hits []Hit, at time.Time, window time.Duration) (Counts, error)
+	// Settings returns how the counter counts; ENOTFOUND if there is none.
+	Settings(ctx context.Context, name Name) (Settings, error)
+	// SetSettings replaces them after checking auth against the counter's admin key.
+	SetSettings(ctx context.Context, name Name, settings Settings, auth Auth) error
+	// Authorize checks auth against the counter's admin key (ENOTFOUND, EUNAUTHORIZED, EFORBIDDEN).
+	Authorize(ctx context.Context, name Name, auth Auth) error
 	// Create creates the counter with value and admin key hash; ECONFLICT if it exists.
 	Create(ctx context.Context, info Info) error
 	// Get returns the counter; ENOTFOUND if there is none.
@@ -168,6 +193,14 @@ type Pseudonyms interface {
 	Visitor(day time.Time, c Client) string
 }
 
+// OwnerTokens make the "don't count me" mark of a counter's owner: a value that only the
+// service can make (a keyed hash of the name, whose key never reaches the store), the same on
+// every replica and at every time, so that a browser holding it is known without the store
+// keeping anything about it.
+type OwnerTokens interface {
+	OwnerToken(name Name) string
+}
+
 // CountersConfig is what the named-counter service is made of.
 type CountersConfig struct {
 	Store Store
@@ -182,19 +215,29 @@ type CountersConfig struct {
 	// Pseudonyms tell visitors apart for the unique-visitor figures; nil: every hit counts
 	// as a hit without a visitor.
 	Pseudonyms Pseudonyms
+	// Owners make the owners' "don't count me" marks; nil: there are none.
+	Owners OwnerTokens
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
 
 // Counters is the named-counter service: who may do what (the per-client limits, the counter
-// limit, admin keys), hits coalesced per counter, and a counter created by its first hit.
+// limit, admin keys), how a hit counts (crawlers apart, a repeat window, the owner not at all,
+// the days of the counter's time zone), hits coalesced per counter, and a counter created by
+// its first hit.
 type Counters struct {
 	store      Store
 	hits       *Keyed[Name, Hit, Counts]
+	uncounted  *Keyed[Name, bool, Counts] // true: a crawler's hit; false: the owner's, a read
 	limit      int64
 	limits     *Limits
 	pseudonyms Pseudonyms
+	owners     OwnerTokens
+	policies   policies
 	now        func() time.Time
+	// namespaces: the store's owners and lists of namespaces (namespace.go); nil when it keeps
+	// none, and then every namespace is unowned.
+	namespaces NamespaceStore
 
 	mu       sync.Mutex
 	creating map[Name]chan struct{} // closed when the creation by a first hit is over
@@ -208,25 +251,63 @@ func NewCounters(cfg CountersConfig) *Counters {
 	}
 	c := &Counters{
 		store: cfg.Store, limit: cfg.CounterLimit, limits: cfg.Limits, pseudonyms: cfg.Pseudonyms,
-		now: now, creating: make(map[Name]chan struct{}),
+		owners: cfg.Owners, now: now, creating: make(map[Name]chan struct{}),
 	}
+	c.namespaces, _ = cfg.Store.(NamespaceStore)
 	// A batch's hits are dated when the batch is written: a batch that straddles midnight
 	// counts on the new day.
 	c.hits = NewKeyed(func(ctx context.Context, name Name, hits []Hit) (Counts, error) {
-		return c.store.Add(ctx, name, hits, c.now())
+		pol, err := c.policy(ctx, name)
+		if err != nil {
+			return Counts{}, err
+		}
+		return c.store.Add(ctx, name, hits, c.now().In(pol.zone), pol.window)
+	}, cfg.MaxInFlight, cfg.Timeout)
+	c.uncounted = NewKeyed(func(ctx context.Context, name Name, bots []bool) (Counts, error) {
+		pol, err := c.policy(ctx, name)
+		if err != nil {
+			return Counts{}, err
+		}
+		n := int64(0)
+		for _, bot := range bots {
+			if bot {
+				n++
+			}
+		}
+		return c.store.AddUncounted(ctx, name, n, c.now().In(pol.zone))
 	}, cfg.MaxInFlight, cfg.Timeout)
 	return c
+}
+
+// policy is how name counts: its settings as this process last read them, read again when
+// older than settingsTTL. A counter that does not exist (yet) counts by the defaults.
+func (c *Counters) policy(ctx context.Context, name Name) (policy, error) {
+	now := c.now()
+	if pol, ok := c.policies.get(name, now); ok {
+		return pol, nil
+	}
+	s, err := c.store.Settings(ctx, name)
+	if err != nil && ErrorCode(err) != ENOTFOUND {
+		return policy{}, err
+	}
+	pol := policyOf(s, now)
+	c.policies.put(name, pol)
+	return pol, nil
 }
 
 // HitResult is a hit's numbers and where the client stands with its hit limit afterwards.
 type HitResult struct {
 	Counts
 	Limit Allowance
+	// Counted is false when the hit was not counted: a crawler's (Bot) or the owner's (Owner).
+	// A hit left out by the repeat window is not told apart from one that counted.
+	Counted bool
 }
 
 // Hit counts one hit of client on name: the hit limit, then the hit, with the client as one of
 // the day's visitors (camo's hits have none). A counter that does not exist is created by its
-// first hit, within the client's create limits and the counter limit.
+// first hit, within the client's create limits and the counter limit. A crawler's hit is counted
+// apart (unless the counter counts them), the owner's not at all, and neither creates a counter.
 func (c *Counters) Hit(ctx context.Context, name Name, client Client) (HitResult, error) {
 	return c.hit(ctx, name, client, false)
 }
@@ -241,12 +322,22 @@ func (c *Counters) hit(ctx context.Context, name Name, client Client, uniques bo
 	if err != nil {
 		return HitResult{Limit: allowance}, err
 	}
+	if client.Owner || client.Bot {
+		pol, err := c.policy(ctx, name)
+		if err != nil {
+			return HitResult{Limit: allowance}, err
+		}
+		if client.Owner || !pol.countBots {
+			n, _, err := c.uncounted.Add1(ctx, name, !client.Owner)
+			return HitResult{Counts: n, Limit: allowance}, err
+		}
+	}
 	hit := Hit{Uniques: uniques}
 	if !client.Camo && c.pseudonyms != nil {
 		hit.Visitor = c.pseudonyms.Visitor(c.now(), client)
 	}
 	n, err := c.hitOrCreate(ctx, name, hit, client)
-	return HitResult{Counts: n, Limit: allowance}, err
+	return HitResult{Counts: n, Limit: allowance, Counted: true}, err
 }
 
 func (c *Counters) hitOrCreate(ctx context.Context, name Name, hit Hit, client Client) (Counts, error) {
@@ -296,10 +387,15 @@ func (c *Counters) create(ctx context.Context, name Name, hit Hit, client Client
 		}
 		return Counts{}, err
 	}
+	if err := c.admitFirstHit(ctx, name); err != nil {
+		return Counts{}, err
+	}
 	if err := c.store.Reserve(ctx, name, c.limit); err != nil {
 		return Counts{}, err
 	}
-	n, err := c.store.AddCreating(ctx, name, []Hit{hit}, c.now())
+	// A new counter counts by the defaults (UTC, no window): its settings are made after it.
+	c.policies.forget(name)
+	n, err := c.store.AddCreating(ctx, name, []Hit{hit}, c.now().UTC(), 0)
 	if ErrorCode(err) == EFULL {
 		// A full store refuses a creation, but another replica may have just made this counter,
 		// and a hit on a counter that exists is never refused.
@@ -310,14 +406,19 @@ func (c *Counters) create(ctx context.Context, name Name, hit Hit, client Client
 	return n, err
 }
 
-// add1 is one hit through the coalescer, with the hit's own numbers.
+// add1 is one hit through the coalescer, with the hit's own numbers. When a repeat window left
+// some of the batch out, which of its hits were the counted ones is not known, and each is
+// answered with the figures after the batch.
 func (c *Counters) add1(ctx context.Context, name Name, hit Hit) (Counts, error) {
 	batch, after, err := c.hits.Add1(ctx, name, hit)
 	if err != nil {
 		return Counts{}, err
 	}
-	batch.Total -= after
-	batch.Today -= after
+	if batch.Repeats == 0 {
+		batch.Total -= after
+		batch.Today -= after
+	}
+	batch.Repeats = 0
 	return batch, nil
 }
 
@@ -325,8 +426,17 @@ func (c *Counters) add1(ctx context.Context, name Name, hit Hit) (Counts, error)
 // returns (the only time the key is seen, since only its hash is stored), with where the client
 // stands with its create limit.
 func (c *Counters) Create(ctx context.Context, name Name, initial int64, client Client) (adminKey string, limit Allowance, err error) {
+	return c.CreateAs(ctx, name, initial, Auth{}, client)
+}
+
+// CreateAs is Create by the holder of auth: in a namespace with an owner, only the owner's key
+// (or the operator) creates.
+func (c *Counters) CreateAs(ctx context.Context, name Name, initial int64, auth Auth, client Client) (adminKey string, limit Allowance, err error) {
 	limit, err = c.limits.create(ctx, client)
 	if err != nil {
+		return "", limit, err
+	}
+	if err := c.admit(ctx, name, auth); err != nil {
 		return "", limit, err
 	}
 	key, hash := NewAdminKey()
@@ -355,7 +465,60 @@ func (c *Counters) Stats(ctx context.Context, name Name, days int, client Client
 	if err := c.limits.Read(ctx, client, name, StatsCost(days)); err != nil {
 		return Stats{}, err
 	}
-	return c.store.Stats(ctx, name, days, c.now())
+	pol, err := c.policy(ctx, name)
+	if err != nil {
+		return Stats{}, err
+	}
+	return c.store.Stats(ctx, name, days, c.now().In(pol.zone))
+}
+
+// SetSettings replaces how the counter counts, for the holder of its admin key (or the
+// operator): at once on this replica, within settingsTTL on the others.
+func (c *Counters) SetSettings(ctx context.Context, name Name, settings Settings, auth Auth, client Client) error {
+	if err := c.limits.Read(ctx, client, name, 1); err != nil {
+		return err
+	}
+	if _, err := ParseTimeZone(settings.TimeZone); err != nil {
+		return err
+	}
+	if settings.RepeatWindow < 0 || settings.RepeatWindow > MaxRepeatWindow {
+		return Errorf(EINVALID, nil, "the repeat window must be between 0 and %s", MaxRepeatWindow)
+	}
+	auth, err := c.resolve(ctx, name, auth)
+	if err != nil {
+		return err
+	}
+	err = c.store.SetSettings(ctx, name, settings, auth)
+	c.policies.forget(name)
+	return err
+}
+
+// OwnerToken returns the counter's "don't count me" mark for the holder of its admin key (or
+// the operator); EINVALID when the service makes none.
+func (c *Counters) OwnerToken(ctx context.Context, name Name, auth Auth, client Client) (string, error) {
+	if c.owners == nil {
+		return "", Errorf(EINVALID, nil, "this service has no owner marks (no visitor key is configured)")
+	}
+	if err := c.limits.Read(ctx, client, name, 1); err != nil {
+		return "", err
+	}
+	auth, err := c.resolve(ctx, name, auth)
+	if err != nil {
+		return "", err
+	}
+	if err := c.store.Authorize(ctx, name, auth); err != nil {
+		return "", err
+	}
+	return c.owners.OwnerToken(name), nil
+}
+
+// IsOwner reports whether token is the counter's "don't count me" mark, in constant time.
+func (c *Counters) IsOwner(name Name, token string) bool {
+	if c.owners == nil || token == "" {
+		return false
+	}
+	want := c.owners.OwnerToken(name)
+	return subtle.ConstantTimeCompare([]byte(token), []byte(want)) == 1
 }
 
 // Now is the service's clock.
@@ -367,6 +530,10 @@ func (c *Counters) Set(ctx context.Context, name Name, value int64, auth Auth, c
 	if err := c.limits.Read(ctx, client, name, 1); err != nil {
 		return 0, err
 	}
+	auth, err := c.resolve(ctx, name, auth)
+	if err != nil {
+		return 0, err
+	}
 	return c.store.Set(ctx, name, value, auth)
 }
 
@@ -375,12 +542,20 @@ func (c *Counters) Update(ctx context.Context, name Name, delta int64, auth Auth
 	if err := c.limits.Read(ctx, client, name, 1); err != nil {
 		return 0, err
 	}
+	auth, err := c.resolve(ctx, name, auth)
+	if err != nil {
+		return 0, err
+	}
 	return c.store.Update(ctx, name, delta, auth)
 }
 
 // Delete removes the counter, for client.
 func (c *Counters) Delete(ctx context.Context, name Name, auth Auth, client Client) error {
 	if err := c.limits.Read(ctx, client, name, 1); err != nil {
+		return err
+	}
+	auth, err := c.resolve(ctx, name, auth)
+	if err != nil {
 		return err
 	}
 	return c.store.Delete(ctx, name, auth)

@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -24,10 +27,17 @@ const (
 // badgePolicy: an SVG opened on its own is a document; it has no script and needs none.
 const badgePolicy = "default-src 'none'; style-src 'unsafe-inline'"
 
+// The number formats: digits, or shields.io's metric style (badge.Short).
+const (
+	formatFull  = "full"
+	formatShort = "short"
+)
+
 // badgeOptions are a badge request's query parameters, in shields.io's names.
 type badgeOptions struct {
-	badge badge.Badge
-	view  string
+	badge  badge.Badge
+	view   string
+	format string
 }
 
 // figures are the numbers a badge may show.
@@ -38,27 +48,32 @@ type figures struct {
 	uniquesUnknown bool
 }
 
-func (f figures) message(view string) string {
+func (f figures) message(view, format string) string {
+	num := func(n int64) string { return strconv.FormatInt(n, 10) }
+	if format == formatShort {
+		num = badge.Short
+	}
 	switch view {
 	case viewToday:
-		return strconv.FormatInt(f.today, 10)
+		return num(f.today)
 	case viewUniques:
 		if f.uniquesUnknown {
 			return "unknown"
 		}
-		return strconv.FormatInt(f.uniques, 10)
+		return num(f.uniques)
 	case viewTodayTotal:
-		return strconv.FormatInt(f.today, 10) + " / " + strconv.FormatInt(f.total, 10)
+		return num(f.today) + " / " + num(f.total)
 	}
-	return strconv.FormatInt(f.total, 10)
+	return num(f.total)
 }
 
-// parseBadgeQuery reads label, color, labelColor, style and view; an invalid one is EINVALID
-// naming it. Other parameters are ignored, as shields.io ignores them.
+// parseBadgeQuery reads label, color, labelColor, style, view, format, logo and logoColor; an
+// invalid one is EINVALID naming it. Other parameters are ignored, as shields.io ignores them.
 func parseBadgeQuery(q url.Values) (badgeOptions, error) {
 	o := badgeOptions{
-		badge: badge.Badge{Label: "hits", Color: "blue", LabelColor: badge.DefaultLabelColor, Style: badge.StyleFlat},
-		view:  viewTotal,
+		badge:  badge.Badge{Label: "hits", Color: "blue", LabelColor: badge.DefaultLabelColor, Style: badge.StyleFlat},
+		view:   viewTotal,
+		format: formatFull,
 	}
 	if q.Has("label") {
 		o.badge.Label = q.Get("label")
@@ -66,15 +81,22 @@ func parseBadgeQuery(q url.Values) (badgeOptions, error) {
 	for _, p := range []struct {
 		name string
 		into *string
-	}{{"color", &o.badge.Color}, {"labelColor", &o.badge.LabelColor}, {"style", &o.badge.Style}, {"view", &o.view}} {
+	}{{"color", &o.badge.Color}, {"labelColor", &o.badge.LabelColor}, {"style", &o.badge.Style}, {"view", &o.view},
+		{"format", &o.format}, {"logo", &o.badge.Logo}, {"logoColor", &o.badge.LogoColor}} {
 		if v := q.Get(p.name); v != "" {
 			*p.into = v
 		}
 	}
-	for _, c := range []struct{ name, value string }{{"color", o.badge.Color}, {"labelColor", o.badge.LabelColor}} {
+	for _, c := range []struct{ name, value string }{{"color", o.badge.Color}, {"labelColor", o.badge.LabelColor}, {"logoColor", o.badge.LogoColor}} {
+		if c.value == "" { // only logoColor: empty is the text's colour
+			continue
+		}
 		if err := checkColor(c.name, c.value); err != nil {
 			return o, err
 		}
+	}
+	if err := checkLogo(o.badge.Logo); err != nil {
+		return o, err
 	}
 	switch o.badge.Style {
 	case badge.StyleFlat, badge.StyleFlatSquare, badge.StylePlastic, badge.StyleForTheBadge:
@@ -86,7 +108,57 @@ func parseBadgeQuery(q url.Values) (badgeOptions, error) {
 	default:
 		return o, counter.Errorf(counter.EINVALID, nil, "view: %s is not one of total, today, uniques, today-total", quoteShort(o.view))
 	}
+	switch o.format {
+	case formatFull, formatShort:
+	default:
+		return o, counter.Errorf(counter.EINVALID, nil, "format: %s is not one of full, short", quoteShort(o.format))
+	}
 	return o, nil
+}
+
+// errUnknownLogo marks a logo name the set does not have: its error badge says where the names
+// are, since a README's author sees only the image.
+var errUnknownLogo = errors.New("unknown logo")
+
+// checkLogo refuses a logo name the set does not have, saying where the names are.
+func checkLogo(name string) error {
+	if _, ok := badge.LookupLogo(name); name != "" && !ok {
+		return counter.Errorf(counter.EINVALID, errUnknownLogo, "logo: %s is not a logo this server has; GET /badges/logos lists them (docs/badges.md)", quoteShort(name))
+	}
+	return nil
+}
+
+// logoList is the answer of GET /badges/logos, made once: the set is in the binary.
+var logoList = func() []byte {
+	set := badge.Logos()
+	type entry struct {
+		Name  string `json:"name"`
+		Title string `json:"title"`
+		Hex   string `json:"hex"`
+	}
+	answer := struct {
+		Source  string  `json:"source"`
+		License string  `json:"license"`
+		Logos   []entry `json:"logos"`
+	}{Source: set.Source, License: set.License, Logos: make([]entry, 0, len(set.Logos))}
+	for _, l := range set.Logos {
+		answer.Logos = append(answer.Logos, entry{l.Name, l.Title, l.Hex})
+	}
+	b, err := json.Marshal(answer)
+	if err != nil {
+		panic("httpapi: the logo list does not encode: " + err.Error())
+	}
+	return append(b, '\n')
+}()
+
+// handleLogos lists the logos a badge can show: their names, titles and brand colours.
+func handleLogos() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setBodyHeaders(w.Header(), "application/json")
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(logoList)
+	})
 }
 
 // checkColor refuses a colour parameter the badge cannot draw, naming the parameter.
@@ -160,7 +232,11 @@ func writeBadgeError(w http.ResponseWriter, err error) {
 	setBadgeHeaders(h)
 	setErrorHeaders(h, status, err)
 	w.WriteHeader(status)
-	_, _ = w.Write(badge.ErrorBadge("hits", badgeErrorText(code)))
+	text := badgeErrorText(code)
+	if errors.Is(err, errUnknownLogo) {
+		text = "unknown logo, see /badges/logos"
+	}
+	_, _ = w.Write(badge.ErrorBadge("hits", text))
 }
 
 // badgeErrorText is what an error badge says: short, since it is drawn.
@@ -226,9 +302,9 @@ func (d CounterDeps) serveBadge(w http.ResponseWriter, r *http.Request, m *Metri
 		writeBadgeError(w, err)
 		return
 	}
-	opt.badge.Message = f.message(opt.view)
+	opt.badge.Message = f.message(opt.view, opt.format)
 	svg, err := badge.Render(opt.badge)
-	if err != nil { // parseBadgeQuery checked the colours and the style
+	if err != nil { // the parsers checked the colours, the style and the logo
 		writeBadgeError(w, counter.Errorf(counter.EINVALID, err, "bad badge parameters"))
 		return
 	}
@@ -247,8 +323,9 @@ func handleSeeyoufarm(d CounterDeps, m *Metrics, counting bool) http.Handler {
 			return
 		}
 		opt := badgeOptions{
-			badge: badge.Badge{Label: "hits", LabelColor: "#555555", Color: "#79C83D", Style: badge.StyleFlat},
-			view:  viewTodayTotal,
+			badge:  badge.Badge{Label: "hits", LabelColor: "#555555", Color: "#79C83D", Style: badge.StyleFlat},
+			view:   viewTodayTotal,
+			format: formatFull,
 		}
 		if q.Has("title") {
 			opt.badge.Label = q.Get("title")
@@ -274,6 +351,25 @@ func handleSeeyoufarm(d CounterDeps, m *Metrics, counting bool) http.Handler {
 		default:
 			writeBadgeError(w, counter.Errorf(counter.EINVALID, nil, "edge_flat: want true or false"))
 			return
+		}
+		switch f := q.Get("format"); f {
+		case "", formatFull, formatShort:
+			opt.format = cmp.Or(f, formatFull)
+		default:
+			writeBadgeError(w, counter.Errorf(counter.EINVALID, nil, "format: %s is not one of full, short", quoteShort(f)))
+			return
+		}
+		// The old service's icon was a Simple Icons file name (github.svg). One this server
+		// lacks draws no icon rather than an error: the README was written for a larger set.
+		if l, ok := badge.LookupLogo(strings.TrimSuffix(q.Get("icon"), ".svg")); ok {
+			opt.badge.Logo = l.Name
+			if c := q.Get("icon_color"); c != "" {
+				if err := checkColor("icon_color", c); err != nil {
+					writeBadgeError(w, err)
+					return
+				}
+				opt.badge.LogoColor = c
+			}
 		}
 		d.serveBadge(w, r, m, name, opt, counting)
 	})

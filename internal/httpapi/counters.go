@@ -34,11 +34,13 @@ type valueAnswer struct {
 }
 
 type infoAnswer struct {
-	Namespace   string `json:"namespace"`
-	Key         string `json:"key"`
-	Value       int64  `json:"value"`
-	Created     string `json:"created"`
-	AdminKeySet bool   `json:"admin_key_set"`
+	Namespace   string         `json:"namespace"`
+	Key         string         `json:"key"`
+	Value       int64          `json:"value"`
+	Created     string         `json:"created"`
+	AdminKeySet bool           `json:"admin_key_set"`
+	Bots        int64          `json:"bots"`
+	Settings    settingsAnswer `json:"settings"`
 }
 
 type createdAnswer struct {
@@ -214,13 +216,20 @@ func (d CounterDeps) hit(w http.ResponseWriter, r *http.Request, m *Metrics, nam
 	if uniques {
 		counted = d.Counters.HitWithUniques
 	}
+	if c, err := r.Cookie(ownerCookieName(name)); err == nil {
+		client.Owner = d.Counters.IsOwner(name, c.Value)
+	}
 	res, err := counted(r.Context(), name, client)
 	if err != nil {
 		m.limitedOrFailed("hit", err)
 		return counter.Counts{}, err
 	}
 	setRateLimitHeaders(w.Header(), res.Limit)
-	m.hits.Inc()
+	if res.Counted {
+		m.hits.Inc()
+	} else {
+		m.uncounted.Inc()
+	}
 	return res.Counts, nil
 }
 
@@ -268,6 +277,7 @@ func infoAnswerOf(info counter.Info) any {
 	return infoAnswer{
 		Namespace: info.Name.Namespace, Key: info.Name.Key, Value: info.Value,
 		Created: formatCreated(info.Created), AdminKeySet: info.AdminKeyHash != "",
+		Bots: info.Bots, Settings: settingsAnswerOf(info.Settings),
 	}
 }
 
@@ -299,7 +309,10 @@ func handleCreate(d CounterDeps, m *Metrics) http.Handler {
 			writeAPIError(w, err)
 			return
 		}
-		key, limit, err := d.Counters.Create(r.Context(), name, initial, d.clientOf(r))
+		// A key matters only in a namespace with an owner: its key, or the operator's token. A
+		// malformed header is no key, as it was before namespaces had owners.
+		auth, _ := d.optionalAuth(r)
+		key, limit, err := d.Counters.CreateAs(r.Context(), name, initial, auth, d.clientOf(r))
 		setRateLimitHeaders(w.Header(), limit)
 		if err != nil {
 			m.limitedOrFailed("create", err)
@@ -398,35 +411,7 @@ func handleExport(d CounterDeps, m *Metrics) http.Handler {
 			writeAPIError(w, err)
 			return
 		}
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(transferTimeout))
-		setBodyHeaders(w.Header(), "application/x-ndjson")
-		started := false
-		enc := json.NewEncoder(w)
-		err := d.Counters.Export(r.Context(), func(info counter.Info) error {
-			if !started {
-				w.WriteHeader(http.StatusOK)
-				started = true
-			}
-			value := info.Value
-			return enc.Encode(exportLine{
-				Namespace: info.Name.Namespace, Key: info.Name.Key, Value: &value,
-				Created: formatCreated(info.Created), AdminKeySHA256: info.AdminKeyHash,
-			})
-		})
-		if err != nil {
-			m.redisError("export", err)
-			if !started {
-				writeAPIError(w, err)
-				return
-			}
-			// Half an export must not pass for a whole one: break the connection, so the
-			// client sees a truncated transfer rather than a clean end.
-			noteError(w, err)
-			panic(http.ErrAbortHandler)
-		}
-		if !started {
-			w.WriteHeader(http.StatusOK) // no counters: an empty export
-		}
+		streamExport(w, r, m, "export", d.Counters.Export)
 	})
 }
 

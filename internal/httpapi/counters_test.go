@@ -78,7 +78,7 @@ func newCounterServer(t *testing.T, o counterOptions) *testServer {
 		Named: CounterDeps{
 			Counters: counter.NewCounters(counter.CountersConfig{
 				Store: store.Named(0), MaxInFlight: 4, Timeout: 2 * time.Second, CounterLimit: o.counterLimit,
-				Limits: limits, Pseudonyms: pseudonyms, Now: o.now,
+				Limits: limits, Pseudonyms: pseudonyms, Owners: pseudonyms, Now: o.now,
 			}),
 			Clients:       counter.ClientRules{Proxies: trusted, IPv6Prefix: 64, CamoNetworks: camoNetworks},
 			OperatorToken: testOperatorToken,
@@ -132,7 +132,7 @@ func TestCounterRoutes(t *testing.T) {
 		{"HEAD", "/hit/site/one", nil, 200, `^$`},
 		{"GET", "/get/site/one", nil, 200, `^\{"value":2\}\n$`},
 		{"GET", "/get/site/none", nil, 404, `"code":"not_found"`},
-		{"GET", "/info/site/one", nil, 200, `^\{"namespace":"site","key":"one","value":2,"created":"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ","admin_key_set":false\}\n$`},
+		{"GET", "/info/site/one", nil, 200, `^\{"namespace":"site","key":"one","value":2,"created":"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ","admin_key_set":false,"bots":0,"settings":\{"time_zone":"UTC","repeat_window":0,"count_bots":false\}\}\n$`},
 		{"GET", "/info/site/none", nil, 404, `"code":"not_found"`},
 		{"GET", "/hit/ab/one", nil, 400, invalidNS},
 		{"GET", "/hit/site/o", nil, 400, invalidKey},

@@ -23,6 +23,7 @@ type Metrics struct {
 	redisErrors *prometheus.CounterVec
 	visits      prometheus.Counter
 	hits        prometheus.Counter
+	uncounted   prometheus.Counter
 	rateLimited *prometheus.CounterVec
 }
 
@@ -52,6 +53,10 @@ func NewMetrics(version string) *Metrics {
 			Name: "hitcounter_counter_hits_total",
 			Help: "Hits on named counters counted by this process (acknowledged by Redis), all counters together.",
 		}),
+		uncounted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hitcounter_counter_hits_uncounted_total",
+			Help: "Hits on named counters left out of their totals by this process: crawlers' (counted apart) and their owners' own.",
+		}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hitcounter_rate_limited_total",
 			Help: "Requests refused with 429 by the service, by limit (hits, creates, creates_per_day, reads).",
@@ -67,7 +72,7 @@ func NewMetrics(version string) *Metrics {
 		Name: "hitcounter_http_requests_in_flight",
 		Help: "Requests being served right now; what a drain waits for.",
 	}, func() float64 { return float64(m.inFlight.Load()) })
-	reg.MustRegister(m.requests, inFlight, m.duration, m.redisErrors, m.visits, m.hits, m.rateLimited, buildInfo,
+	reg.MustRegister(m.requests, inFlight, m.duration, m.redisErrors, m.visits, m.hits, m.uncounted, m.rateLimited, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

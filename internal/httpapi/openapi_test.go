@@ -130,6 +130,8 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 	for schema, v := range map[string]any{
 		"Value": valueAnswer{}, "CounterInfo": infoAnswer{}, "Created": createdAnswer{}, "AdminKey": adminKeyAnswer{},
 		"Deleted": statusAnswer{}, "ExportLine": exportLine{}, "Error": errorAnswer{}, "ImportResult": importResultFields{},
+		"Settings": settingsAnswer{}, "Stats": statsAnswer{}, "Day": dayAnswer{},
+		"Claimed": claimedAnswer{}, "NamespaceListing": namespaceAnswer{}, "NamespaceCounter": namespaceCounter{},
 	} {
 		s, ok := doc.Components.Schemas[schema]
 		if !ok {

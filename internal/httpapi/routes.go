@@ -32,14 +32,24 @@ func publicRoutes(d Deps) []route {
 		{"POST /update/{namespace}/{key}", handleChange(c, m, "update")},
 		{"POST /reset/{namespace}/{key}", handleChange(c, m, "reset")},
 		{"POST /delete/{namespace}/{key}", handleDelete(c, m)},
+		{"POST /settings/{namespace}/{key}", handleSettings(c, m)},
 
 		// Badges, history and the page (docs/badges.md).
 		{"GET /hit/{namespace}/{key}/shield", handleShield(c, m, true)},
 		{"GET /get/{namespace}/{key}/shield", handleShield(c, m, false)},
 		{"GET /api/count/incr/badge.svg", handleSeeyoufarm(c, m, true)},
 		{"GET /api/count/keep/badge.svg", handleSeeyoufarm(c, m, false)},
+		{"GET /badges/logos", handleLogos()},
 		{"GET /stats/{namespace}/{key}", handleStats(c, m)},
 		{"GET /c/{namespace}/{key}", handlePage(c, m)},
+		{"POST /c/{namespace}/{key}/me", handleOwnerMark(c, m)},
+
+		// Namespaces with an owner (docs/api.md).
+		{"POST /namespace/{namespace}", handleClaimNamespace(c, m)},
+		{"GET /namespace/{namespace}", handleListNamespace(c, m)},
+		{"GET /namespace/{namespace}/export", handleExportNamespace(c, m)},
+		{"GET /n/{namespace}", handleNamespacePageForm()},
+		{"POST /n/{namespace}", handleNamespacePage(c, m)},
 	}
 }
 

@@ -16,20 +16,24 @@ type dayAnswer struct {
 	Hits             int64  `json:"hits"`
 	Uniques          int64  `json:"uniques"`
 	UnidentifiedHits int64  `json:"unidentified_hits"`
+	Bots             int64  `json:"bots"`
 }
 
 type statsAnswer struct {
-	Namespace string      `json:"namespace"`
-	Key       string      `json:"key"`
-	Value     int64       `json:"value"`
-	Created   string      `json:"created"`
-	Today     dayAnswer   `json:"today"`
-	Uniques   int64       `json:"uniques"`
-	Days      []dayAnswer `json:"days"`
+	Namespace string    `json:"namespace"`
+	Key       string    `json:"key"`
+	Value     int64     `json:"value"`
+	Created   string    `json:"created"`
+	Today     dayAnswer `json:"today"`
+	Uniques   int64     `json:"uniques"`
+	// Bots is the crawler hits over the days, counted apart from the hits.
+	Bots     int64          `json:"bots"`
+	Settings settingsAnswer `json:"settings"`
+	Days     []dayAnswer    `json:"days"`
 }
 
 func dayOf(d counter.Day) dayAnswer {
-	return dayAnswer{Date: d.Date.Format(time.DateOnly), Hits: d.Hits, Uniques: d.Uniques, UnidentifiedHits: d.Unidentified}
+	return dayAnswer{Date: d.Date.Format(time.DateOnly), Hits: d.Hits, Uniques: d.Uniques, UnidentifiedHits: d.Unidentified, Bots: d.Bots}
 }
 
 // statsDays reads ?days: 1 to the history's length, defaultStatsDays when absent.
@@ -67,7 +71,8 @@ func handleStats(d CounterDeps, m *Metrics) http.Handler {
 		}
 		a := statsAnswer{
 			Namespace: name.Namespace, Key: name.Key, Value: st.Value, Created: formatCreated(st.Created),
-			Today: dayOf(st.Days[len(st.Days)-1]), Uniques: st.Uniques, Days: make([]dayAnswer, len(st.Days)),
+			Today: dayOf(st.Days[len(st.Days)-1]), Uniques: st.Uniques, Bots: st.BotsInDays,
+			Settings: settingsAnswerOf(st.Settings), Days: make([]dayAnswer, len(st.Days)),
 		}
 		for i, day := range st.Days {
 			a.Days[i] = dayOf(day)

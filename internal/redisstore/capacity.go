@@ -17,9 +17,10 @@ import (
 // naming rule allows (64 + 64 characters), rounded up from `go run ./bench/historymem -longest
 // -visitors 16` on Redis 7.0 (docs/api.md, "Memory"; measured: 787, 488, 24.7 and 290 bytes).
 const (
-	// BytesPerCounter is a counter made by POST /create: its hash with an admin key, and its
-	// name in the index.
-	BytesPerCounter = 800
+	// BytesPerCounter is a counter made by POST /create: its hash with an admin key, its name in
+	// the index (787 together), its key in its namespace's list (245 when it is alone there, the
+	// most), and a tenth of a claimed namespace (counter.NamespacesPerCounter; 278 each).
+	BytesPerCounter = 1100
 	// BytesPerMonth is the month's hash of the counter's first day with hits, that day included.
 	BytesPerMonth = 500
 	// BytesPerDay is each further day with hits, the months it starts included.
@@ -39,7 +40,7 @@ const (
 //	counters × (BytesPerCounter + BytesPerMonth + historyDays × BytesPerDay + 2 × BytesPerSketch)
 //	+ ReserveBytes
 //
-// which for the defaults (100,000 counters, 400 days) is 100,000 × 11,900 + 32 MiB, 1.22 GB.
+// which for the defaults (100,000 counters, 400 days) is 100,000 × 12,200 + 32 MiB, 1.25 GB.
 // It is the most they can take but for busy days' sketches: what Redis's maxmemory must hold so
 // that a full Redis refuses only new counters.
 func BytesNeeded(counters int64, historyDays int) int64 {

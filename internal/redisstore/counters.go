@@ -17,8 +17,9 @@ import (
 // slot, as Redis Cluster requires. The index is the one key outside any counter.
 const (
 	// counterPrefix + "{ns/key}" is a hash: v (value), t (created, Unix seconds), a (hex
-	// SHA-256 of the admin key, absent when it has none). Short field names: a million
-	// counters carry them a million times.
+	// SHA-256 of the admin key, absent when it has none), b (crawler hits, counted apart), and
+	// the settings when not the defaults: z (time zone), w (repeat window, seconds), cb (1:
+	// count crawlers). Short field names: a million counters carry them a million times.
 	counterPrefix = "hitcounter:c:"
 	// IndexKey is the set of every counter's name ("ns/key"): it caps the number of counters
 	// and lists them for export without a SCAN over the whole keyspace.
@@ -67,7 +68,8 @@ end
 return 0`, true)
 
 // changeScript checks the caller against the admin key (ARGV[1]: its hash, or "" for the
-// operator) and then sets (ARGV[2] "set") or adds (ARGV[2] "add") ARGV[3], or only checks
+// operator) and then sets (ARGV[2] "set") or adds (ARGV[2] "add") ARGV[3], replaces the admin
+// key ("admin") or the settings ("settings": zone, window seconds, count bots), or only checks
 // ("check"). Replies {code, value}. The check and the change are one step: a key replaced
 // in between cannot authorise a change. A change makes nothing new, so it runs past maxmemory.
 var changeScript = newScript(allowOOM+`
@@ -82,6 +84,11 @@ elseif ARGV[2] == 'add' then
 	redis.call('HINCRBY', KEYS[1], 'v', ARGV[3])
 elseif ARGV[2] == 'admin' then
 	redis.call('HSET', KEYS[1], 'a', ARGV[3])
+elseif ARGV[2] == 'settings' then
+	redis.call('HDEL', KEYS[1], 'z', 'w', 'cb')
+	if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'z', ARGV[3]) end
+	if ARGV[4] ~= '0' then redis.call('HSET', KEYS[1], 'w', ARGV[4]) end
+	if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'cb', '1') end
 end
 return {0, redis.call('HGET', KEYS[1], 'v')}`, true)
 
@@ -140,8 +147,12 @@ func (s *Store) withTimeout(ctx context.Context) (context.Context, context.Cance
 	return context.WithTimeout(ctx, s.timeout)
 }
 
-// dayStamp is how a day appears in keys.
-func dayStamp(t time.Time) string { return t.UTC().Format("20060102") }
+// dayStamp is how a day appears in keys: t's date where t is, the counter's time zone.
+func dayStamp(t time.Time) string { return t.Format("20060102") }
+
+// repeatsKey is the sorted set of a counter's visitors whose hits counted within its repeat
+// window, scored by when (Unix ms), in the counter's hash slot.
+func repeatsKey(counterKey string) string { return counterKey + ":r" }
 
 // visitorsKey is the HyperLogLog of a counter's visitors on a day, in the counter's hash slot.
 func visitorsKey(counterKey string, day time.Time) string { return counterKey + ":u:" + dayStamp(day) }
@@ -149,13 +160,12 @@ func visitorsKey(counterKey string, day time.Time) string { return counterKey + 
 // monthKey is the hash of a counter's daily figures in a month (fields d<dd>, c<dd>, u<dd>), in the
 // counter's hash slot. A hash per month, not per counter, so that whole months expire.
 func monthKey(counterKey string, t time.Time) string {
-	return counterKey + ":m:" + t.UTC().Format("200601")
+	return counterKey + ":m:" + t.Format("200601")
 }
 
-// startOfDay is midnight UTC of t's day.
+// startOfDay is the midnight that began t's day where t is (the counter's time zone).
 func startOfDay(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
 }
 
 // Stats implements counter.Store: the counter and each month's figures of the days asked for,
@@ -172,7 +182,7 @@ func (s *Named) Stats(ctx context.Context, name counter.Name, days int, at time.
 	ck := CounterKey(name)
 	first := startOfDay(at).AddDate(0, 0, -(days - 1))
 
-	// Days grouped by month: one HMGET per month, in day order, three fields a day.
+	// Days grouped by month: one HMGET per month, in day order, four fields a day.
 	type monthFields struct {
 		key    string
 		fields []string
@@ -185,10 +195,10 @@ func (s *Named) Stats(ctx context.Context, name counter.Name, days int, at time.
 		}
 		m := &months[len(months)-1]
 		dd := strconv.Itoa(d.Day())
-		m.fields = append(m.fields, "d"+dd, "c"+dd, "u"+dd)
+		m.fields = append(m.fields, "d"+dd, "c"+dd, "u"+dd, "b"+dd)
 	}
 	cmds := make(rueidis.Commands, 0, 1+len(months))
-	cmds = append(cmds, c.B().Hmget().Key(ck).Field("v", "t", "a").Build())
+	cmds = append(cmds, c.B().Hmget().Key(ck).Field(infoFields...).Build())
 	for _, m := range months {
 		cmds = append(cmds, c.B().Hmget().Key(m.key).Field(m.fields...).Build())
 	}
@@ -212,17 +222,19 @@ func (s *Named) Stats(ctx context.Context, name counter.Name, days int, at time.
 		if err != nil {
 			return fail(err)
 		}
-		for j := 0; j+2 < len(figures); j += 3 {
+		for j := 0; j+3 < len(figures); j += 4 {
 			d := counter.Day{Date: first.AddDate(0, 0, len(st.Days))}
-			var e1, e2, e3 error
+			var e1, e2, e3, e4 error
 			d.Hits, e1 = optionalInt(figures[j])
 			d.Unidentified, e2 = optionalInt(figures[j+1])
 			d.Uniques, e3 = optionalInt(figures[j+2])
-			if err := errors.Join(e1, e2, e3); err != nil {
+			d.Bots, e4 = optionalInt(figures[j+3])
+			if err := errors.Join(e1, e2, e3, e4); err != nil {
 				return fail(err)
 			}
 			st.Days = append(st.Days, d)
 			st.Uniques += d.Uniques
+			st.BotsInDays += d.Bots
 		}
 	}
 	return st, nil
@@ -281,7 +293,7 @@ func (s *Named) Get(ctx context.Context, name counter.Name) (counter.Info, error
 	if err != nil {
 		return counter.Info{}, err
 	}
-	vals, err := c.Do(ctx, c.B().Hmget().Key(CounterKey(name)).Field("v", "t", "a").Build()).ToArray()
+	vals, err := c.Do(ctx, c.B().Hmget().Key(CounterKey(name)).Field(infoFields...).Build()).ToArray()
 	if err != nil {
 		return counter.Info{}, classify(ctx, err)
 	}
@@ -295,9 +307,12 @@ func (s *Named) Get(ctx context.Context, name counter.Name) (counter.Info, error
 	return info, nil
 }
 
-// infoFrom reads an HMGET v t a reply; ok is false when the counter does not exist.
+// infoFields are what a read of a counter asks its hash for (infoFrom reads them).
+var infoFields = []string{"v", "t", "a", "b", "z", "w", "cb"}
+
+// infoFrom reads an HMGET of infoFields; ok is false when the counter does not exist.
 func infoFrom(name counter.Name, vals []rueidis.RedisMessage) (info counter.Info, ok bool, err error) {
-	if len(vals) != 3 || vals[0].IsNil() {
+	if len(vals) != len(infoFields) || vals[0].IsNil() {
 		return counter.Info{}, false, nil
 	}
 	info.Name = name
@@ -314,20 +329,81 @@ func infoFrom(name counter.Name, vals []rueidis.RedisMessage) (info counter.Info
 	if !vals[2].IsNil() {
 		info.AdminKeyHash, _ = vals[2].ToString()
 	}
-	return info, true, nil
+	if info.Bots, err = optionalInt(vals[3]); err != nil {
+		return counter.Info{}, false, err
+	}
+	info.Settings, err = settingsFrom(vals[4:7])
+	return info, err == nil, err
+}
+
+// settingsFrom reads the z, w and cb fields.
+func settingsFrom(vals []rueidis.RedisMessage) (counter.Settings, error) {
+	var st counter.Settings
+	if !vals[0].IsNil() {
+		st.TimeZone, _ = vals[0].ToString()
+	}
+	window, err := optionalInt(vals[1])
+	if err != nil {
+		return counter.Settings{}, err
+	}
+	st.RepeatWindow = time.Duration(window) * time.Second
+	st.CountBots = !vals[2].IsNil()
+	return st, nil
+}
+
+// Settings implements counter.Store.
+func (s *Named) Settings(ctx context.Context, name counter.Name) (counter.Settings, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	c, err := s.get(ctx)
+	if err != nil {
+		return counter.Settings{}, err
+	}
+	vals, err := c.Do(ctx, c.B().Hmget().Key(CounterKey(name)).Field("v", "z", "w", "cb").Build()).ToArray()
+	if err != nil {
+		return counter.Settings{}, classify(ctx, err)
+	}
+	if len(vals) != 4 || vals[0].IsNil() {
+		return counter.Settings{}, counter.Errorf(counter.ENOTFOUND, nil, "counter %s not found", name)
+	}
+	st, err := settingsFrom(vals[1:])
+	if err != nil {
+		return counter.Settings{}, classify(ctx, err)
+	}
+	return st, nil
+}
+
+// SetSettings implements counter.Store.
+func (s *Named) SetSettings(ctx context.Context, name counter.Name, st counter.Settings, auth counter.Auth) error {
+	countBots := "0"
+	if st.CountBots {
+		countBots = "1"
+	}
+	zone := st.TimeZone
+	if zone == "UTC" {
+		zone = ""
+	}
+	_, err := s.change(ctx, name, auth, "settings", zone, strconv.FormatInt(int64(st.RepeatWindow/time.Second), 10), countBots)
+	return err
+}
+
+// Authorize implements counter.Store.
+func (s *Named) Authorize(ctx context.Context, name counter.Name, auth counter.Auth) error {
+	_, err := s.change(ctx, name, auth, "check")
+	return err
 }
 
 // change runs changeScript and maps its reply code.
-func (s *Named) change(ctx context.Context, name counter.Name, auth counter.Auth, op, arg string) (int64, error) {
+func (s *Named) change(ctx context.Context, name counter.Name, auth counter.Auth, op string, args ...string) (int64, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	presented := auth.AdminKeyHash
-	if auth.Operator {
+	if auth.Operator || auth.NamespaceOwner {
 		presented = ""
 	} else if presented == "" {
 		return 0, counter.Errorf(counter.EUNAUTHORIZED, nil, "this needs the counter's admin key")
 	}
-	res, err := s.run(ctx, changeScript, []string{CounterKey(name)}, presented, op, arg)
+	res, err := s.run(ctx, changeScript, []string{CounterKey(name)}, append([]string{presented, op}, args...)...)
 	if err != nil {
 		return 0, err
 	}
@@ -373,7 +449,7 @@ func (s *Named) SetAdminKey(ctx context.Context, name counter.Name, hash string)
 // one place of the limit until the name is used again), never a counter missing from the
 // index (and so from an export).
 func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth) error {
-	if _, err := s.change(ctx, name, auth, "check", ""); err != nil {
+	if _, err := s.change(ctx, name, auth, "check"); err != nil {
 		return err
 	}
 	// The counter's sketches go with it, and the memory of what they hold once the deletion is
@@ -387,8 +463,8 @@ func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth
 	}
 	// The counter, its months of daily figures and the last days' visitors (which would
 	// otherwise expire on their own, and come back if the name is used again).
-	keys := []string{CounterKey(name)}
-	today := startOfDay(time.Now())
+	keys := []string{CounterKey(name), repeatsKey(CounterKey(name))}
+	today := startOfDay(time.Now().UTC())
 	for i := range s.historyDays + 2 {
 		d := today.AddDate(0, 0, 1-i)
 		if i < 4 {
@@ -398,9 +474,11 @@ func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth
 			keys = append(keys, monthKey(keys[0], d))
 		}
 	}
-	// Two writes, in this order; in a cluster the index and the counter may be on two servers.
+	// Three writes, in this order; in a cluster the indexes and the counter may be on three
+	// servers.
 	for _, cmd := range []rueidis.Completed{
 		c.B().Srem().Key(IndexKey).Member(name.String()).Build(),
+		c.B().Srem().Key(NamespaceListKey(name.Namespace)).Member(name.Key).Build(),
 		c.B().Del().Key(keys...).Build(),
 	} {
 		if err := s.write(ctx, c, true, cmd).Error(); err != nil {
@@ -413,64 +491,13 @@ func (s *Named) Delete(ctx context.Context, name counter.Name, auth counter.Auth
 // exportBatch is how many names one SSCAN step asks for, and how many HMGETs go in one pipeline.
 const exportBatch = 500
 
-// Export implements counter.Store: the index, walked with SSCAN, each counter read with HMGET.
-// Each counter is read atomically; counters changing during the walk are read at some moment
-// of it. A name in the index without a counter (see Delete) is skipped.
+// Export implements counter.Store: the index, walked with SSCAN, each counter read with HMGET
+// (scanCounters). A name in the index without a counter (see Delete) is skipped.
 func (s *Named) Export(ctx context.Context, each func(counter.Info) error) error {
-	var cursor uint64
-	for {
-		stepCtx, cancel := s.withTimeout(ctx)
-		c, err := s.get(stepCtx)
-		if err != nil {
-			cancel()
-			return err
-		}
-		entry, err := c.Do(stepCtx, c.B().Sscan().Key(IndexKey).Cursor(cursor).Count(exportBatch).Build()).AsScanEntry()
-		if err != nil {
-			err = classify(stepCtx, err) // before cancel: a cancelled context reads as the caller leaving
-			cancel()
-			return err
-		}
-		names := make([]counter.Name, 0, len(entry.Elements))
-		cmds := make(rueidis.Commands, 0, len(entry.Elements))
-		for _, member := range entry.Elements {
-			ns, key, ok := strings.Cut(member, "/")
-			if !ok {
-				continue
-			}
-			name := counter.Name{Namespace: ns, Key: key}
-			names = append(names, name)
-			cmds = append(cmds, c.B().Hmget().Key(CounterKey(name)).Field("v", "t", "a").Build())
-		}
-		var infos []counter.Info
-		if len(cmds) > 0 {
-			for i, res := range c.DoMulti(stepCtx, cmds...) {
-				vals, err := res.ToArray()
-				if err == nil {
-					var info counter.Info
-					var ok bool
-					if info, ok, err = infoFrom(names[i], vals); err == nil && ok {
-						infos = append(infos, info)
-					}
-				}
-				if err != nil {
-					err = classify(stepCtx, err)
-					cancel()
-					return err
-				}
-			}
-		}
-		cancel()
-		for _, info := range infos {
-			if err := each(info); err != nil {
-				return err
-			}
-		}
-		cursor = entry.Cursor
-		if cursor == 0 {
-			return nil
-		}
-	}
+	return s.scanCounters(ctx, IndexKey, func(member string) (counter.Name, bool) {
+		ns, key, ok := strings.Cut(member, "/")
+		return counter.Name{Namespace: ns, Key: key}, ok
+	}, each)
 }
 
 // restoreWorkers is how many counters an import writes at once: the client pipelines them, so
@@ -528,6 +555,10 @@ func (s *Named) restoreOne(ctx context.Context, info counter.Info, limit int64) 
 	code, err := s.restore(ctx, restoreScript, info, "0")
 	if err != nil || code != restoreMissing {
 		return code, err
+	}
+	// An import is the operator's: it may create in an owned namespace, past its cap.
+	if err := s.Admit(ctx, info.Name, counter.Auth{Operator: true}, 0); err != nil {
+		return -1, err
 	}
 	if err := s.Reserve(ctx, info.Name, limit); err != nil {
 		return -1, err

@@ -99,7 +99,7 @@ func TestNamedLifecycle(t *testing.T) {
 	s := newNamed(t, srv).Named(0)
 	ctx := context.Background()
 
-	_, err := s.Add(ctx, testName, anonymous(1), testTime)
+	_, err := s.Add(ctx, testName, anonymous(1), testTime, 0)
 	wantCode(t, "Add on a missing counter", err, counter.ENOTFOUND)
 	if n := srv.Int("EXISTS", CounterKey(testName)); n != 0 {
 		t.Fatal("Add on a missing counter created it")
@@ -107,14 +107,14 @@ func TestNamedLifecycle(t *testing.T) {
 	if err := s.Reserve(ctx, testName, 0); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := s.AddCreating(ctx, testName, anonymous(1), testTime); v.Total != 1 || err != nil {
+	if v, err := s.AddCreating(ctx, testName, anonymous(1), testTime, 0); v.Total != 1 || err != nil {
 		t.Fatalf("AddCreating = %d, %v; want 1", v, err)
 	}
-	if v, err := s.Add(ctx, testName, anonymous(5), testTime); v.Total != 6 || err != nil {
+	if v, err := s.Add(ctx, testName, anonymous(5), testTime, 0); v.Total != 6 || err != nil {
 		t.Fatalf("Add(5) = %d, %v; want 6", v, err)
 	}
 	// A second creation keeps the first creation time.
-	if v, _ := s.AddCreating(ctx, testName, anonymous(1), testTime.Add(time.Hour)); v.Total != 7 {
+	if v, _ := s.AddCreating(ctx, testName, anonymous(1), testTime.Add(time.Hour), 0); v.Total != 7 {
 		t.Fatalf("AddCreating on an existing counter = %d, want 7", v)
 	}
 	info, err := s.Get(ctx, testName)
@@ -166,7 +166,7 @@ func TestNamedLifecycle(t *testing.T) {
 	if _, err := s.Set(ctx, testName, 9_007_199_254_740_993, operator); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := s.Add(ctx, testName, anonymous(2), testTime); v.Total != 9_007_199_254_740_995 || err != nil {
+	if v, err := s.Add(ctx, testName, anonymous(2), testTime, 0); v.Total != 9_007_199_254_740_995 || err != nil {
 		t.Fatalf("Add past 2^53 = %d, %v; want 9007199254740995", v, err)
 	}
 	if v, err := s.Update(ctx, testName, -9_007_199_254_740_995+70, operator); v != 70 || err != nil {
@@ -563,7 +563,7 @@ func TestReadsRetriedWritesNot(t *testing.T) {
 	srv.Kill()
 	srv.Restart()
 	// The write may fail (its connection is gone) but must not be applied twice.
-	_, _ = s.Add(ctx, testName, anonymous(1), testTime)
+	_, _ = s.Add(ctx, testName, anonymous(1), testTime, 0)
 	waitfor.Until(t, 5*time.Second, func() error {
 		_, err := s.Get(ctx, testName)
 		return err
@@ -690,7 +690,7 @@ func TestFullRedisRefusesOnlyNewCounters(t *testing.T) {
 	t.Logf("Redis full after %d counters (maxmemory 3mb)", made)
 
 	newName := counter.Name{Namespace: "example.com", Key: "too-late"}
-	_, err := s.AddCreating(ctx, newName, anonymous(1), testTime)
+	_, err := s.AddCreating(ctx, newName, anonymous(1), testTime, 0)
 	wantCode(t, "a first hit when full", err, counter.EFULL)
 	wantCode(t, "a create when full", s.Create(ctx, counter.Info{Name: newName, Created: testTime}), counter.EFULL)
 	_, err = s.Restore(ctx, []counter.Info{{Name: newName, Value: 5, Created: testTime}}, 0)
@@ -701,7 +701,7 @@ func TestFullRedisRefusesOnlyNewCounters(t *testing.T) {
 
 	for i := range 50 {
 		hits := []counter.Hit{{Visitor: fmt.Sprintf("visitor-%d", i)}, {}}
-		n, err := s.Add(ctx, testName, hits, testTime)
+		n, err := s.Add(ctx, testName, hits, testTime, 0)
 		if err != nil || n.Total != int64(2*(i+1)) {
 			t.Fatalf("hit batch %d on a counter that exists, Redis full: %+v, %v; want total %d", i+1, n, err, 2*(i+1))
 		}
@@ -754,7 +754,7 @@ func TestFullRedisRefusesOnlyNewCounters(t *testing.T) {
 		for v := range visitors {
 			visitors[v].Visitor = fmt.Sprintf("new-visitor-%d-%d", i, v)
 		}
-		if _, err := s.Add(ctx, testName, visitors, testTime); err != nil {
+		if _, err := s.Add(ctx, testName, visitors, testTime, 0); err != nil {
 			t.Fatalf("a hit with new visitors, Redis full: %v", err)
 		}
 	}
@@ -791,8 +791,8 @@ func TestCapacity(t *testing.T) {
 // container is given.
 func TestBytesNeededForTheDefaults(t *testing.T) {
 	got := BytesNeeded(100_000, 400)
-	if got != 100_000*11_900+32<<20 || got > 1200<<20 {
-		t.Fatalf("BytesNeeded(100,000, 400) = %d, want 100,000 x 11,900 + 32 MiB, under 1200 MiB", got)
+	if got != 100_000*12_200+32<<20 || got > 1200<<20 {
+		t.Fatalf("BytesNeeded(100,000, 400) = %d, want 100,000 x 12,200 + 32 MiB, under 1200 MiB", got)
 	}
 }
 

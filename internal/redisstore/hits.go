@@ -49,27 +49,42 @@ func hitsInFlight(waitReplicas int) int {
 // and every byte counts: under load a run holds a step for each of dozens of counters, and
 // Redis writes what each changes to its log and fsyncs it before any of them is answered.
 //
-// The run shares ARGV[1..6]: the number of counters; create (1: make a counter that is missing,
+// A counter with a repeat window has a fourth key, the sorted set of its visitors whose hits
+// counted within the window, scored by when (repeatsKey). A visitor found there within the
+// window does not count again; the others count once each, however many hits they sent in the
+// batch, and are marked. The set holds the visitors of the last two windows at most (older
+// ones are cut once a window) and expires at least a window after its last mark. Only a counted
+// hit writes.
+//
+// The run shares ARGV[1..8]: the number of counters; create (1: make a counter that is missing,
 // else leave a missing one alone); created (Unix s); the day of the month; the month hash's TTL
-// (s); the HyperLogLog's TTL (s). Each counter then has five fields and its visitors: the hits
-// n; hits without a visitor; whether to read today's unique visitors (1; else 0 is answered, a
-// read saved); whether to check that the counter exists first (1: the process does not know it
-// does); the number of visitors that follow. The reply is three values per counter (total,
-// today, today's uniques), nil for a counter that is missing and was not created (nothing of
-// it changed). A run is of one day: its counters share the fields of the day.
+// (s); the HyperLogLog's TTL (s); now (Unix ms); sketch (1: add the visitors to the day's
+// HyperLogLog; 0 at maxmemory). Each counter then has six fields and its visitors: the hits n;
+// hits without a visitor; whether to read today's unique visitors (1; else 0 is answered, a read
+// saved); whether to check that the counter exists first (1: the process does not know it
+// does); the repeat window (ms, 0: none); the number of visitors that follow. The reply is four
+// values per counter (total, today, today's uniques, hits left out as repeats), nil for a
+// counter that is missing and was not created (nothing of it changed). A run is of one day: its
+// counters share the fields of the day.
 const hitsBody = `
 local out = {}
 local create, created, dom, monthTTL, dayTTL = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local now, sketch = tonumber(ARGV[7]), ARGV[8]
 local dayField, unidentifiedField, uniques = 'd' .. dom, 'c' .. dom, 'u' .. dom
-local a, k = 7, 1
+local a, k = 9, 1
 for c = 1, tonumber(ARGV[1]) do
-	local ck, mk, vk = KEYS[k], KEYS[k + 1], nil
+	local ck, mk, vk, rk = KEYS[k], KEYS[k + 1], nil, nil
 	local n, unidentified, wantUniques, check = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-	local first, last = a + 5, a + 4 + tonumber(ARGV[a + 4])
+	local window = tonumber(ARGV[a + 4])
+	local first, last = a + 6, a + 5 + tonumber(ARGV[a + 5])
 	a = last + 1
 	k = k + 2
 	if last >= first then
 		vk = KEYS[k]
+		k = k + 1
+	end
+	if window > 0 then
+		rk = KEYS[k]
 		k = k + 1
 	end
 	local hits = tonumber(n)
@@ -78,14 +93,30 @@ for c = 1, tonumber(ARGV[1]) do
 		-- A counter the process has not seen: a name made up by a client, say, must cost no write.
 		missing = redis.call('EXISTS', ck) == 0
 	end
+	local counted, fresh = hits, nil
+	if rk and not missing and create ~= '1' then
+		local cutoff = now - window
+		fresh = {}
+		for i = first, last do
+			local seen = redis.call('ZSCORE', rk, ARGV[i])
+			if not seen or tonumber(seen) <= cutoff then
+				fresh[#fresh + 1] = now
+				fresh[#fresh + 1] = ARGV[i]
+			end
+		end
+		counted = tonumber(unidentified) + #fresh / 2
+	end
 	local total
-	if not missing then
+	if not missing and counted == 0 then
+		total = redis.call('HGET', ck, 'v')
+		missing = not total
+	elseif not missing then
 		-- A counter known to exist takes no EXISTS. Should it be gone after all (deleted through
 		-- another replica), the increment tells: a counter's hash always holds its created time
 		-- t, so a total equal to the batch without a t is a hash HINCRBY just made. That one is
 		-- completed (create) or taken back (no create), all inside this one step.
-		total = redis.call('HINCRBY', ck, 'v', n)
-		if total == hits and not redis.call('HGET', ck, 't') then
+		total = redis.call('HINCRBY', ck, 'v', counted)
+		if total == counted and not redis.call('HGET', ck, 't') then
 			if create == '1' then
 				redis.call('HSET', ck, 't', created)
 			else
@@ -98,12 +129,28 @@ for c = 1, tonumber(ARGV[1]) do
 		out[#out + 1] = false
 		out[#out + 1] = false
 		out[#out + 1] = false
+		out[#out + 1] = false
 	else
-		local today = redis.call('HINCRBY', mk, dayField, hits)
-		if today == hits then redis.call('EXPIRE', mk, monthTTL, 'NX') end
+		if fresh and #fresh > 0 then
+			redis.call('ZADD', rk, unpack(fresh))
+			-- The set must outlive its last mark by a window. Its TTL is set to two windows, and
+			-- set again (with the marks past their window cut) once less than one is left: once
+			-- a window, not a write and its log entry on every batch.
+			if redis.call('PTTL', rk) < window then
+				redis.call('ZREMRANGEBYSCORE', rk, '-inf', now - window)
+				redis.call('PEXPIRE', rk, 2 * window)
+			end
+		end
+		local today
+		if counted > 0 then
+			today = redis.call('HINCRBY', mk, dayField, counted)
+			if today == counted then redis.call('EXPIRE', mk, monthTTL, 'NX') end
+		else
+			today = redis.call('HGET', mk, dayField) or 0
+		end
 		if unidentified ~= '0' then redis.call('HINCRBY', mk, unidentifiedField, unidentified) end
 		local count = false
-		if last >= first then
+		if last >= first and sketch == '1' then
 			local changed = 0
 			for i = first, last, 1000 do
 				changed = changed + redis.call('PFADD', vk, unpack(ARGV, i, math.min(i + 999, last)))
@@ -126,6 +173,7 @@ for c = 1, tonumber(ARGV[1]) do
 		out[#out + 1] = total
 		out[#out + 1] = today
 		out[#out + 1] = count
+		out[#out + 1] = hits - counted
 	end
 end
 return out`
@@ -140,9 +188,10 @@ var (
 
 // hitItem is one counter's batch of hits, as the store is asked to record it.
 type hitItem struct {
-	name counter.Name
-	hits []counter.Hit
-	at   time.Time
+	name   counter.Name
+	hits   []counter.Hit
+	at     time.Time // where the counter's days are: its time zone
+	window time.Duration
 }
 
 // hitResult is what a run answered for one item: its counts, that the counter is missing, or
@@ -155,8 +204,8 @@ type hitResult struct {
 
 // Add implements counter.Store: the batch joins whatever other counters' batches reach the store
 // with it.
-func (s *Named) Add(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time) (counter.Counts, error) {
-	item := hitItem{name: name, hits: hits, at: at}
+func (s *Named) Add(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time, window time.Duration) (counter.Counts, error) {
+	item := hitItem{name: name, hits: hits, at: at, window: window}
 	var results []hitResult
 	var after int64
 	var err error
@@ -182,10 +231,10 @@ func (s *Named) Add(ctx context.Context, name counter.Name, hits []counter.Hit, 
 }
 
 // AddCreating implements counter.Store: alone, since it may create, which a full Redis refuses.
-func (s *Named) AddCreating(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time) (counter.Counts, error) {
+func (s *Named) AddCreating(ctx context.Context, name counter.Name, hits []counter.Hit, at time.Time, window time.Duration) (counter.Counts, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	results, err := s.runHits(ctx, createHitsScript, []hitItem{{name: name, hits: hits, at: at}}, true)
+	results, err := s.runHits(ctx, createHitsScript, []hitItem{{name: name, hits: hits, at: at, window: window}}, true)
 	if err != nil {
 		return counter.Counts{}, classifyRun(ctx, err, classifyCreate)
 	}
@@ -297,7 +346,7 @@ func hitArgs(items []hitItem, create, sketch bool, historyDays int, known *sketc
 	for i, it := range items {
 		cks[i] = CounterKey(it.name)
 		run.learnt[i] = append(run.learnt[i], known.id(cks[i], ""))
-		if !sketch {
+		if !sketch && it.window == 0 {
 			ids = append(ids, run.learnt[i]...)
 			continue
 		}
@@ -334,33 +383,44 @@ func hitArgs(items []hitItem, create, sketch bool, historyDays int, known *sketc
 		// A creating run makes a new sketch: whatever was known of the name is of an old one.
 		n := 1
 		for j, id := range run.learnt[i][1:] {
-			if create || unknown[1+j] {
+			// A repeat window asks about each visitor, whatever the sketch holds.
+			if create || unknown[1+j] || items[i].window > 0 {
 				run.learnt[i][n], visitors[i][n-1] = id, visitors[i][j]
 				n++
 			}
 		}
 		unknown = unknown[len(run.learnt[i]):]
 		run.learnt[i], visitors[i] = run.learnt[i][:n], visitors[i][:n-1]
+		if !sketch {
+			run.learnt[i] = run.learnt[i][:1] // sent for the window only, not put in the sketch
+		}
 	}
 
 	// A month's hash lives until its last day has left the history; a day's HyperLogLog until
 	// the end of the next day (hits of a batch that straddles midnight may still land in it).
 	// The TTLs are set when the keys are made (EXPIRE NX).
-	nextMonth := time.Date(day.Year(), day.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	nextMonth := time.Date(day.Year(), day.Month()+1, 1, 0, 0, 0, 0, day.Location())
 	monthTTL := nextMonth.Add(time.Duration(historyDays) * 24 * time.Hour).Sub(at)
 	dayTTL := day.Add(48 * time.Hour).Sub(at)
-	createFlag := "0"
+	createFlag, sketchFlag := "0", "0"
 	if create {
 		createFlag = "1"
 	}
+	if sketch {
+		sketchFlag = "1"
+	}
 	run.keys = make([]string, 0, 3*len(items))
-	run.args = make([]string, 0, 6+5*len(items))
+	run.args = make([]string, 0, 8+6*len(items))
 	run.args = append(run.args, strconv.Itoa(len(items)), createFlag, strconv.FormatInt(at.Unix(), 10), strconv.Itoa(day.Day()),
-		strconv.FormatInt(int64(monthTTL/time.Second)+1, 10), strconv.FormatInt(int64(dayTTL/time.Second)+1, 10))
+		strconv.FormatInt(int64(monthTTL/time.Second)+1, 10), strconv.FormatInt(int64(dayTTL/time.Second)+1, 10),
+		strconv.FormatInt(at.UnixMilli(), 10), sketchFlag)
 	for i, it := range items {
 		run.keys = append(run.keys, cks[i], monthKey(cks[i], day))
 		if len(visitors[i]) > 0 {
 			run.keys = append(run.keys, vks[i])
+		}
+		if it.window > 0 {
+			run.keys = append(run.keys, repeatsKey(cks[i]))
 		}
 		unidentified, uniques := 0, "0"
 		for _, h := range it.hits {
@@ -371,7 +431,8 @@ func hitArgs(items []hitItem, create, sketch bool, historyDays int, known *sketc
 				uniques = "1"
 			}
 		}
-		run.args = append(run.args, strconv.Itoa(len(it.hits)), strconv.Itoa(unidentified), uniques, check[i], strconv.Itoa(len(visitors[i])))
+		run.args = append(run.args, strconv.Itoa(len(it.hits)), strconv.Itoa(unidentified), uniques, check[i],
+			strconv.FormatInt(it.window.Milliseconds(), 10), strconv.Itoa(len(visitors[i])))
 		run.args = append(run.args, visitors[i]...)
 	}
 	return run
@@ -383,21 +444,22 @@ func hitResults(res rueidis.RedisResult, n int) ([]hitResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(reply) != 3*n {
+	if len(reply) != 4*n {
 		return nil, errors.New("hit script: reply of the wrong shape")
 	}
 	results := make([]hitResult, n)
 	for i := range n {
-		v := reply[3*i : 3*i+3]
+		v := reply[4*i : 4*i+4]
 		if v[0].IsNil() {
 			results[i].missing = true
 			continue
 		}
-		var e1, e2, e3 error
+		var e1, e2, e3, e4 error
 		results[i].counts.Total, e1 = v[0].AsInt64()
 		results[i].counts.Today, e2 = v[1].AsInt64()
 		results[i].counts.TodayUniques, e3 = v[2].AsInt64()
-		if err := errors.Join(e1, e2, e3); err != nil {
+		results[i].counts.Repeats, e4 = v[3].AsInt64()
+		if err := errors.Join(e1, e2, e3, e4); err != nil {
 			return nil, err
 		}
 	}

@@ -37,20 +37,21 @@ for m in pairs(touched) do redis.call('EXPIRE', KEYS[1 + m], ARGV[1 + m], 'NX') 
 return {set, same}`, true)
 
 // RestoreDays implements counter.Store: one script run for all of a counter's days, so a
-// counter's history is imported whole or not at all.
+// counter's history is imported whole or not at all. A day's date is a date of at's location,
+// the counter's time zone, as the hit script writes it.
 func (s *Named) RestoreDays(ctx context.Context, name counter.Name, days []counter.DayCount, at time.Time) (counter.DaysResult, error) {
 	var res counter.DaysResult
-	today := startOfDay(at)
-	oldest := today.AddDate(0, 0, -(s.historyDays - 1))
+	oldest := startOfDay(at).AddDate(0, 0, -(s.historyDays - 1))
+	last := counter.LastImportDay(at)
 	ck := CounterKey(name)
 	keys := []string{ck}
 	var ttls, triples []string
 	month := map[string]int{} // month key → its index in keys
 	for _, d := range days {
-		day := startOfDay(d.Date)
-		if day.After(today) {
-			return counter.DaysResult{}, counter.Errorf(counter.EINVALID, nil, "day %s is in the future", day.Format(time.DateOnly))
+		if d.Date.After(last) {
+			return counter.DaysResult{}, counter.Errorf(counter.EINVALID, nil, "day %s is in the future", d.Date.Format(time.DateOnly))
 		}
+		day := time.Date(d.Date.Year(), d.Date.Month(), d.Date.Day(), 0, 0, 0, 0, at.Location())
 		if day.Before(oldest) {
 			res.Skipped++
 			continue
@@ -62,7 +63,7 @@ func (s *Named) RestoreDays(ctx context.Context, name counter.Name, days []count
 			m = len(keys) - 1
 			month[mk] = m
 			// As the hit script does: the month's hash lives until its last day leaves the history.
-			nextMonth := time.Date(day.Year(), day.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+			nextMonth := time.Date(day.Year(), day.Month()+1, 1, 0, 0, 0, 0, day.Location())
 			ttl := nextMonth.Add(time.Duration(s.historyDays) * 24 * time.Hour).Sub(at)
 			ttls = append(ttls, strconv.FormatInt(int64(ttl/time.Second)+1, 10))
 		}

@@ -102,7 +102,30 @@ func TestRestoreDays(t *testing.T) {
 		t.Fatal("a missing counter's days were written")
 	}
 	if _, err := s.RestoreDays(ctx, name, []counter.DayCount{day("2026-11-27", 1)}, at); counter.ErrorCode(err) != counter.EINVALID {
-		t.Fatalf("a day after at: %v, want invalid", err)
+		t.Fatalf("a day no clock has reached at 07:00 UTC: %v, want invalid", err)
+	}
+
+	// A counter in UTC+14, where at is already the 26th's evening and the 27th begins first:
+	// its days are its dates, in the months of its zone.
+	east := at.In(time.FixedZone("UTC+14", 14*3600))
+	zoned := counter.Name{Namespace: "moved", Key: "zoned"}
+	if err := s.Reserve(ctx, zoned, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, counter.Info{Name: zoned, Value: 10, Created: at}); err != nil {
+		t.Fatal(err)
+	}
+	late := east.Add(4 * time.Hour) // 2026-11-27 01:00 there, 11:00 UTC
+	if got, err := s.RestoreDays(ctx, zoned, []counter.DayCount{day("2026-11-01", 2), day("2026-11-27", 6)}, late); err != nil || got.Set != 2 {
+		t.Fatalf("days of a counter in UTC+14 = %+v, %v; want 2 set", got, err)
+	}
+	zst, err := s.Stats(ctx, zoned, 27, late)
+	if err != nil || len(zst.Days) != 27 {
+		t.Fatal(zst, err)
+	}
+	first, last := zst.Days[0], zst.Days[26]
+	if first.Date.Format(time.DateOnly) != "2026-11-01" || first.Hits != 2 || last.Date.Format(time.DateOnly) != "2026-11-27" || last.Hits != 6 {
+		t.Fatalf("the zoned counter's days: first %v %d, last %v %d; want 2026-11-01 2, 2026-11-27 6", first.Date, first.Hits, last.Date, last.Hits)
 	}
 }
 

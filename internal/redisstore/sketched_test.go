@@ -113,7 +113,7 @@ func TestHitsOnMissingCountersWriteNothing(t *testing.T) {
 	alice := []counter.Hit{{Visitor: "alice"}}
 
 	for range 3 {
-		_, err := s.Add(ctx, testName, alice, now)
+		_, err := s.Add(ctx, testName, alice, now, 0)
 		wantCode(t, "a hit on a missing counter", err, counter.ENOTFOUND)
 	}
 	for _, cmd := range []string{"hincrby", "del", "hset", "pfadd"} {
@@ -125,11 +125,11 @@ func TestHitsOnMissingCountersWriteNothing(t *testing.T) {
 	if err := s.Reserve(ctx, testName, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AddCreating(ctx, testName, alice, now); err != nil {
+	if _, err := s.AddCreating(ctx, testName, alice, now, 0); err != nil {
 		t.Fatal(err)
 	}
 	before := commandCalls(t, srv, "exists")
-	if got, err := s.Add(ctx, testName, alice, now); err != nil || got.Total != 2 {
+	if got, err := s.Add(ctx, testName, alice, now, 0); err != nil || got.Total != 2 {
 		t.Fatalf("a hit on the counter = %+v, %v; want total 2", got, err)
 	}
 	if n := commandCalls(t, srv, "exists") - before; n != 0 {
@@ -139,7 +139,7 @@ func TestHitsOnMissingCountersWriteNothing(t *testing.T) {
 	if err := other.Delete(ctx, testName, counter.Auth{Operator: true}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.Add(ctx, testName, alice, now)
+	_, err := s.Add(ctx, testName, alice, now, 0)
 	wantCode(t, "a hit on a counter deleted through another replica", err, counter.ENOTFOUND)
 	if n := srv.Int("EXISTS", CounterKey(testName)); n != 0 {
 		t.Fatal("a hit on a counter deleted through another replica made it again")

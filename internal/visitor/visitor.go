@@ -75,6 +75,19 @@ func (p *Pseudonyms) Visitor(t time.Time, c counter.Client) string {
 	return p.of(t, purposeVisitor, c.AppendIdentity(buf[:0], true))
 }
 
+var _ counter.OwnerTokens = (*Pseudonyms)(nil)
+
+// OwnerToken implements counter.OwnerTokens: the counter's name under the secret itself, not a
+// day's key, so that an owner's mark lasts; 128 bits, like a pseudonym. Knowing one counter's
+// mark tells nothing of another's.
+func (p *Pseudonyms) OwnerToken(name counter.Name) string {
+	mac := hmac.New(sha256.New, p.secret)
+	mac.Write([]byte("hitcounter owner mark\x00"))
+	mac.Write([]byte(name.String()))
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(sum[:0])[:16])
+}
+
 // Limit names a limit's key in the shared rate-limit counts. The limit's name is part of it,
 // so two limits never share a count.
 func (p *Pseudonyms) Limit(t time.Time, limit string, key counter.LimitKey) string {

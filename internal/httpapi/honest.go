@@ -1,0 +1,190 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+)
+
+// settingsAnswer is how a counter counts, as /settings, /info and /stats show it.
+type settingsAnswer struct {
+	TimeZone string `json:"time_zone"`
+	// RepeatWindow is in minutes; 0 is off.
+	RepeatWindow int  `json:"repeat_window"`
+	CountBots    bool `json:"count_bots"`
+}
+
+func settingsAnswerOf(s counter.Settings) settingsAnswer {
+	zone := s.TimeZone
+	if zone == "" {
+		zone = "UTC"
+	}
+	return settingsAnswer{TimeZone: zone, RepeatWindow: int(s.RepeatWindow / time.Minute), CountBots: s.CountBots}
+}
+
+// handleSettings changes how a counter counts, for the holder of its admin key: the query
+// parameters given replace those settings, the others stay as they are.
+func handleSettings(d CounterDeps, m *Metrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, err := nameFrom(r)
+		if err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		auth, err := d.auth(r)
+		if err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		client := d.clientOf(r)
+		info, err := d.Counters.Get(r.Context(), name, client)
+		if err != nil {
+			m.limitedOrFailed("settings", err)
+			writeAPIError(w, err)
+			return
+		}
+		settings, err := settingsFromQuery(r, info.Settings)
+		if err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		if err := d.Counters.SetSettings(r.Context(), name, settings, auth, client); err != nil {
+			m.limitedOrFailed("settings", err)
+			writeAPIError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, settingsAnswerOf(settings))
+	})
+}
+
+// settingsFromQuery applies time_zone, repeat_window (minutes) and count_bots to s; unknown
+// parameters are refused, so a misspelt one does not pass for a change.
+func settingsFromQuery(r *http.Request, s counter.Settings) (counter.Settings, error) {
+	for param, values := range r.URL.Query() {
+		if len(values) != 1 {
+			return s, counter.Errorf(counter.EINVALID, nil, "query parameter %q must be given once", clipParam(param))
+		}
+		v := values[0]
+		switch param {
+		case "time_zone":
+			if _, err := counter.ParseTimeZone(v); err != nil {
+				return s, err
+			}
+			s.TimeZone = v
+			if v == "UTC" {
+				s.TimeZone = ""
+			}
+		case "repeat_window":
+			window, err := counter.ParseRepeatWindow(v)
+			if err != nil {
+				return s, err
+			}
+			s.RepeatWindow = window
+		case "count_bots":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return s, counter.Errorf(counter.EINVALID, nil, "count_bots must be true or false")
+			}
+			s.CountBots = b
+		default:
+			return s, counter.Errorf(counter.EINVALID, nil, "unknown query parameter %q: the settings are time_zone, repeat_window and count_bots", clipParam(param))
+		}
+	}
+	return s, nil
+}
+
+func clipParam(p string) string {
+	if len(p) > 40 {
+		return p[:40] + "…"
+	}
+	return p
+}
+
+// ownerCookieName is the cookie of one counter's "don't count me" mark. "~" cannot occur in a
+// namespace or a key, so no two counters share a cookie.
+func ownerCookieName(name counter.Name) string {
+	return "hc_owner~" + name.Namespace + "~" + name.Key
+}
+
+// ownerCookieAge is how long a browser keeps the mark: 400 days, the most browsers allow.
+const ownerCookieAge = 400 * 24 * time.Hour
+
+// maxOwnerForm bounds the page's form: an admin key and a flag.
+const maxOwnerForm = 1 << 10
+
+// handleOwnerMark sets or clears the "don't count me" cookie of a counter in the browser that
+// asks, given the counter's admin key: from the page's form (admin_key, exclude=1 or 0), which
+// is sent back to the page, or with an Authorization header, which gets JSON.
+func handleOwnerMark(d CounterDeps, m *Metrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, err := nameFrom(r)
+		if err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		fromForm := strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded")
+		var auth counter.Auth
+		exclude := true
+		if fromForm {
+			r.Body = http.MaxBytesReader(w, r.Body, maxOwnerForm)
+			if err := r.ParseForm(); err != nil {
+				writePageError(w, counter.Errorf(counter.EINVALID, err, "the form could not be read"))
+				return
+			}
+			key := r.PostForm.Get("admin_key")
+			if key == "" {
+				writePageError(w, counter.Errorf(counter.EUNAUTHORIZED, nil, "enter the counter's admin key"))
+				return
+			}
+			if d.isOperator(key) {
+				auth = counter.Auth{Operator: true}
+			} else {
+				auth = counter.Auth{AdminKeyHash: counter.HashAdminKey(key)}
+			}
+			exclude = r.PostForm.Get("exclude") != "0"
+		} else {
+			if auth, err = d.auth(r); err != nil {
+				writeAPIError(w, err)
+				return
+			}
+			exclude = r.URL.Query().Get("exclude") != "0"
+		}
+		token, err := d.Counters.OwnerToken(r.Context(), name, auth, d.clientOf(r))
+		if err != nil {
+			m.limitedOrFailed("owner", err)
+			if fromForm {
+				writePageError(w, err)
+			} else {
+				writeAPIError(w, err)
+			}
+			return
+		}
+		cookie := &http.Cookie{Name: ownerCookieName(name), Value: token, Path: "/", HttpOnly: true, MaxAge: int(ownerCookieAge / time.Second)}
+		if !exclude {
+			cookie.Value, cookie.MaxAge = "", -1
+		}
+		// Embedded in another site, a badge is a third-party request: the cookie goes with it
+		// only as SameSite=None, which browsers accept only with Secure, over HTTPS. Over plain
+		// HTTP (a local test) it is Lax: sent when the counter is on the site that shows it.
+		if strings.HasPrefix(baseURL(r, d), "https://") {
+			cookie.Secure, cookie.SameSite = true, http.SameSiteNoneMode
+		} else {
+			cookie.SameSite = http.SameSiteLaxMode
+		}
+		http.SetCookie(w, cookie)
+		w.Header().Set("Cache-Control", "no-store")
+		if fromForm {
+			w.Header().Set("Location", "/c/"+name.Namespace+"/"+name.Key)
+			w.WriteHeader(http.StatusSeeOther)
+			return
+		}
+		msg := "this browser's hits on " + name.String() + " no longer count"
+		if !exclude {
+			msg = "this browser's hits on " + name.String() + " count again"
+		}
+		writeJSON(w, http.StatusOK, statusAnswer{Status: "ok", Message: msg})
+	})
+}
