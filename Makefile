@@ -20,7 +20,8 @@ export REDIS_SERVER_BIN
 FUZZ_TARGETS := ./internal/httpapi:FuzzNegotiate:80000x ./internal/httpapi:FuzzRequestID:100000x \
 	./internal/httpapi:FuzzHandler:25000x ./internal/httpapi:FuzzVisitEncoders:20000x \
 	./internal/httpapi:FuzzCounterRoutes:20000x ./internal/badge:FuzzRender:60000x ./internal/badge:FuzzShort:500000x \
-	./internal/httpapi:FuzzClientHeaders:60000x ./internal/config:FuzzLoad:300000x
+	./internal/httpapi:FuzzClientHeaders:60000x ./internal/config:FuzzLoad:300000x \
+	./internal/importers:FuzzParse:150000x
 
 build: ## static binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hitcounter ./cmd/hitcounter

@@ -6,6 +6,9 @@
 //	hitcounter export             write every counter to stdout (JSON lines), through the
 //	                              local server's operator port
 //	hitcounter import [FILE]      restore an export (stdin without FILE)
+//	hitcounter import --from FORMAT [--dry-run] FILE|URL|-
+//	                              import another counter's data: hits.sh, seeyoufarm,
+//	                              moe-counter, komarev, goatcounter, abacus (docs/import.md)
 //	hitcounter admin-key NS/KEY   give a counter a new admin key and print it
 //	hitcounter version            print the version
 package main

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -74,39 +73,6 @@ func exportCommand(ctx context.Context, args []string, getenv func(string) strin
 	if _, err := io.Copy(stdout, resp.Body); err != nil {
 		return fmt.Errorf("export cut off: %w (the output is incomplete; run it again)", err)
 	}
-	return nil
-}
-
-// importCommand restores the counters of an export read from FILE, or from stdin without one
-// or with "-", and prints what it did.
-func importCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
-	if len(args) > 1 {
-		return usageError{errors.New("usage: hitcounter import [FILE | -] (an export's JSON lines; stdin without FILE)")}
-	}
-	in := stdin
-	if len(args) == 1 && args[0] != "-" {
-		f, err := os.Open(args[0])
-		if err != nil {
-			return usageError{fmt.Errorf("import: %w", err)}
-		}
-		defer f.Close()
-		in = f
-	}
-	ctx, cancel := context.WithTimeout(ctx, operatorTransferTimeout)
-	defer cancel()
-	resp, err := operatorRequest(ctx, getenv, http.MethodPost, "/admin/import", in)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("import: %w", answerError(resp))
-	}
-	var res counter.ImportResult
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&res); err != nil {
-		return fmt.Errorf("import: reading the answer: %w", err)
-	}
-	fmt.Fprintf(stdout, "imported: %d created, %d updated, %d unchanged\n", res.Created, res.Updated, res.Unchanged)
 	return nil
 }
 

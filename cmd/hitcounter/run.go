@@ -66,14 +66,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "export":
 		return exportCommand(ctx, args[2:], getenv, stdout)
 	case "import":
-		return importCommand(ctx, args[2:], getenv, stdin, stdout)
+		return importCommand(ctx, args[2:], getenv, stdin, stdout, stderr)
 	case "admin-key":
 		return adminKeyCommand(ctx, args[2:], getenv, stdout)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, version)
 		return nil
 	case "help", "-h", "-help", "--help":
-		fmt.Fprintln(stdout, "usage: hitcounter [serve | healthcheck [-live] | export | import [FILE] | admin-key NS/KEY | version]; configuration from environment variables, see README")
+		fmt.Fprintln(stdout, "usage: hitcounter [serve | healthcheck [-live] | export | import [FILE] | import --from FORMAT FILE|URL | admin-key NS/KEY | version]; configuration from environment variables, see README")
 		return nil
 	}
 	return usageError{fmt.Errorf("unknown command %q (want serve, healthcheck, export, import, admin-key or version)", cmd)}

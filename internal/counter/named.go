@@ -123,6 +123,12 @@ type ImportResult struct {
 	Created   int `json:"created"`
 	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`
+	// The days of history the import brought (import.go): set, already so, and skipped for
+	// being older than the history the store keeps. Absent from an answer when 0, which keeps
+	// the answer to an import without history as it was.
+	Days          int `json:"days,omitempty"`
+	DaysUnchanged int `json:"days_unchanged,omitempty"`
+	DaysSkipped   int `json:"days_skipped,omitempty"`
 }
 
 // Auth is who asks to change a counter: the holder of an admin key (as its hash), or the
@@ -174,6 +180,9 @@ type Store interface {
 	Export(ctx context.Context, each func(Info) error) error
 	// Restore makes each counter exactly as given, creating it if missing (within limit).
 	Restore(ctx context.Context, infos []Info, limit int64) (ImportResult, error)
+	// RestoreDays sets each day's hits (all without a visitor) of an existing counter, as of
+	// at: a day older than the history kept is skipped; ENOTFOUND if there is no counter.
+	RestoreDays(ctx context.Context, name Name, days []DayCount, at time.Time) (DaysResult, error)
 }
 
 // Pseudonyms name a client without its address, for what the store keeps about it.

@@ -313,11 +313,11 @@ func (d CounterDeps) serveBadge(w http.ResponseWriter, r *http.Request, m *Metri
 
 // handleSeeyoufarm serves hits.seeyoufarm.com's badge paths, so that a README badge of that
 // service (shut down in 2025) works by changing only the host: the page URL becomes a counter
-// name (seeyoufarmName), and the badge says "today / total".
+// name (counter.SeeyoufarmName), and the badge says "today / total".
 func handleSeeyoufarm(d CounterDeps, m *Metrics, counting bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		name, err := seeyoufarmName(q.Get("url"))
+		name, err := counter.SeeyoufarmName(q.Get("url"))
 		if err != nil {
 			writeBadgeError(w, err)
 			return
@@ -373,44 +373,4 @@ func handleSeeyoufarm(d CounterDeps, m *Metrics, counting bool) http.Handler {
 		}
 		d.serveBadge(w, r, m, name, opt, counting)
 	})
-}
-
-// seeyoufarmName turns a page URL into a counter name: the namespace is the host (lower case,
-// without "www." and a default port), the key the path's segments joined by dots, without the
-// scheme, query and fragment, so http://, https:// and a trailing slash count as one page.
-// A host or path that does not fit the naming rule (3 to 64 of A-Z a-z 0-9 _ . -, no dot inside
-// a path segment, so that /a.b and /a/b stay apart) is replaced by "h-" and 24 hex digits of
-// its SHA-256.
-func seeyoufarmName(raw string) (counter.Name, error) {
-	if raw == "" {
-		return counter.Name{}, counter.Errorf(counter.EINVALID, nil, "url is missing")
-	}
-	if !strings.Contains(raw, "://") {
-		raw = "https://" + raw
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Hostname() == "" || len(raw) > 2048 {
-		return counter.Name{}, counter.Errorf(counter.EINVALID, err, "url: not a page address (example: https://github.com/owner/repo)")
-	}
-	host := strings.TrimPrefix(strings.ToLower(u.Hostname()), "www.")
-	if port := u.Port(); port != "" && port != "80" && port != "443" {
-		host += "-" + port
-	}
-	ns := host
-	if !counter.ValidPart(ns) {
-		ns = hashedPart(host)
-	}
-	path := strings.Trim(u.Path, "/")
-	key := strings.ReplaceAll(path, "/", ".")
-	if path == "" {
-		key = "root"
-	} else if strings.Contains(path, ".") || strings.Contains(path, "//") || !counter.ValidPart(key) {
-		key = hashedPart(host + "/" + path)
-	}
-	return counter.ParseName(ns, key)
-}
-
-func hashedPart(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "h-" + hex.EncodeToString(sum[:12])
 }

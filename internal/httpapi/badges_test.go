@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hitcounter/hitcounter/internal/counter"
 	"golang.org/x/net/html"
 )
 
@@ -152,34 +151,6 @@ func TestBadgeErrors(t *testing.T) {
 	}
 	ts.run(t, []call{{"GET", "/get/site/page", nil, 404, `not_found`}}) // nothing was counted or created
 	checkStatusesDocumented(t, ts.metrics)
-}
-
-func TestSeeyoufarmName(t *testing.T) {
-	for _, tt := range []struct{ url, want string }{
-		{"https://github.com/gjbae1212/hit-counter", "github.com/gjbae1212.hit-counter"},
-		{"http://github.com/gjbae1212/hit-counter/", "github.com/gjbae1212.hit-counter"},
-		{"github.com/gjbae1212/hit-counter?tab=readme#top", "github.com/gjbae1212.hit-counter"},
-		{"https://WWW.Example.COM", "example.com/root"},
-		{"https://example.com:8443/blog", "example.com-8443/blog"},
-		{"https://example.com:443/blog", "example.com/blog"},
-		{"https://github.com/owner/repo.js", "github.com/h-"}, // a dot inside a segment: hashed
-		{"https://example.com/" + strings.Repeat("x", 80), "example.com/h-"},
-	} {
-		name, err := seeyoufarmName(tt.url)
-		if err != nil || !strings.HasPrefix(name.String(), tt.want) {
-			t.Errorf("seeyoufarmName(%q) = %v, %v; want %s…", tt.url, name, err, tt.want)
-		}
-	}
-	a, _ := seeyoufarmName("https://github.com/a/b.c")
-	b, _ := seeyoufarmName("https://github.com/a/b/c")
-	if a == b {
-		t.Errorf("/a/b.c and /a/b/c share the counter %s", a)
-	}
-	for _, bad := range []string{"", "https://", "https://exa mple.com"} {
-		if _, err := seeyoufarmName(bad); counter.ErrorCode(err) != counter.EINVALID {
-			t.Errorf("seeyoufarmName(%q) error = %v, want invalid", bad, err)
-		}
-	}
 }
 
 func TestSeeyoufarmBadge(t *testing.T) {

@@ -68,6 +68,16 @@ type exportLine struct {
 	Value          *int64 `json:"value"`
 	Created        string `json:"created"`
 	AdminKeySHA256 string `json:"admin_key_sha256,omitempty"`
+	// Import only (docs/import.md): the counter's days, and keep, which leaves a counter that
+	// exists its created time and admin key (created is then optional).
+	Days []dayLine `json:"days,omitempty"`
+	Keep bool      `json:"keep,omitempty"`
+}
+
+// dayLine is one day of an imported counter's history.
+type dayLine struct {
+	Date string `json:"date"`
+	Hits *int64 `json:"hits"`
 }
 
 // writeJSON answers v as JSON with status. Headers are set before WriteHeader.
@@ -435,8 +445,9 @@ func handleExport(d CounterDeps, m *Metrics) http.Handler {
 // importBatch is how many lines go to the store together.
 const importBatch = 1000
 
-// maxImportLine bounds one line of an import: a line is under 300 bytes.
-const maxImportLine = 4 << 10
+// maxImportLine bounds one line of an import: a line is under 300 bytes, plus under 40 a day
+// of history, of which a line has at most counter.MaxImportDays.
+const maxImportLine = 192 << 10
 
 func handleImport(d CounterDeps, m *Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -449,7 +460,7 @@ func handleImport(d CounterDeps, m *Metrics) http.Handler {
 		_ = rc.SetWriteDeadline(time.Now().Add(transferTimeout))
 
 		var total counter.ImportResult
-		batch := make([]counter.Info, 0, importBatch)
+		batch := make([]counter.Record, 0, importBatch)
 		first, line := 0, 0 // the batch's first line, the line being read
 		// flush writes the batch; on failure it answers, naming the batch's lines, since its
 		// lines are written concurrently and any of them may have been applied.
@@ -457,10 +468,13 @@ func handleImport(d CounterDeps, m *Metrics) http.Handler {
 			if len(batch) == 0 {
 				return true
 			}
-			res, err := d.Counters.Restore(r.Context(), batch)
+			res, err := d.Counters.Import(r.Context(), batch)
 			total.Created += res.Created
 			total.Updated += res.Updated
 			total.Unchanged += res.Unchanged
+			total.Days += res.Days
+			total.DaysUnchanged += res.DaysUnchanged
+			total.DaysSkipped += res.DaysSkipped
 			batch = batch[:0]
 			if err != nil {
 				writeImportError(w, m, fmt.Sprintf("lines %d-%d", first, line), err, total)
@@ -475,7 +489,7 @@ func handleImport(d CounterDeps, m *Metrics) http.Handler {
 			if strings.TrimSpace(sc.Text()) == "" {
 				continue
 			}
-			info, err := parseImportLine(sc.Bytes())
+			info, err := parseImportLine(sc.Bytes(), d.Counters.Now())
 			if err != nil {
 				// Everything before the bad line is applied, so that the answer is simple: all
 				// lines before N, and none from N on.
@@ -523,32 +537,58 @@ func writeImportError(w http.ResponseWriter, m *Metrics, where string, err error
 }
 
 // parseImportLine reads one export line, strictly: unknown fields are refused, so a file in
-// another shape is not half understood.
-func parseImportLine(b []byte) (counter.Info, error) {
+// another shape is not half understood. Its days are checked as of now.
+func parseImportLine(b []byte, now time.Time) (counter.Record, error) {
 	var l exportLine
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&l); err != nil {
-		return counter.Info{}, counter.Errorf(counter.EINVALID, err, "not an export line: %s", jsonProblem(err))
+		return counter.Record{}, counter.Errorf(counter.EINVALID, err, "not an export line: %s", jsonProblem(err))
 	}
 	if dec.More() {
-		return counter.Info{}, counter.Errorf(counter.EINVALID, nil, "more than one JSON value on the line")
+		return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "more than one JSON value on the line")
 	}
 	name, err := counter.ParseName(l.Namespace, l.Key)
 	if err != nil {
-		return counter.Info{}, err
+		return counter.Record{}, err
 	}
 	if l.Value == nil {
-		return counter.Info{}, counter.Errorf(counter.EINVALID, nil, "value is missing")
+		return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "value is missing")
 	}
-	created, err := time.Parse(time.RFC3339, l.Created)
-	if err != nil {
-		return counter.Info{}, counter.Errorf(counter.EINVALID, nil, "created must be an RFC 3339 time (example: 2026-11-26T07:00:00Z)")
+	var created time.Time
+	if l.Created != "" || !l.Keep {
+		var err error
+		if created, err = time.Parse(time.RFC3339, l.Created); err != nil {
+			return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "created must be an RFC 3339 time (example: 2026-11-26T07:00:00Z)")
+		}
 	}
 	if l.AdminKeySHA256 != "" && !isLowerHex64(l.AdminKeySHA256) {
-		return counter.Info{}, counter.Errorf(counter.EINVALID, nil, "admin_key_sha256 must be 64 lowercase hex digits")
+		return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "admin_key_sha256 must be 64 lowercase hex digits")
 	}
-	return counter.Info{Name: name, Value: *l.Value, Created: created, AdminKeyHash: l.AdminKeySHA256}, nil
+	if l.Keep && l.AdminKeySHA256 != "" {
+		return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "keep leaves the admin key as it is: admin_key_sha256 must not be given with it")
+	}
+	if len(l.Days) > counter.MaxImportDays {
+		return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "%d days: at most %d", len(l.Days), counter.MaxImportDays)
+	}
+	rec := counter.Record{
+		Info: counter.Info{Name: name, Value: *l.Value, Created: created, AdminKeyHash: l.AdminKeySHA256},
+		Keep: l.Keep,
+	}
+	for i, dl := range l.Days {
+		date, err := time.Parse(time.DateOnly, dl.Date)
+		if err != nil {
+			return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "days[%d]: date must be YYYY-MM-DD", i)
+		}
+		if dl.Hits == nil {
+			return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "days[%d]: hits is missing", i)
+		}
+		rec.Days = append(rec.Days, counter.DayCount{Date: date, Hits: *dl.Hits})
+	}
+	if err := counter.CheckDays(rec.Days, now); err != nil {
+		return counter.Record{}, err
+	}
+	return rec, nil
 }
 
 // jsonProblem says what is wrong with a line without echoing it back at length.

@@ -283,7 +283,7 @@ func TestExportImportOverHTTP(t *testing.T) {
 		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"yesterday"}`, `line 1: created must be`},
 		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","extra":1}`, `line 1: not an export line`},
 		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","admin_key_sha256":"XYZ"}`, `line 1: admin_key_sha256`},
-		{"\n\n" + strings.Repeat("x", 5000), `line 3: a line is longer`},
+		{"\n\n" + strings.Repeat("x", maxImportLine+1), `line 3: a line is longer`},
 	} {
 		resp, body := to.post(t, "/admin/import", tt.body, operator...)
 		if resp.StatusCode != 400 || !strings.Contains(body, tt.want) {

@@ -157,9 +157,12 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 
 // importResultFields mirrors counter.ImportResult's JSON fields (a domain type, not an answer).
 type importResultFields struct {
-	Created   int `json:"created"`
-	Updated   int `json:"updated"`
-	Unchanged int `json:"unchanged"`
+	Created       int `json:"created"`
+	Updated       int `json:"updated"`
+	Unchanged     int `json:"unchanged"`
+	Days          int `json:"days"`
+	DaysUnchanged int `json:"days_unchanged"`
+	DaysSkipped   int `json:"days_skipped"`
 }
 
 // checkStatusesDocumented fails for any (route, method, status) the server answered in a test that
