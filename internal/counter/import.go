@@ -29,6 +29,9 @@ type Record struct {
 	// only for a new one. Another service's export knows neither, and importing it must not
 	// take away the key of a counter its owner already made here.
 	Keep bool
+	// HasSettings: Info's Settings replace the counter's (an export of ours carries them when
+	// not the defaults); without, a counter keeps its settings, a new one has the defaults.
+	HasSettings bool
 }
 
 // importDayWorkers is how many counters' days an import writes at once.
@@ -100,6 +103,17 @@ func (c *Counters) Import(ctx context.Context, records []Record) (ImportResult, 
 	res, err := c.store.Restore(ctx, infos, c.limit)
 	if err != nil {
 		return res, err
+	}
+	// Settings before days: the days are dates of the zone the settings say.
+	for _, r := range records {
+		if !r.HasSettings {
+			continue
+		}
+		err := c.store.SetSettings(ctx, r.Name, r.Settings, Auth{Operator: true})
+		c.policies.forget(r.Name)
+		if err != nil {
+			return res, err
+		}
 	}
 	// The days go several counters at a time: each is one round trip and one fsync, and an
 	// import of thousands of counters one at a time would wait for each.

@@ -72,6 +72,9 @@ type exportLine struct {
 	// exists its created time and admin key (created is then optional).
 	Days []dayLine `json:"days,omitempty"`
 	Keep bool      `json:"keep,omitempty"`
+	// Settings are how the counter counts, in an export when not the defaults; in an import
+	// they replace the counter's, and without them its settings stay as they are.
+	Settings *settingsAnswer `json:"settings,omitempty"`
 }
 
 // dayLine is one day of an imported counter's history.
@@ -574,6 +577,12 @@ func parseImportLine(b []byte, now time.Time) (counter.Record, error) {
 	rec := counter.Record{
 		Info: counter.Info{Name: name, Value: *l.Value, Created: created, AdminKeyHash: l.AdminKeySHA256},
 		Keep: l.Keep,
+	}
+	if l.Settings != nil {
+		if rec.Settings, err = l.Settings.settings(); err != nil {
+			return counter.Record{}, err
+		}
+		rec.HasSettings = true
 	}
 	for i, dl := range l.Days {
 		date, err := time.Parse(time.DateOnly, dl.Date)

@@ -250,10 +250,15 @@ func TestExportImportOverHTTP(t *testing.T) {
 	for range 3 {
 		from.do(t, "GET", "/hit/blog/second-post")
 	}
+	from.run(t, []call{{"POST", "/settings/blog/first-post?time_zone=Asia/Tokyo&repeat_window=20", bearerHeader(key), 200, `Tokyo`}})
 	operator := bearerHeader(testOperatorToken)
 	resp, export := from.do(t, "GET", "/admin/export", operator...)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" || strings.Count(export, "\n") != 2 {
 		t.Fatalf("export: %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), export)
+	}
+	// Settings go with a counter that has them, not with one that has the defaults.
+	if strings.Count(export, `"settings":`) != 1 || !strings.Contains(export, `"settings":{"time_zone":"Asia/Tokyo","repeat_window":20,"count_bots":false}`) {
+		t.Fatalf("export %q: want the settings of blog/first-post only", export)
 	}
 	if !strings.Contains(export, `"admin_key_sha256":"`+counter.HashAdminKey(key)+`"`) || strings.Contains(export, key) {
 		t.Fatalf("export %q: want the admin key's hash and never the key", export)
@@ -274,6 +279,8 @@ func TestExportImportOverHTTP(t *testing.T) {
 	to.run(t, []call{
 		{"GET", "/get/blog/second-post", nil, 200, `^\{"value":3\}\n$`},
 		{"POST", "/set/blog/first-post?value=1", bearerHeader(key), 200, `^\{"value":1\}\n$`}, // the key still opens it
+		{"GET", "/info/blog/first-post", nil, 200, `"settings":\{"time_zone":"Asia/Tokyo","repeat_window":20,"count_bots":false\}`},
+		{"GET", "/info/blog/second-post", nil, 200, `"settings":\{"time_zone":"UTC","repeat_window":0,"count_bots":false\}`},
 	})
 
 	for _, tt := range []struct{ body, want string }{
@@ -283,6 +290,8 @@ func TestExportImportOverHTTP(t *testing.T) {
 		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"yesterday"}`, `line 1: created must be`},
 		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","extra":1}`, `line 1: not an export line`},
 		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","admin_key_sha256":"XYZ"}`, `line 1: admin_key_sha256`},
+		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","settings":{"time_zone":"Mars/Base","repeat_window":0,"count_bots":false}}`, `line 1: time_zone`},
+		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","settings":{"time_zone":"UTC","repeat_window":1441,"count_bots":false}}`, `line 1: settings.repeat_window`},
 		{"\n\n" + strings.Repeat("x", maxImportLine+1), `line 3: a line is longer`},
 	} {
 		resp, body := to.post(t, "/admin/import", tt.body, operator...)

@@ -25,6 +25,21 @@ func settingsAnswerOf(s counter.Settings) settingsAnswer {
 	return settingsAnswer{TimeZone: zone, RepeatWindow: int(s.RepeatWindow / time.Minute), CountBots: s.CountBots}
 }
 
+// settings checks an export line's settings and turns them into the domain's.
+func (a settingsAnswer) settings() (counter.Settings, error) {
+	if _, err := counter.ParseTimeZone(a.TimeZone); err != nil {
+		return counter.Settings{}, err
+	}
+	if a.RepeatWindow < 0 || time.Duration(a.RepeatWindow)*time.Minute > counter.MaxRepeatWindow {
+		return counter.Settings{}, counter.Errorf(counter.EINVALID, nil, "settings.repeat_window must be a whole number of minutes from 0 to %d", int(counter.MaxRepeatWindow/time.Minute))
+	}
+	s := counter.Settings{TimeZone: a.TimeZone, RepeatWindow: time.Duration(a.RepeatWindow) * time.Minute, CountBots: a.CountBots}
+	if s.TimeZone == "UTC" {
+		s.TimeZone = ""
+	}
+	return s, nil
+}
+
 // handleSettings changes how a counter counts, for the holder of its admin key: the query
 // parameters given replace those settings, the others stay as they are.
 func handleSettings(d CounterDeps, m *Metrics) http.Handler {

@@ -182,10 +182,15 @@ func streamExport(w http.ResponseWriter, r *http.Request, m *Metrics, op string,
 	err := export(r.Context(), func(info counter.Info) error {
 		start()
 		value := info.Value
-		return enc.Encode(exportLine{
+		line := exportLine{
 			Namespace: info.Name.Namespace, Key: info.Name.Key, Value: &value,
 			Created: formatCreated(info.Created), AdminKeySHA256: info.AdminKeyHash,
-		})
+		}
+		if info.Settings != (counter.Settings{}) {
+			s := settingsAnswerOf(info.Settings)
+			line.Settings = &s
+		}
+		return enc.Encode(line)
 	})
 	if err != nil {
 		m.limitedOrFailed(op, err)

@@ -92,7 +92,7 @@ func TestNamespaceRoutes(t *testing.T) {
 		{"GET", "/namespace/mine.example", owner, 200, `^\{"namespace":"mine.example","sort":"name","total":2,"offset":0,"limit":100,"counters":\[\{"key":"docs","value":70,"created":"[0-9TZ:-]+","admin_key_set":true\},\{"key":"home","value":100,"created":"[0-9TZ:-]+","admin_key_set":true\}\],"next_offset":null\}\n$`},
 		{"GET", "/namespace/mine.example?sort=value&limit=1", owner, 200, `"sort":"value","total":2,"offset":0,"limit":1,"counters":\[\{"key":"home","value":100,.*"next_offset":1\}`},
 		{"GET", "/namespace/mine.example?sort=value&limit=1&offset=1", operator, 200, `"counters":\[\{"key":"docs","value":70,.*"next_offset":null\}`},
-		{"GET", "/namespace/mine.example/export", owner, 200, `^\{"namespace":"mine.example","key":"(docs|home)","value":(70|100),"created":"[0-9TZ:-]+","admin_key_sha256":"[0-9a-f]{64}"\}\n\{"namespace":"mine.example","key":"(docs|home)",.*\}\n$`},
+		{"GET", "/namespace/mine.example/export", owner, 200, `^\{"namespace":"mine.example","key":"(docs|home)","value":(70|100),"created":"[0-9TZ:-]+","admin_key_sha256":"[0-9a-f]{64}"(,"settings":\{[^}]*\})?\}\n\{"namespace":"mine.example","key":"(docs|home)",.*\}\n$`},
 		{"GET", "/namespace/open.example/export", operator, 200, `"key":"page`},
 		{"GET", "/namespace/empty.example", operator, 200, `"total":0,"offset":0,"limit":100,"counters":\[\],"next_offset":null`},
 		{"GET", "/namespace/empty.example/export", operator, 200, `^$`},
