@@ -43,6 +43,9 @@ type Live struct {
 	topics  map[Name]*topic
 	clients map[netip.Prefix]int
 	total   int
+	// stopping: the counters whose subscription is ending, closed when it has. A new watch of
+	// one waits for it, so that the old subscription's end cannot end the new one.
+	stopping map[Name]chan struct{}
 }
 
 // topic is one counter followed by the feed, and its watches.
@@ -60,7 +63,7 @@ func NewLive(cfg LiveConfig) *Live {
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 10 * time.Second
 	}
-	return &Live{cfg: cfg, topics: map[Name]*topic{}, clients: map[netip.Prefix]int{}}
+	return &Live{cfg: cfg, topics: map[Name]*topic{}, clients: map[netip.Prefix]int{}, stopping: map[Name]chan struct{}{}}
 }
 
 // Watch is one reader of a counter's values.
@@ -81,6 +84,16 @@ type Watch struct {
 // whose Limit is "streams"), before anything is subscribed.
 func (l *Live) Watch(name Name, client Client) (*Watch, error) {
 	l.mu.Lock()
+	for {
+		ended, ok := l.stopping[name]
+		if !ok {
+			break
+		}
+		// Bounded: a stop ends within the store's timeout.
+		l.mu.Unlock()
+		<-ended
+		l.mu.Lock()
+	}
 	defer l.mu.Unlock()
 	if l.cfg.Total > 0 && l.total >= l.cfg.Total {
 		return nil, l.refuse(l.cfg.Total, "this server has as many live streams open as it allows")
@@ -183,12 +196,19 @@ func (w *Watch) Close() {
 	last := len(t.watches) == 0
 	t.mu.Unlock()
 	var stop func()
+	var ended chan struct{}
 	if last {
 		delete(l.topics, w.name)
 		stop = t.stop
+		ended = make(chan struct{})
+		l.stopping[w.name] = ended
 	}
 	l.mu.Unlock()
 	if stop != nil {
 		stop()
+		l.mu.Lock()
+		delete(l.stopping, w.name)
+		l.mu.Unlock()
+		close(ended)
 	}
 }

@@ -16,6 +16,10 @@ type fakeFeed struct {
 	stops     map[Name]int
 	following map[Name]bool
 	double    bool // Follow was called for a name already followed
+	// stopping, when set, is told of each stop as it begins, and the stop then waits for gate:
+	// a stop that takes a round trip to Redis.
+	stopping chan Name
+	gate     chan struct{}
 }
 
 func newFakeFeed() *fakeFeed {
@@ -32,6 +36,10 @@ func (f *fakeFeed) Follow(name Name, deliver func(LiveValue)) func() {
 	f.deliver[name] = deliver
 	f.follows[name]++
 	return func() {
+		if f.stopping != nil {
+			f.stopping <- name
+			<-f.gate
+		}
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.following[name] = false
@@ -227,4 +235,49 @@ func TestLiveCapsFreeOnClose(t *testing.T) {
 		t.Fatalf("after the first closed: %v", err)
 	}
 	w2.Close()
+}
+
+// A watch that comes while the counter's last watch is still ending its subscription waits for
+// that end before it subscribes again: the old subscription's end must not end the new one.
+func TestLiveWatchWaitsForTheLastStop(t *testing.T) {
+	feed := newFakeFeed()
+	feed.stopping, feed.gate = make(chan Name, 1), make(chan struct{})
+	live := NewLive(LiveConfig{Feed: feed})
+	first, err := live.Watch(liveName, liveClient("192.0.2.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go first.Close()
+	select {
+	case <-feed.stopping:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the last watch's close did not stop the subscription")
+	}
+	watched := make(chan *Watch)
+	go func() {
+		w, err := live.Watch(liveName, liveClient("192.0.2.2"))
+		if err != nil {
+			t.Error(err)
+		}
+		watched <- w
+	}()
+	select {
+	case <-watched:
+		t.Fatal("a new watch subscribed while the old subscription was still ending")
+	case <-time.After(50 * time.Millisecond): // the new watch must still be waiting: nothing else can end it here
+	}
+	close(feed.gate)
+	var second *Watch
+	select {
+	case second = <-watched:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the new watch did not start once the old subscription had ended")
+	}
+	defer second.Close()
+	feed.mu.Lock()
+	defer feed.mu.Unlock()
+	if feed.double || feed.follows[liveName] != 2 || feed.stops[liveName] != 1 || !feed.following[liveName] {
+		t.Errorf("double %v, follows %d, stops %d, following %v; want one follow after one stop, still following",
+			feed.double, feed.follows[liveName], feed.stops[liveName], feed.following[liveName])
+	}
 }

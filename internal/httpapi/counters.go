@@ -219,7 +219,9 @@ func (d CounterDeps) hit(w http.ResponseWriter, r *http.Request, m *Metrics, nam
 	if uniques {
 		counted = d.Counters.HitWithUniques
 	}
-	if c, err := r.Cookie(ownerCookieName(name)); err == nil {
+	// A JSONP answer is a script any site can load and read, cookie included: there the owner's
+	// mark would tell that site whether its visitor owns the counter. It counts like anyone's.
+	if c, err := r.Cookie(ownerCookieName(name)); err == nil && !r.URL.Query().Has("callback") {
 		client.Owner = d.Counters.IsOwner(name, c.Value)
 	}
 	res, err := counted(r.Context(), name, client)

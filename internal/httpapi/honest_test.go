@@ -146,6 +146,8 @@ func TestDontCountMe(t *testing.T) {
 		{"GET", "/hit/site/mine", []string{"Cookie", cookies[0].Name + "=forged"}, 200, `^\{"value":11\}\n$`},
 		{"GET", "/hit/site/other", []string{"Cookie", "hc_owner~site~other=" + cookies[0].Value}, 200, `^\{"value":11\}\n$`},
 		{"GET", "/hit/site/mine", nil, 200, `^\{"value":12\}\n$`},
+		// A JSONP hit is a script any site can read: the mark must not show there, so it counts.
+		{"GET", "/hit/site/mine?callback=probe", []string{"Cookie", mark}, 200, `^/\*\*/probe\(\{"value":13\}\);`},
 		{"GET", "/c/site/mine", []string{"Cookie", mark}, 200, `This browser is not counted`},
 		{"GET", "/c/site/mine", nil, 200, `This browser is counted like any visitor`},
 		// With the header instead of the form, and taken back.

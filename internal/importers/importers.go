@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -160,9 +161,18 @@ func check(p Parsed, now time.Time) (Parsed, error) {
 		if err := counter.CheckDays(r.Days, now); err != nil {
 			return Parsed{}, &LineError{Line: r.Line, Err: err}
 		}
+		// Days are not negative (CheckDays), so a sum past int64 is past any total too.
 		var sum int64
+		overflow := false
 		for _, d := range r.Days {
+			if sum > math.MaxInt64-d.Hits {
+				overflow = true
+				break
+			}
 			sum += d.Hits
+		}
+		if overflow && !r.Exact {
+			return Parsed{}, lineErr(r.Line, "%s: its days add up to more than %d, more than its total %d", r.Name, int64(math.MaxInt64), r.Total)
 		}
 		if sum > r.Total && !r.Exact {
 			return Parsed{}, lineErr(r.Line, "%s: its days add up to %d, more than its total %d", r.Name, sum, r.Total)

@@ -116,6 +116,7 @@ func TestBadRecords(t *testing.T) {
 		{"hits.sh", "{\n\"total\": 3,\n\"items\": [{\"data\": [\n{\"day\": \"2026-12-01\", \"value\": 1},\n{\"day\": \"yesterday\", \"value\": 2}]}]}", Options{Name: name("a.com", "page")}, "line 5: hits.sh: a day needs"},
 		{"hits.sh", "{\"total\": 1,\n\"items\": [{\"data\": [{\"day\": \"2026-12-01\", \"value\": 5}]}]}", Options{Name: name("a.com", "page")}, "line 1: a.com/page: its days add up to 5, more than its total 1"},
 		{"hits.sh", "{\"total\": 9,\n\"items\": [{\"data\": [\n{\"day\": \"2026-12-05\", \"value\": 5}]}]}", Options{Name: name("a.com", "page")}, "line 1: day 2026-12-05 is in the future"},
+		{"hits.sh", "{\"total\": 9223372036854775807,\n\"items\": [{\"data\": [\n{\"day\": \"2026-11-30\", \"value\": 9223372036854775807},\n{\"day\": \"2026-12-01\", \"value\": 2}]}]}", Options{Name: name("a.com", "page")}, "line 1: a.com/page: its days add up to more than 9223372036854775807"},
 		{"hits.sh", `{"total": 1}`, Options{}, "give the counter (--name NS/KEY or --page URL)"},
 		{"hits.sh", "{\"total\": \"many\"}", Options{Name: name("a.com", "page")}, "line 1: hits.sh: total must be a whole number"},
 		{"seeyoufarm", "url,total\nhttps://a.com/x,1\nhttps://a.com/y,lots\n", Options{}, "line 3: seeyoufarm: total \"lots\" is not a whole number"},

@@ -53,13 +53,16 @@ func hitsInFlight(waitReplicas int) int {
 // counted within the window, scored by when (repeatsKey). A visitor found there within the
 // window does not count again; the others count once each, however many hits they sent in the
 // batch, and are marked. The set holds the visitors of the last two windows at most (older
-// ones are cut once a window) and expires at least a window after its last mark. Only a counted
+// ones, and those from before the UTC midnight, are cut once a window), and at most maxMarks of
+// them (the oldest go first), and expires at least a window after its last mark. Only a counted
 // hit writes.
 //
-// The run shares ARGV[1..8]: the number of counters; create (1: make a counter that is missing,
+// The run shares ARGV[1..10]: the number of counters; create (1: make a counter that is missing,
 // else leave a missing one alone); created (Unix s); the day of the month; the month hash's TTL
 // (s); the HyperLogLog's TTL (s); now (Unix ms); sketch (1: add the visitors to the day's
-// HyperLogLog; 0 at maxmemory). Each counter then has six fields and its visitors: the hits n;
+// HyperLogLog and the window's marks; 0 at maxmemory, where visitors still count once if marked
+// before, but nothing new is kept); the last UTC midnight (Unix ms: marks from before it name
+// yesterday's pseudonyms, which no hit will bring again); the most marks a counter keeps. Each counter then has six fields and its visitors: the hits n;
 // hits without a visitor; whether to read today's unique visitors (1; else 0 is answered, a read
 // saved); whether to check that the counter exists first (1: the process does not know it
 // does); the repeat window (ms, 0: none); the number of visitors that follow. The reply is four
@@ -69,9 +72,9 @@ func hitsInFlight(waitReplicas int) int {
 const hitsBody = `
 local out = {}
 local create, created, dom, monthTTL, dayTTL = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local now, sketch = tonumber(ARGV[7]), ARGV[8]
+local now, sketch, dayStart, maxMarks = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
 local dayField, unidentifiedField, uniques = 'd' .. dom, 'c' .. dom, 'u' .. dom
-local a, k = 9, 1
+local a, k = 11, 1
 for c = 1, tonumber(ARGV[1]) do
 	local ck, mk, vk, rk = KEYS[k], KEYS[k + 1], nil, nil
 	local n, unidentified, wantUniques, check = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
@@ -131,15 +134,21 @@ for c = 1, tonumber(ARGV[1]) do
 		out[#out + 1] = false
 		out[#out + 1] = false
 	else
-		if fresh and #fresh > 0 then
-			redis.call('ZADD', rk, unpack(fresh))
+		if fresh and #fresh > 0 and sketch == '1' then
+			-- Lua unpacks a few thousand values at most: a big batch goes in parts.
+			for i = 1, #fresh, 2000 do
+				redis.call('ZADD', rk, unpack(fresh, i, math.min(i + 1999, #fresh)))
+			end
 			-- The set must outlive its last mark by a window. Its TTL is set to two windows, and
-			-- set again (with the marks past their window cut) once less than one is left: once
-			-- a window, not a write and its log entry on every batch.
+			-- set again (with the marks past their window, or from before the UTC midnight when
+			-- pseudonyms changed, cut) once less than one is left: once a window, not a write
+			-- and its log entry on every batch.
 			if redis.call('PTTL', rk) < window then
-				redis.call('ZREMRANGEBYSCORE', rk, '-inf', now - window)
+				redis.call('ZREMRANGEBYSCORE', rk, '-inf', math.max(now - window, dayStart - 1))
 				redis.call('PEXPIRE', rk, 2 * window)
 			end
+			local marks = redis.call('ZCARD', rk)
+			if marks > maxMarks then redis.call('ZREMRANGEBYRANK', rk, 0, marks - maxMarks - 1) end
 		end
 		local today
 		if counted > 0 then
@@ -186,6 +195,11 @@ var (
 	hitsScript       = newScript(allowOOM+hitsBody, true)
 	createHitsScript = newScript(hitsBody, true)
 )
+
+// maxRepeatMarks bounds a counter's repeat-window set: 100,000 visitors within a window, about
+// 10 MB of Redis. Past it the oldest marks go, and those visitors may count again within the
+// window: a counter that popular has bigger worries than a repeat.
+const maxRepeatMarks = 100_000
 
 // hitItem is one counter's batch of hits, as the store is asked to record it.
 type hitItem struct {
@@ -277,9 +291,8 @@ func (s *Named) runHits(ctx context.Context, sc *script, items []hitItem, create
 	sketch := !s.Full()
 	results := make([]hitResult, 0, len(items))
 	for len(items) > 0 {
-		day := startOfDay(items[0].at)
 		n := 1
-		for n < len(items) && startOfDay(items[n].at).Equal(day) {
+		for n < len(items) && sameRunDay(items[0].at, items[n].at) {
 			n++
 		}
 		r, err := s.runDay(ctx, sc, items[:n], create, sketch)
@@ -296,6 +309,13 @@ func (s *Named) runHits(ctx context.Context, sc *script, items []hitItem, create
 		items = items[n:]
 	}
 	return results, nil
+}
+
+// sameRunDay reports whether hits at a and b may share a run: the same day in the same zone.
+// Not only the same midnight: zones a day apart (UTC+14 and UTC-10) share their midnights, on
+// different dates.
+func sameRunDay(a, b time.Time) bool {
+	return startOfDay(a).Equal(startOfDay(b)) && a.Location().String() == b.Location().String()
 }
 
 // runDay is one script run for items of one day.
@@ -411,10 +431,11 @@ func hitArgs(items []hitItem, create, sketch bool, historyDays int, known *sketc
 		sketchFlag = "1"
 	}
 	run.keys = make([]string, 0, 3*len(items))
-	run.args = make([]string, 0, 8+6*len(items))
+	run.args = make([]string, 0, 10+6*len(items))
 	run.args = append(run.args, strconv.Itoa(len(items)), createFlag, strconv.FormatInt(at.Unix(), 10), strconv.Itoa(day.Day()),
 		strconv.FormatInt(int64(monthTTL/time.Second)+1, 10), strconv.FormatInt(int64(dayTTL/time.Second)+1, 10),
-		strconv.FormatInt(at.UnixMilli(), 10), sketchFlag)
+		strconv.FormatInt(at.UnixMilli(), 10), sketchFlag, strconv.FormatInt(at.UTC().Truncate(24*time.Hour).UnixMilli(), 10),
+		strconv.Itoa(maxRepeatMarks))
 	for i, it := range items {
 		run.keys = append(run.keys, cks[i], monthKey(cks[i], day))
 		if len(visitors[i]) > 0 {
