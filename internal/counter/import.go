@@ -109,7 +109,7 @@ func (c *Counters) Import(ctx context.Context, records []Record) (ImportResult, 
 		if !r.HasSettings {
 			continue
 		}
-		err := c.store.SetSettings(ctx, r.Name, r.Settings, Auth{Operator: true})
+		_, err := c.store.ChangeSettings(ctx, r.Name, r.Settings.All(), Auth{Operator: true})
 		c.policies.forget(r.Name)
 		if err != nil {
 			return res, err

@@ -159,8 +159,9 @@ type Store interface {
 	AddCreating(ctx context.Context, name Name, hits []Hit, at time.Time, window time.Duration) (Counts, error)
 	// Settings returns how the counter counts; ENOTFOUND if there is none.
 	Settings(ctx context.Context, name Name) (Settings, error)
-	// SetSettings replaces them after checking auth against the counter's admin key.
-	SetSettings(ctx context.Context, name Name, settings Settings, auth Auth) error
+	// ChangeSettings changes them after checking auth against the counter's admin key, in
+	// one step, and returns them as they are afterwards.
+	ChangeSettings(ctx context.Context, name Name, change SettingsChange, auth Auth) (Settings, error)
 	// Authorize checks auth against the counter's admin key (ENOTFOUND, EUNAUTHORIZED, EFORBIDDEN).
 	Authorize(ctx context.Context, name Name, auth Auth) error
 	// Create creates the counter with value and admin key hash; ECONFLICT if it exists.
@@ -472,25 +473,23 @@ func (c *Counters) Stats(ctx context.Context, name Name, days int, client Client
 	return c.store.Stats(ctx, name, days, c.now().In(pol.zone))
 }
 
-// SetSettings replaces how the counter counts, for the holder of its admin key (or the
-// operator): at once on this replica, within settingsTTL on the others.
-func (c *Counters) SetSettings(ctx context.Context, name Name, settings Settings, auth Auth, client Client) error {
+// ChangeSettings changes how the counter counts, for the holder of its admin key (or the
+// operator), and returns its settings afterwards: at once on this replica, within settingsTTL
+// on the others.
+func (c *Counters) ChangeSettings(ctx context.Context, name Name, change SettingsChange, auth Auth, client Client) (Settings, error) {
 	if err := c.limits.Read(ctx, client, name, 1); err != nil {
-		return err
+		return Settings{}, err
 	}
-	if _, err := ParseTimeZone(settings.TimeZone); err != nil {
-		return err
-	}
-	if settings.RepeatWindow < 0 || settings.RepeatWindow > MaxRepeatWindow {
-		return Errorf(EINVALID, nil, "the repeat window must be between 0 and %s", MaxRepeatWindow)
+	if err := change.check(); err != nil {
+		return Settings{}, err
 	}
 	auth, err := c.resolve(ctx, name, auth)
 	if err != nil {
-		return err
+		return Settings{}, err
 	}
-	err = c.store.SetSettings(ctx, name, settings, auth)
+	s, err := c.store.ChangeSettings(ctx, name, change, auth)
 	c.policies.forget(name)
-	return err
+	return s, err
 }
 
 // OwnerToken returns the counter's "don't count me" mark for the holder of its admin key (or

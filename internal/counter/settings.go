@@ -21,6 +21,33 @@ type Settings struct {
 	CountBots bool
 }
 
+// SettingsChange changes some of a counter's settings: the fields given (not nil) replace its
+// own, the others stay as they are, in one step in the store, so that two owners' changes of
+// different settings at once both hold.
+type SettingsChange struct {
+	TimeZone     *string
+	RepeatWindow *time.Duration
+	CountBots    *bool
+}
+
+// All is the change that makes a counter's settings exactly s.
+func (s Settings) All() SettingsChange {
+	return SettingsChange{TimeZone: &s.TimeZone, RepeatWindow: &s.RepeatWindow, CountBots: &s.CountBots}
+}
+
+// check refuses a zone that does not load and a window out of range.
+func (c SettingsChange) check() error {
+	if c.TimeZone != nil {
+		if _, err := ParseTimeZone(*c.TimeZone); err != nil {
+			return err
+		}
+	}
+	if c.RepeatWindow != nil && (*c.RepeatWindow < 0 || *c.RepeatWindow > MaxRepeatWindow) {
+		return Errorf(EINVALID, nil, "the repeat window must be between 0 and %s", MaxRepeatWindow)
+	}
+	return nil
+}
+
 // MaxRepeatWindow is the longest repeat window: a day, the life of a visitor's pseudonym.
 const MaxRepeatWindow = 24 * time.Hour
 

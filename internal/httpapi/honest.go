@@ -54,19 +54,13 @@ func handleSettings(d CounterDeps, m *Metrics) http.Handler {
 			writeAPIError(w, err)
 			return
 		}
-		client := d.clientOf(r)
-		info, err := d.Counters.Get(r.Context(), name, client)
-		if err != nil {
-			m.limitedOrFailed("settings", err)
-			writeAPIError(w, err)
-			return
-		}
-		settings, err := settingsFromQuery(r, info.Settings)
+		change, err := settingsFromQuery(r)
 		if err != nil {
 			writeAPIError(w, err)
 			return
 		}
-		if err := d.Counters.SetSettings(r.Context(), name, settings, auth, client); err != nil {
+		settings, err := d.Counters.ChangeSettings(r.Context(), name, change, auth, d.clientOf(r))
+		if err != nil {
 			m.limitedOrFailed("settings", err)
 			writeAPIError(w, err)
 			return
@@ -75,9 +69,10 @@ func handleSettings(d CounterDeps, m *Metrics) http.Handler {
 	})
 }
 
-// settingsFromQuery applies time_zone, repeat_window (minutes) and count_bots to s; unknown
-// parameters are refused, so a misspelt one does not pass for a change.
-func settingsFromQuery(r *http.Request, s counter.Settings) (counter.Settings, error) {
+// settingsFromQuery reads the change: time_zone, repeat_window (minutes) and count_bots, each
+// optional; unknown parameters are refused, so a misspelt one does not pass for a change.
+func settingsFromQuery(r *http.Request) (counter.SettingsChange, error) {
+	var s counter.SettingsChange
 	for param, values := range r.URL.Query() {
 		if len(values) != 1 {
 			return s, counter.Errorf(counter.EINVALID, nil, "query parameter %q must be given once", clipParam(param))
@@ -88,22 +83,19 @@ func settingsFromQuery(r *http.Request, s counter.Settings) (counter.Settings, e
 			if _, err := counter.ParseTimeZone(v); err != nil {
 				return s, err
 			}
-			s.TimeZone = v
-			if v == "UTC" {
-				s.TimeZone = ""
-			}
+			s.TimeZone = &v
 		case "repeat_window":
 			window, err := counter.ParseRepeatWindow(v)
 			if err != nil {
 				return s, err
 			}
-			s.RepeatWindow = window
+			s.RepeatWindow = &window
 		case "count_bots":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
 				return s, counter.Errorf(counter.EINVALID, nil, "count_bots must be true or false")
 			}
-			s.CountBots = b
+			s.CountBots = &b
 		default:
 			return s, counter.Errorf(counter.EINVALID, nil, "unknown query parameter %q: the settings are time_zone, repeat_window and count_bots", clipParam(param))
 		}

@@ -234,3 +234,25 @@ func (ts *testServer) info(t *testing.T, path string) infoAnswer {
 	}
 	return info
 }
+
+// Changes of different settings at once all hold: each changes only its own, in one step.
+func TestSettingsChangesDoNotLoseEachOther(t *testing.T) {
+	ts := newCounterServer(t, counterOptions{})
+	key := ts.adminKeyOf(t, "site/both")
+	var wg sync.WaitGroup
+	for i := range 20 {
+		change := "time_zone=Asia/Tokyo"
+		if i%2 == 1 {
+			change = "repeat_window=15"
+		}
+		wg.Go(func() {
+			if resp, body := ts.post(t, "/settings/site/both?"+change, "", bearerHeader(key)...); resp.StatusCode != http.StatusOK {
+				t.Errorf("POST /settings/site/both?%s: %d %q", change, resp.StatusCode, body)
+			}
+		})
+	}
+	wg.Wait()
+	if got := ts.info(t, "site/both").Settings; got != (settingsAnswer{TimeZone: "Asia/Tokyo", RepeatWindow: 15}) {
+		t.Errorf("settings after both changes: %+v", got)
+	}
+}

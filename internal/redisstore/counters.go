@@ -71,7 +71,8 @@ return 0`, true)
 
 // changeScript checks the caller against the admin key (ARGV[1]: its hash, or "" for the
 // operator) and then sets (ARGV[2] "set") or adds (ARGV[2] "add") ARGV[3], replaces the admin
-// key ("admin") or the settings ("settings": zone, window seconds, count bots), or only checks
+// key ("admin") or some of the settings ("settings": zone, window seconds, count bots; "-"
+// leaves one as it is), or only checks
 // ("check"). Replies {code, value}. The check and the change are one step: a key replaced
 // in between cannot authorise a change. A change makes nothing new, so it runs past maxmemory.
 var changeScript = newScript(allowOOM+`
@@ -87,10 +88,15 @@ elseif ARGV[2] == 'add' then
 elseif ARGV[2] == 'admin' then
 	redis.call('HSET', KEYS[1], 'a', ARGV[3])
 elseif ARGV[2] == 'settings' then
-	redis.call('HDEL', KEYS[1], 'z', 'w', 'cb')
-	if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'z', ARGV[3]) end
-	if ARGV[4] ~= '0' then redis.call('HSET', KEYS[1], 'w', ARGV[4]) end
-	if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'cb', '1') end
+	-- Each of zone, window and count-bots: '-' leaves it; the default ('', '0', '0') removes it.
+	for i, field in ipairs({'z', 'w', 'cb'}) do
+		local v = ARGV[2 + i]
+		if v == '' or v == '0' then
+			redis.call('HDEL', KEYS[1], field)
+		elseif v ~= '-' then
+			redis.call('HSET', KEYS[1], field, v)
+		end
+	end
 end
 local v = redis.call('HGET', KEYS[1], 'v')
 if ARGV[2] == 'set' or ARGV[2] == 'add' then redis.call('SPUBLISH', KEYS[1] .. ':live', v) end
@@ -378,18 +384,29 @@ func (s *Named) Settings(ctx context.Context, name counter.Name) (counter.Settin
 	return st, nil
 }
 
-// SetSettings implements counter.Store.
-func (s *Named) SetSettings(ctx context.Context, name counter.Name, st counter.Settings, auth counter.Auth) error {
-	countBots := "0"
-	if st.CountBots {
-		countBots = "1"
+// ChangeSettings implements counter.Store: the fields given replace the counter's, in the
+// change script's one step; a field not given is sent as "-", which it leaves alone.
+func (s *Named) ChangeSettings(ctx context.Context, name counter.Name, ch counter.SettingsChange, auth counter.Auth) (counter.Settings, error) {
+	zone, window, countBots := "-", "-", "-"
+	if ch.TimeZone != nil {
+		zone = *ch.TimeZone
+		if zone == "UTC" {
+			zone = ""
+		}
 	}
-	zone := st.TimeZone
-	if zone == "UTC" {
-		zone = ""
+	if ch.RepeatWindow != nil {
+		window = strconv.FormatInt(int64(*ch.RepeatWindow/time.Second), 10)
 	}
-	_, err := s.change(ctx, name, auth, "settings", zone, strconv.FormatInt(int64(st.RepeatWindow/time.Second), 10), countBots)
-	return err
+	if ch.CountBots != nil {
+		countBots = "0"
+		if *ch.CountBots {
+			countBots = "1"
+		}
+	}
+	if _, err := s.change(ctx, name, auth, "settings", zone, window, countBots); err != nil {
+		return counter.Settings{}, err
+	}
+	return s.Settings(ctx, name)
 }
 
 // Authorize implements counter.Store.

@@ -530,14 +530,32 @@ func TestWritesSurviveAOFReload(t *testing.T) {
 	if _, _, err := c.Create(ctx, counter.Name{Namespace: "example.com", Key: "created"}, 9, counter.Client{}); err != nil {
 		t.Fatal(err)
 	}
+	// A counter with settings and a repeat window: its marks are writes of their own.
+	windowed := counter.Name{Namespace: "example.com", Key: "windowed"}
+	if _, err := c.Hit(ctx, windowed, visitorAt("192.0.2.7")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ChangeSettings(ctx, windowed, counter.Settings{TimeZone: "Asia/Tokyo", RepeatWindow: time.Hour}.All(), counter.Auth{Operator: true}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a fresh service, which reads the settings
+		if _, err := newCounters(s, 0, nil).Hit(ctx, windowed, visitorAt("192.0.2.8")); err != nil {
+			t.Fatal(err)
+		}
+	}
 	before := exportAll(t, s)
 
 	srv.Kill()
 	srv.Restart()
 	store.Close()
-	after := exportAll(t, newNamed(t, srv).Named(0))
+	reloaded := newNamed(t, srv).Named(0)
+	after := exportAll(t, reloaded)
 	if !slices.Equal(after, before) {
 		t.Fatalf("after an AOF reload:\n%+v\nwant\n%+v", after, before)
+	}
+	// The marks came back too: the window's visitor is still a repeat.
+	if n, err := newCounters(reloaded, 0, nil).Hit(ctx, windowed, visitorAt("192.0.2.8")); err != nil || n.Total != 2 {
+		t.Fatalf("a repeat after the reload: %+v, %v; want the total still 2", n, err)
 	}
 	if log := srv.Log(); strings.Contains(log, "NOPERM") || strings.Contains(log, "CRITICAL") {
 		t.Fatalf("Redis complained while loading its AOF:\n%s", log)

@@ -1,0 +1,109 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+)
+
+// The repeat window through the application's ACL user, as the stack runs it: a visitor counts
+// once within the window, the batch's answer says how many hits it left out, and a batch of
+// thousands of new visitors (more than Lua unpacks at once) counts and marks them all.
+func TestRepeatWindowUnderTheACL(t *testing.T) {
+	srv := aclServer(t)
+	s := newNamed(t, srv).Named(0)
+	ctx := context.Background()
+	if _, err := s.AddCreating(ctx, testName, anonymous(1), testTime, 0); err != nil {
+		t.Fatal(err)
+	}
+	visits := func(names ...string) []counter.Hit {
+		hits := make([]counter.Hit, len(names))
+		for i, n := range names {
+			hits[i].Visitor = n
+		}
+		return hits
+	}
+	tests := []struct {
+		hits                 []counter.Hit
+		at                   time.Duration // after testTime
+		wantTotal, wantToday int64
+		wantRepeats          int64
+	}{
+		{visits("alice", "alice", "bob"), 0, 3, 3, 1},
+		{visits("alice"), time.Minute, 3, 3, 1},
+		{append(visits("bob"), anonymous(2)...), 2 * time.Minute, 5, 5, 1}, // hits without a visitor always count
+		{visits("alice"), 30*time.Minute + time.Second, 6, 6, 0},           // past the window
+	}
+	for i, tt := range tests {
+		got, err := s.Add(ctx, testName, tt.hits, testTime.Add(tt.at), 30*time.Minute)
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		if got.Total != tt.wantTotal || got.Today != tt.wantToday || got.Repeats != tt.wantRepeats {
+			t.Errorf("batch %d: %+v, want total %d, today %d, repeats %d", i, got, tt.wantTotal, tt.wantToday, tt.wantRepeats)
+		}
+	}
+
+	many := make([]string, 4500)
+	for i := range many {
+		many[i] = fmt.Sprintf("visitor-%05d", i)
+	}
+	at := testTime.Add(40 * time.Minute)
+	if got, err := s.Add(ctx, testName, visits(many...), at, 30*time.Minute); err != nil || got.Total != 6+4500 || got.Repeats != 0 {
+		t.Fatalf("4,500 new visitors in one batch: %+v, %v; want total %d", got, err, 6+4500)
+	}
+	if got, err := s.Add(ctx, testName, visits(many...), at.Add(time.Minute), 30*time.Minute); err != nil || got.Total != 6+4500 || got.Repeats != 4500 {
+		t.Fatalf("the same 4,500 again: %+v, %v; want all repeats", got, err)
+	}
+}
+
+// Hits of counters in zones a day apart share a midnight but not a date: each lands on its own
+// zone's date, even when they reach the store in one run.
+func TestOneRunTwoZones(t *testing.T) {
+	s := newNamed(t, aclServer(t)).Named(0)
+	ctx := context.Background()
+	plus14, _ := time.LoadLocation("Pacific/Kiritimati")
+	minus10, _ := time.LoadLocation("Pacific/Honolulu")
+	at := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC) // 21:00 on the 26th in UTC+14, on the 25th in UTC-10
+	east, west := testName, otherName
+	for _, n := range []counter.Name{east, west} {
+		if _, err := s.AddCreating(ctx, n, nil, at.Add(-48*time.Hour), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	results, err := s.addMany(ctx, struct{}{}, []hitItem{
+		{name: east, hits: anonymous(5), at: at.In(plus14)},
+		{name: west, hits: anonymous(3), at: at.In(minus10)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if results[0].counts.Today != 5 || results[1].counts.Today != 3 {
+		t.Fatalf("today's counts %+v and %+v, want 5 and 3", results[0].counts, results[1].counts)
+	}
+	for _, tt := range []struct {
+		name counter.Name
+		zone *time.Location
+		want map[string]int64
+	}{
+		{east, plus14, map[string]int64{"2026-11-26": 5}},
+		{west, minus10, map[string]int64{"2026-11-25": 3}},
+	} {
+		st, err := s.Stats(ctx, tt.name, 3, at.In(tt.zone))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, d := range st.Days {
+			if d.Hits > 0 {
+				got[d.Date.Format(time.DateOnly)] = d.Hits
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s in %s: hits by day %v, want %v", tt.name, tt.zone, got, tt.want)
+		}
+	}
+}
