@@ -56,9 +56,9 @@ umask 077
 # SPUBLISH, SSUBSCRIBE and SUNSUBSCRIBE, on channels under hitcounter: only (the app user's
 # &hitcounter:*): each counter's live values (GET /stream, internal/redisstore/live.go). A publish
 # goes to replicas but not into the append-only file, so replaying the file needs none of them.
-# ZSCORE, ZADD, ZCARD, ZREMRANGEBYSCORE, ZREMRANGEBYRANK, PTTL and PEXPIRE: a counter's repeat
-# window, the sorted set of the visitors who counted within it (docs/honest-counts.md).
-app_commands="+incrby +expire +exists +del +hincrby +hset +hsetnx +hget +hmget +hdel +sadd +srem +scard +sismember +sscan +pfadd +pfcount +eval +evalsha +spublish +ssubscribe +sunsubscribe +zscore +zadd +zcard +zremrangebyscore +zremrangebyrank +pttl +pexpire"
+# ZSCORE, ZADD, ZCARD and ZREMRANGEBYRANK: a counter's repeat window, the sorted set
+# of the visitors who counted within it (docs/honest-counts.md).
+app_commands="+incrby +expire +exists +del +hincrby +hset +hsetnx +hget +hmget +hdel +sadd +srem +scard +sismember +sscan +pfadd +pfcount +eval +evalsha +spublish +ssubscribe +sunsubscribe +zscore +zadd +zcard +zremrangebyrank"
 # The health check may only PING. The metrics exporter (monitoring profile, below) may read the
 # server's state (INFO, CONFIG GET, SLOWLOG, LATENCY) and name its connection, on no key.
 # The default user is off: no connection can log in as it, so a connection without credentials

@@ -137,6 +137,8 @@ type Named struct {
 	hits *counter.Keyed[struct{}, hitItem, []hitResult]
 	// sketched: the visitors already in a counter's sketch of the day (sketched.go).
 	sketched *sketched
+	// repeatMarks bounds each counter's repeat-window marks (maxRepeatMarks; tests lower it).
+	repeatMarks int
 }
 
 // DefaultHistoryDays is how many days of history a counter keeps unless told otherwise.
@@ -148,7 +150,7 @@ func (s *Store) Named(historyDays int) *Named {
 	if historyDays <= 0 {
 		historyDays = DefaultHistoryDays
 	}
-	n := &Named{Store: s, historyDays: historyDays, sketched: newSketched()}
+	n := &Named{Store: s, historyDays: historyDays, sketched: newSketched(), repeatMarks: maxRepeatMarks}
 	n.hits = counter.NewKeyed(n.addMany, hitsInFlight(s.waitReplicas), s.timeout)
 	return n
 }

@@ -50,19 +50,18 @@ func hitsInFlight(waitReplicas int) int {
 // Redis writes what each changes to its log and fsyncs it before any of them is answered.
 //
 // A counter with a repeat window has a fourth key, the sorted set of its visitors whose hits
-// counted within the window, scored by when (repeatsKey). A visitor found there within the
-// window does not count again; the others count once each, however many hits they sent in the
-// batch, and are marked. The set holds the visitors of the last two windows at most (older
-// ones, and those from before the UTC midnight, are cut once a window), and at most maxMarks of
-// them (the oldest go first), and expires at least a window after its last mark. Only a counted
-// hit writes.
+// counted within the window (the first 12 characters of each pseudonym, 72 bits), scored by when
+// (Unix seconds; repeatsKey). A visitor found there within the window does not count again; the
+// others count once each, however many hits they sent in the batch, and are marked. Pseudonyms
+// change at the UTC midnight, so the set holds one UTC day's marks and ends with it; at most
+// maxMarks of them (the oldest go first). A counted hit writes its mark; a repeat writes nothing.
 //
 // The run shares ARGV[1..10]: the number of counters; create (1: make a counter that is missing,
 // else leave a missing one alone); created (Unix s); the day of the month; the month hash's TTL
 // (s); the HyperLogLog's TTL (s); now (Unix ms); sketch (1: add the visitors to the day's
 // HyperLogLog and the window's marks; 0 at maxmemory, where visitors still count once if marked
-// before, but nothing new is kept); the last UTC midnight (Unix ms: marks from before it name
-// yesterday's pseudonyms, which no hit will bring again); the most marks a counter keeps. Each counter then has six fields and its visitors: the hits n;
+// before, but nothing new is kept); the seconds to the next UTC midnight, when the marks end; the
+// most marks a counter keeps. Each counter then has six fields and its visitors: the hits n;
 // hits without a visitor; whether to read today's unique visitors (1; else 0 is answered, a read
 // saved); whether to check that the counter exists first (1: the process does not know it
 // does); the repeat window (ms, 0: none); the number of visitors that follow. The reply is four
@@ -72,7 +71,8 @@ func hitsInFlight(waitReplicas int) int {
 const hitsBody = `
 local out = {}
 local create, created, dom, monthTTL, dayTTL = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local now, sketch, dayStart, maxMarks = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
+local now, sketch, marksTTL, maxMarks = tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10])
+local nowS = math.floor(now / 1000)
 local dayField, unidentifiedField, uniques = 'd' .. dom, 'c' .. dom, 'u' .. dom
 local a, k = 11, 1
 for c = 1, tonumber(ARGV[1]) do
@@ -98,13 +98,16 @@ for c = 1, tonumber(ARGV[1]) do
 	end
 	local counted, fresh = hits, nil
 	if rk and not missing and create ~= '1' then
-		local cutoff = now - window
+		-- A mark is the pseudonym's first 12 characters (72 bits: no two visitors of a counter
+		-- share them in practice) scored in seconds: every byte of it goes to the log.
+		local cutoff = nowS - window / 1000
 		fresh = {}
 		for i = first, last do
-			local seen = redis.call('ZSCORE', rk, ARGV[i])
+			local mark = string.sub(ARGV[i], 1, 12)
+			local seen = redis.call('ZSCORE', rk, mark)
 			if not seen or tonumber(seen) <= cutoff then
-				fresh[#fresh + 1] = now
-				fresh[#fresh + 1] = ARGV[i]
+				fresh[#fresh + 1] = nowS
+				fresh[#fresh + 1] = mark
 			end
 		end
 		counted = tonumber(unidentified) + #fresh / 2
@@ -135,20 +138,20 @@ for c = 1, tonumber(ARGV[1]) do
 		out[#out + 1] = false
 	else
 		if fresh and #fresh > 0 and sketch == '1' then
+			local marks = redis.call('ZCARD', rk)
 			-- Lua unpacks a few thousand values at most: a big batch goes in parts.
 			for i = 1, #fresh, 2000 do
 				redis.call('ZADD', rk, unpack(fresh, i, math.min(i + 1999, #fresh)))
 			end
-			-- The set must outlive its last mark by a window. Its TTL is set to two windows, and
-			-- set again (with the marks past their window, or from before the UTC midnight when
-			-- pseudonyms changed, cut) once less than one is left: once a window, not a write
-			-- and its log entry on every batch.
-			if redis.call('PTTL', rk) < window then
-				redis.call('ZREMRANGEBYSCORE', rk, '-inf', math.max(now - window, dayStart - 1))
-				redis.call('PEXPIRE', rk, 2 * window)
+			-- Pseudonyms change at the UTC midnight, and no mark can match one after it: the set
+			-- ends then, its TTL set by the day's first mark, which makes it.
+			if marks == 0 then redis.call('EXPIRE', rk, marksTTL) end
+			-- At most this many now (a visitor marked again is counted twice here): the exact
+			-- number is asked only near the bound.
+			if marks + #fresh / 2 > maxMarks then
+				marks = redis.call('ZCARD', rk)
+				if marks > maxMarks then redis.call('ZREMRANGEBYRANK', rk, 0, marks - maxMarks - 1) end
 			end
-			local marks = redis.call('ZCARD', rk)
-			if marks > maxMarks then redis.call('ZREMRANGEBYRANK', rk, 0, marks - maxMarks - 1) end
 		end
 		local today
 		if counted > 0 then
@@ -320,7 +323,7 @@ func sameRunDay(a, b time.Time) bool {
 
 // runDay is one script run for items of one day.
 func (s *Named) runDay(ctx context.Context, sc *script, items []hitItem, create, sketch bool) ([]hitResult, error) {
-	args := hitArgs(items, create, sketch, s.historyDays, s.sketched, time.Now())
+	args := hitArgs(items, create, sketch, s.historyDays, s.repeatMarks, s.sketched, time.Now())
 	res, err := s.run(ctx, sc, args.keys, args.args...)
 	if err != nil {
 		s.sketched.forget()
@@ -354,7 +357,7 @@ type hitRun struct {
 // run's). sketch says whether visitors go into the day's HyperLogLog; those known to be there
 // already are left out, as are repeats within an item. A counter known to exist is not checked
 // (EXISTS) first.
-func hitArgs(items []hitItem, create, sketch bool, historyDays int, known *sketched, now time.Time) hitRun {
+func hitArgs(items []hitItem, create, sketch bool, historyDays, repeatMarks int, known *sketched, now time.Time) hitRun {
 	at := items[0].at
 	day := startOfDay(at)
 	run := hitRun{learnt: make([][]uint64, len(items))}
@@ -434,8 +437,8 @@ func hitArgs(items []hitItem, create, sketch bool, historyDays int, known *sketc
 	run.args = make([]string, 0, 10+6*len(items))
 	run.args = append(run.args, strconv.Itoa(len(items)), createFlag, strconv.FormatInt(at.Unix(), 10), strconv.Itoa(day.Day()),
 		strconv.FormatInt(int64(monthTTL/time.Second)+1, 10), strconv.FormatInt(int64(dayTTL/time.Second)+1, 10),
-		strconv.FormatInt(at.UnixMilli(), 10), sketchFlag, strconv.FormatInt(at.UTC().Truncate(24*time.Hour).UnixMilli(), 10),
-		strconv.Itoa(maxRepeatMarks))
+		strconv.FormatInt(at.UnixMilli(), 10), sketchFlag, strconv.FormatInt(int64(at.UTC().Truncate(24*time.Hour).Add(24*time.Hour).Sub(at)/time.Second)+1, 10),
+		strconv.Itoa(repeatMarks))
 	for i, it := range items {
 		run.keys = append(run.keys, cks[i], monthKey(cks[i], day))
 		if len(visitors[i]) > 0 {

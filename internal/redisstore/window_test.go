@@ -3,10 +3,12 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/redistest"
 )
 
 // The repeat window through the application's ACL user, as the stack runs it: a visitor counts
@@ -49,7 +51,7 @@ func TestRepeatWindowUnderTheACL(t *testing.T) {
 
 	many := make([]string, 4500)
 	for i := range many {
-		many[i] = fmt.Sprintf("visitor-%05d", i)
+		many[i] = fmt.Sprintf("%05d-visitor-abcdefgh", i) // as distinct in 12 characters as pseudonyms are
 	}
 	at := testTime.Add(40 * time.Minute)
 	if got, err := s.Add(ctx, testName, visits(many...), at, 30*time.Minute); err != nil || got.Total != 6+4500 || got.Repeats != 0 {
@@ -70,7 +72,7 @@ func TestOneRunTwoZones(t *testing.T) {
 	at := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC) // 21:00 on the 26th in UTC+14, on the 25th in UTC-10
 	east, west := testName, otherName
 	for _, n := range []counter.Name{east, west} {
-		if _, err := s.AddCreating(ctx, n, nil, at.Add(-48*time.Hour), 0); err != nil {
+		if _, err := s.AddCreating(ctx, n, anonymous(1), at.Add(-96*time.Hour), 0); err != nil { // before the days looked at
 			t.Fatal(err)
 		}
 	}
@@ -81,8 +83,8 @@ func TestOneRunTwoZones(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if results[0].counts.Today != 5 || results[1].counts.Today != 3 {
-		t.Fatalf("today's counts %+v and %+v, want 5 and 3", results[0].counts, results[1].counts)
+	if results[0].err != nil || results[1].err != nil || results[0].counts.Today != 5 || results[1].counts.Today != 3 {
+		t.Fatalf("today's counts %+v (%v) and %+v (%v), want 5 and 3", results[0].counts, results[0].err, results[1].counts, results[1].err)
 	}
 	for _, tt := range []struct {
 		name counter.Name
@@ -92,7 +94,7 @@ func TestOneRunTwoZones(t *testing.T) {
 		{east, plus14, map[string]int64{"2026-11-26": 5}},
 		{west, minus10, map[string]int64{"2026-11-25": 3}},
 	} {
-		st, err := s.Stats(ctx, tt.name, 3, at.In(tt.zone))
+		st, err := s.Stats(ctx, tt.name, 2, at.In(tt.zone))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,6 +106,46 @@ func TestOneRunTwoZones(t *testing.T) {
 		}
 		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 			t.Errorf("%s in %s: hits by day %v, want %v", tt.name, tt.zone, got, tt.want)
+		}
+	}
+}
+
+// A counter keeps at most so many marks: past the bound the oldest go (those visitors may count
+// again), and the set ends at the UTC midnight, when pseudonyms change.
+func TestRepeatMarksAreBounded(t *testing.T) {
+	srv := aclServer(t)
+	s := newNamed(t, srv).Named(0)
+	s.repeatMarks = 10
+	ctx := context.Background()
+	at := time.Now().UTC()
+	if _, err := s.AddCreating(ctx, testName, anonymous(1), at, 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 25 {
+		hit := []counter.Hit{{Visitor: fmt.Sprintf("%05d-visitor-abcdefgh", i)}}
+		if _, err := s.Add(ctx, testName, hit, at.Add(time.Duration(i)*time.Second), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rk := repeatsKey(CounterKey(testName))
+	if n, err := redistest.Do(srv.Addr(), "ZCARD", rk); err != nil || n != "10" {
+		t.Fatalf("ZCARD %s = %s, %v; want the bound, 10", rk, n, err)
+	}
+	raw, err := redistest.Do(srv.Addr(), "TTL", rk)
+	ttl, _ := strconv.Atoi(raw)
+	untilMidnight := at.Truncate(24 * time.Hour).Add(24 * time.Hour).Sub(at)
+	if err != nil || ttl <= 0 || time.Duration(ttl)*time.Second > untilMidnight+time.Second {
+		t.Fatalf("TTL %s = %d s, %v; want at most the %s to the UTC midnight", rk, ttl, err, untilMidnight)
+	}
+	// The newest are kept: the last visitor is still a repeat, the first counts again.
+	for _, tt := range []struct {
+		visitor     int
+		wantRepeats int64
+	}{{24, 1}, {0, 0}} {
+		hit := []counter.Hit{{Visitor: fmt.Sprintf("%05d-visitor-abcdefgh", tt.visitor)}}
+		got, err := s.Add(ctx, testName, hit, at.Add(time.Minute), time.Hour)
+		if err != nil || got.Repeats != tt.wantRepeats {
+			t.Errorf("visitor %d again: %+v, %v; want %d repeats", tt.visitor, got, err, tt.wantRepeats)
 		}
 	}
 }
