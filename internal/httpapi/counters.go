@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/exportline"
 )
 
 // CounterDeps are what the named-counter routes need.
@@ -59,28 +59,6 @@ type adminKeyAnswer struct {
 type statusAnswer struct {
 	Status  string `json:"status"`
 	Message string `json:"message"`
-}
-
-// exportLine is one line of an export, and of an import.
-type exportLine struct {
-	Namespace      string `json:"namespace"`
-	Key            string `json:"key"`
-	Value          *int64 `json:"value"`
-	Created        string `json:"created"`
-	AdminKeySHA256 string `json:"admin_key_sha256,omitempty"`
-	// Import only (docs/import.md): the counter's days, and keep, which leaves a counter that
-	// exists its created time and admin key (created is then optional).
-	Days []dayLine `json:"days,omitempty"`
-	Keep bool      `json:"keep,omitempty"`
-	// Settings are how the counter counts, in an export when not the defaults; in an import
-	// they replace the counter's, and without them its settings stay as they are.
-	Settings *settingsAnswer `json:"settings,omitempty"`
-}
-
-// dayLine is one day of an imported counter's history.
-type dayLine struct {
-	Date string `json:"date"`
-	Hits *int64 `json:"hits"`
 }
 
 // writeJSON answers v as JSON with status. Headers are set before WriteHeader.
@@ -450,9 +428,8 @@ func handleExport(d CounterDeps, m *Metrics) http.Handler {
 // importBatch is how many lines go to the store together.
 const importBatch = 1000
 
-// maxImportLine bounds one line of an import: a line is under 300 bytes, plus under 40 a day
-// of history, of which a line has at most counter.MaxImportDays.
-const maxImportLine = 192 << 10
+// maxImportLine bounds one line of an import: the format's own bound.
+const maxImportLine = exportline.MaxLine
 
 func handleImport(d CounterDeps, m *Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -494,7 +471,7 @@ func handleImport(d CounterDeps, m *Metrics) http.Handler {
 			if strings.TrimSpace(sc.Text()) == "" {
 				continue
 			}
-			info, err := parseImportLine(sc.Bytes(), d.Counters.Now())
+			info, err := exportline.Parse(sc.Bytes(), d.Counters.Now())
 			if err != nil {
 				// Everything before the bad line is applied, so that the answer is simple: all
 				// lines before N, and none from N on.
@@ -539,90 +516,4 @@ func writeImportError(w http.ResponseWriter, m *Metrics, where string, err error
 		where, counter.ErrorMessage(err), done.Created, done.Updated, done.Unchanged)
 	noteError(w, err)
 	writeError(w, formatJSON, statusFor(code), msg, code, err)
-}
-
-// parseImportLine reads one export line, strictly: unknown fields are refused, so a file in
-// another shape is not half understood. Its days are checked as of now.
-func parseImportLine(b []byte, now time.Time) (counter.Record, error) {
-	var l exportLine
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&l); err != nil {
-		return counter.Record{}, counter.Errorf(counter.EINVALID, err, "not an export line: %s", jsonProblem(err))
-	}
-	if dec.More() {
-		return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "more than one JSON value on the line")
-	}
-	name, err := counter.ParseName(l.Namespace, l.Key)
-	if err != nil {
-		return counter.Record{}, err
-	}
-	if l.Value == nil {
-		return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "value is missing")
-	}
-	var created time.Time
-	if l.Created != "" || !l.Keep {
-		var err error
-		if created, err = time.Parse(time.RFC3339, l.Created); err != nil {
-			return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "created must be an RFC 3339 time (example: 2026-11-26T07:00:00Z)")
-		}
-	}
-	if l.AdminKeySHA256 != "" && !isLowerHex64(l.AdminKeySHA256) {
-		return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "admin_key_sha256 must be 64 lowercase hex digits")
-	}
-	if l.Keep && l.AdminKeySHA256 != "" {
-		return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "keep leaves the admin key as it is: admin_key_sha256 must not be given with it")
-	}
-	if len(l.Days) > counter.MaxImportDays {
-		return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "%d days: at most %d", len(l.Days), counter.MaxImportDays)
-	}
-	rec := counter.Record{
-		Info: counter.Info{Name: name, Value: *l.Value, Created: created, AdminKeyHash: l.AdminKeySHA256},
-		Keep: l.Keep,
-	}
-	if l.Settings != nil {
-		if rec.Settings, err = l.Settings.settings(); err != nil {
-			return counter.Record{}, err
-		}
-		rec.HasSettings = true
-	}
-	for i, dl := range l.Days {
-		date, err := time.Parse(time.DateOnly, dl.Date)
-		if err != nil {
-			return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "days[%d]: date must be YYYY-MM-DD", i)
-		}
-		if dl.Hits == nil {
-			return counter.Record{}, counter.Errorf(counter.EINVALID, nil, "days[%d]: hits is missing", i)
-		}
-		rec.Days = append(rec.Days, counter.DayCount{Date: date, Hits: *dl.Hits})
-	}
-	if err := counter.CheckDays(rec.Days, now); err != nil {
-		return counter.Record{}, err
-	}
-	return rec, nil
-}
-
-// jsonProblem says what is wrong with a line without echoing it back at length.
-func jsonProblem(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		return fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type)
-	}
-	msg := err.Error()
-	if len(msg) > 120 {
-		msg = msg[:120]
-	}
-	return msg
-}
-
-func isLowerHex64(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !('0' <= s[i] && s[i] <= '9' || 'a' <= s[i] && s[i] <= 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -7,38 +7,14 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/exportline"
 )
 
-// settingsAnswer is how a counter counts, as /settings, /info and /stats show it.
-type settingsAnswer struct {
-	TimeZone string `json:"time_zone"`
-	// RepeatWindow is in minutes; 0 is off.
-	RepeatWindow int  `json:"repeat_window"`
-	CountBots    bool `json:"count_bots"`
-}
+// settingsAnswer is how a counter counts, as /settings, /info, /stats and the export lines show
+// it.
+type settingsAnswer = exportline.Settings
 
-func settingsAnswerOf(s counter.Settings) settingsAnswer {
-	zone := s.TimeZone
-	if zone == "" {
-		zone = "UTC"
-	}
-	return settingsAnswer{TimeZone: zone, RepeatWindow: int(s.RepeatWindow / time.Minute), CountBots: s.CountBots}
-}
-
-// settings checks an export line's settings and turns them into the domain's.
-func (a settingsAnswer) settings() (counter.Settings, error) {
-	if _, err := counter.ParseTimeZone(a.TimeZone); err != nil {
-		return counter.Settings{}, err
-	}
-	if a.RepeatWindow < 0 || time.Duration(a.RepeatWindow)*time.Minute > counter.MaxRepeatWindow {
-		return counter.Settings{}, counter.Errorf(counter.EINVALID, nil, "settings.repeat_window must be a whole number of minutes from 0 to %d", int(counter.MaxRepeatWindow/time.Minute))
-	}
-	s := counter.Settings{TimeZone: a.TimeZone, RepeatWindow: time.Duration(a.RepeatWindow) * time.Minute, CountBots: a.CountBots}
-	if s.TimeZone == "UTC" {
-		s.TimeZone = ""
-	}
-	return s, nil
-}
+func settingsAnswerOf(s counter.Settings) settingsAnswer { return exportline.SettingsOf(s) }
 
 // handleSettings changes how a counter counts, for the holder of its admin key: the query
 // parameters given replace those settings, the others stay as they are.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/exportline"
 )
 
 // claimedAnswer is the answer of a claim: the namespace's key, shown this once.
@@ -181,16 +182,7 @@ func streamExport(w http.ResponseWriter, r *http.Request, m *Metrics, op string,
 	enc := json.NewEncoder(w)
 	err := export(r.Context(), func(info counter.Info) error {
 		start()
-		value := info.Value
-		line := exportLine{
-			Namespace: info.Name.Namespace, Key: info.Name.Key, Value: &value,
-			Created: formatCreated(info.Created), AdminKeySHA256: info.AdminKeyHash,
-		}
-		if info.Settings != (counter.Settings{}) {
-			s := settingsAnswerOf(info.Settings)
-			line.Settings = &s
-		}
-		return enc.Encode(line)
+		return enc.Encode(exportline.Of(info))
 	})
 	if err != nil {
 		m.limitedOrFailed(op, err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hitcounter/hitcounter/internal/exportline"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -129,7 +130,7 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 	doc, _ := loadOpenAPI(t)
 	for schema, v := range map[string]any{
 		"Value": valueAnswer{}, "CounterInfo": infoAnswer{}, "Created": createdAnswer{}, "AdminKey": adminKeyAnswer{},
-		"Deleted": statusAnswer{}, "ExportLine": exportLine{}, "Error": errorAnswer{}, "ImportResult": importResultFields{},
+		"Deleted": statusAnswer{}, "ExportLine": exportline.Line{}, "Error": errorAnswer{}, "ImportResult": importResultFields{},
 		"Settings": settingsAnswer{}, "Stats": statsAnswer{}, "Day": dayAnswer{},
 		"Claimed": claimedAnswer{}, "NamespaceListing": namespaceAnswer{}, "NamespaceCounter": namespaceCounter{},
 	} {

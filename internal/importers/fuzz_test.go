@@ -46,7 +46,7 @@ func FuzzParse(f *testing.F) {
 			if err != nil || len(line) > maxLine {
 				t.Fatalf("%s: line %q, %v", format, line, err)
 			}
-			back, err := parseLine(line)
+			back, err := parseLine(line, now)
 			if err != nil || back.Name != r.Name || back.Total != r.Total || len(back.Days) != len(r.Days) {
 				t.Fatalf("%s: line %s reads back as %+v, %v", format, line, back, err)
 			}

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/exportline"
 )
 
 // Record is one counter as read from an import's input.
@@ -37,6 +37,9 @@ type Record struct {
 	// every other format leaves an existing counter's created time and admin key alone.
 	Exact        bool
 	AdminKeyHash string
+	// Settings are the counter's settings when the format carries them (hitcounter's own
+	// export, for a counter whose are not the defaults); nil leaves a counter's as they are.
+	Settings *counter.Settings
 }
 
 // Parsed is what an importer read.
@@ -234,14 +237,4 @@ func Parse(format string, input io.Reader, opt Options) (Parsed, error) {
 var errEmpty = errors.New("no records in the input")
 
 // jsonProblem says what is wrong with a JSON value without echoing the input back at length.
-func jsonProblem(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		return fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type)
-	}
-	msg := err.Error()
-	if len(msg) > 120 {
-		msg = msg[:120]
-	}
-	return msg
-}
+func jsonProblem(err error) string { return exportline.Problem(err) }

@@ -299,3 +299,25 @@ func TestAbacus(t *testing.T) {
 		}
 	}
 }
+
+// hitcounter's own export carries a counter's settings when they are not the defaults; the
+// import sends them on, and a line without them sends none.
+func TestOwnExportKeepsSettings(t *testing.T) {
+	in := `{"namespace":"my-site","key":"visits","value":5,"created":"2026-11-26T07:00:00Z","settings":{"time_zone":"Asia/Tokyo","repeat_window":20,"count_bots":true}}` + "\n" +
+		`{"namespace":"my-site","key":"other","value":1,"created":"2026-11-26T07:00:00Z"}` + "\n"
+	p, err := Parse("hitcounter", strings.NewReader(in), Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range p.Records {
+		line, err := Line(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(line))
+	}
+	if want := strings.TrimSpace(in); strings.Join(got, "\n") != want {
+		t.Errorf("lines sent:\n%s\nwant\n%s", strings.Join(got, "\n"), want)
+	}
+}
