@@ -149,3 +149,26 @@ func TestRepeatMarksAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// A counter deleted through another replica, hit here where it is known, with a window: the
+// visitor's sketch the run made on the way is taken back with the rest, nothing of it stays.
+func TestWindowedHitOnADeletedCounterLeavesNothing(t *testing.T) {
+	srv := aclServer(t)
+	here, there := newNamed(t, srv).Named(0), newNamed(t, srv).Named(0)
+	ctx := context.Background()
+	at := time.Now().UTC()
+	if _, err := here.AddCreating(ctx, testName, anonymous(1), at, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := here.Add(ctx, testName, []counter.Hit{{Visitor: "00001-visitor-abcdefgh"}}, at, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := there.Delete(ctx, testName, counter.Auth{Operator: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := here.Add(ctx, testName, []counter.Hit{{Visitor: "00002-visitor-abcdefgh"}}, at, time.Hour)
+	wantCode(t, "a windowed hit on a deleted counter", err, counter.ENOTFOUND)
+	if n, err := redistest.Do(srv.Addr(), "EVAL", "return #redis.call('KEYS', ARGV[1])", "0", CounterKey(testName)+"*"); err != nil || n != "0" {
+		t.Fatalf("%s keys left of the deleted counter, %v; want none", n, err)
+	}
+}
