@@ -137,19 +137,11 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 		}
 		lines.Close()
 	}()
-	resp, err := operatorRequest(ctx, getenv, http.MethodPost, "/admin/import", body)
+	res, err := postImport(ctx, getenv, body)
 	body.Close()
 	bar.done()
 	if err != nil {
 		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("import: %w", answerError(resp))
-	}
-	var res counter.ImportResult
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&res); err != nil {
-		return fmt.Errorf("import: reading the answer: %w", err)
 	}
 	skipped := ""
 	if res.DaysSkipped > 0 {
@@ -206,20 +198,29 @@ func restoreExport(ctx context.Context, source string, getenv func(string) strin
 	}
 	ctx, cancel := context.WithTimeout(ctx, operatorTransferTimeout)
 	defer cancel()
-	resp, err := operatorRequest(ctx, getenv, http.MethodPost, "/admin/import", in)
+	res, err := postImport(ctx, getenv, in)
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "imported: %d created, %d updated, %d unchanged\n", res.Created, res.Updated, res.Unchanged)
+	return nil
+}
+
+// postImport sends import lines to the server's /admin/import and reads its answer.
+func postImport(ctx context.Context, getenv func(string) string, lines io.Reader) (counter.ImportResult, error) {
+	resp, err := operatorRequest(ctx, getenv, http.MethodPost, "/admin/import", lines)
+	if err != nil {
+		return counter.ImportResult{}, err
+	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("import: %w", answerError(resp))
+		return counter.ImportResult{}, fmt.Errorf("import: %w", answerError(resp))
 	}
 	var res counter.ImportResult
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&res); err != nil {
-		return fmt.Errorf("import: reading the answer: %w", err)
+		return counter.ImportResult{}, fmt.Errorf("import: reading the answer: %w", err)
 	}
-	fmt.Fprintf(stdout, "imported: %d created, %d updated, %d unchanged\n", res.Created, res.Updated, res.Unchanged)
-	return nil
+	return res, nil
 }
 
 // readSource reads and checks the whole source of an import --from.
