@@ -53,8 +53,17 @@ func hitsInFlight(waitReplicas int) int {
 // counted within the window (the first 12 characters of each pseudonym, 72 bits), scored by when
 // (Unix seconds; repeatsKey). A visitor found there within the window does not count again; the
 // others count once each, however many hits they sent in the batch, and are marked. Pseudonyms
-// change at the UTC midnight, so the set holds one UTC day's marks and ends with it; at most
+// change at the UTC midnight, so the set holds one UTC day's marks and ends with it; about
 // maxMarks of them (the oldest go first). A counted hit writes its mark; a repeat writes nothing.
+// A new visitor, every visitor of a counter's first minutes and the costly case, takes a single
+// command: ZADD NX both asks and marks. A visitor already marked is read (ZSCORE) and, when its
+// mark is older than the window, marked again (ZADD XX). The bound and the end are kept on a
+// sample of the runs that add marks: those adding a mark that starts with 'A', one in 64, since a
+// pseudonym is base64url of an HMAC no client can steer (every run under a small bound, as in
+// tests). So the set holds at most maxMarks plus the marks added since the last sampled one
+// (about 64; more than 1,000 once in ten million), and a quiet counter's set can outlive its
+// midnight by the few marks that came before its first sampled one: stale marks, which never
+// match a later pseudonym, dropped at the next sample's midnight or by the bound.
 //
 // The run shares ARGV[1..10]: the number of counters; create (1: make a counter that is missing,
 // else leave a missing one alone); created (Unix s); the day of the month; the month hash's TTL
@@ -73,6 +82,7 @@ local out = {}
 local create, created, dom, monthTTL, dayTTL = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local now, sketch, marksTTL, maxMarks = tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10])
 local nowS = math.floor(now / 1000)
+local sampleAll = maxMarks < 4096
 local dayField, unidentifiedField, uniques = 'd' .. dom, 'c' .. dom, 'u' .. dom
 local a, k = 11, 1
 for c = 1, tonumber(ARGV[1]) do
@@ -96,21 +106,28 @@ for c = 1, tonumber(ARGV[1]) do
 		-- A counter the process has not seen: a name made up by a client, say, must cost no write.
 		missing = redis.call('EXISTS', ck) == 0
 	end
-	local counted, fresh = hits, nil
+	local counted, added, sampled, write = hits, 0, false, rk and sketch == '1'
 	if rk and not missing and create ~= '1' then
 		-- A mark is the pseudonym's first 12 characters (72 bits: no two visitors of a counter
-		-- share them in practice) scored in seconds: every byte of it goes to the log.
+		-- share them in practice) scored in seconds: every byte of it goes to the log. A new
+		-- visitor, the case that costs, takes one command: ZADD NX both asks and marks.
 		local cutoff = nowS - window / 1000
-		fresh = {}
+		local fresh = 0
 		for i = first, last do
 			local mark = string.sub(ARGV[i], 1, 12)
-			local seen = redis.call('ZSCORE', rk, mark)
-			if not seen or tonumber(seen) <= cutoff then
-				fresh[#fresh + 1] = nowS
-				fresh[#fresh + 1] = mark
+			if write and redis.call('ZADD', rk, 'NX', nowS, mark) == 1 then
+				added = added + 1
+				-- Marks are base64url of an HMAC the client cannot steer: one in 64 starts with 'A'.
+				sampled = sampled or sampleAll or string.byte(mark, 1) == 65
+			else
+				local seen = redis.call('ZSCORE', rk, mark)
+				if not seen or tonumber(seen) <= cutoff then
+					fresh = fresh + 1
+					if write then redis.call('ZADD', rk, 'XX', nowS, mark) end
+				end
 			end
 		end
-		counted = tonumber(unidentified) + #fresh / 2
+		counted = tonumber(unidentified) + added + fresh
 	end
 	local total
 	if not missing and counted == 0 then
@@ -126,7 +143,8 @@ for c = 1, tonumber(ARGV[1]) do
 			if create == '1' then
 				redis.call('HSET', ck, 't', created)
 			else
-				redis.call('DEL', ck)
+				-- The window's marks written above go with it (DEL of a missing key writes nothing).
+				if rk then redis.call('DEL', ck, rk) else redis.call('DEL', ck) end
 				missing = true
 			end
 		end
@@ -137,21 +155,13 @@ for c = 1, tonumber(ARGV[1]) do
 		out[#out + 1] = false
 		out[#out + 1] = false
 	else
-		if fresh and #fresh > 0 and sketch == '1' then
+		if sampled then
+			-- The set's bound and its end are seen to on a sample of the runs that add a mark
+			-- (every one for a small bound), not each: past the bound the oldest marks go; the
+			-- set ends at the UTC midnight, when pseudonyms change and no mark can match again.
 			local marks = redis.call('ZCARD', rk)
-			-- Lua unpacks a few thousand values at most: a big batch goes in parts.
-			for i = 1, #fresh, 2000 do
-				redis.call('ZADD', rk, unpack(fresh, i, math.min(i + 1999, #fresh)))
-			end
-			-- Pseudonyms change at the UTC midnight, and no mark can match one after it: the set
-			-- ends then, its TTL set by the day's first mark, which makes it.
-			if marks == 0 then redis.call('EXPIRE', rk, marksTTL) end
-			-- At most this many now (a visitor marked again is counted twice here): the exact
-			-- number is asked only near the bound.
-			if marks + #fresh / 2 > maxMarks then
-				marks = redis.call('ZCARD', rk)
-				if marks > maxMarks then redis.call('ZREMRANGEBYRANK', rk, 0, marks - maxMarks - 1) end
-			end
+			if marks > maxMarks then redis.call('ZREMRANGEBYRANK', rk, 0, marks - maxMarks - 1) end
+			redis.call('EXPIRE', rk, marksTTL, 'NX')
 		end
 		local today
 		if counted > 0 then

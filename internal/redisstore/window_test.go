@@ -3,12 +3,14 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/redistest"
+	"github.com/hitcounter/hitcounter/internal/visitor"
 )
 
 // The repeat window through the application's ACL user, as the stack runs it: a visitor counts
@@ -170,5 +172,45 @@ func TestWindowedHitOnADeletedCounterLeavesNothing(t *testing.T) {
 	wantCode(t, "a windowed hit on a deleted counter", err, counter.ENOTFOUND)
 	if n, err := redistest.Do(srv.Addr(), "EVAL", "return #redis.call('KEYS', ARGV[1])", "0", CounterKey(testName)+"*"); err != nil || n != "0" {
 		t.Fatalf("%s keys left of the deleted counter, %v; want none", n, err)
+	}
+}
+
+// Under a large bound the set's bound and end are kept on a sample of the runs (those adding a
+// mark that starts with 'A'), so real pseudonyms are needed: with 6,000 new visitors against a
+// bound of 4,096 the set was trimmed and given its end. What it may hold past the bound is the
+// marks added since the last sampled one: more than 1,000 has a chance of (63/64)^1000, 1.4e-7.
+func TestSampledRepeatMarksStayNearTheBound(t *testing.T) {
+	srv := aclServer(t)
+	s := newNamed(t, srv).Named(0)
+	s.repeatMarks = 4096
+	ctx := context.Background()
+	at := time.Now().UTC()
+	if _, err := s.AddCreating(ctx, testName, anonymous(1), at, 0); err != nil {
+		t.Fatal(err)
+	}
+	pseudonyms := visitor.NewRandom()
+	const visitors, perRun = 6000, 10
+	for run := range visitors / perRun {
+		hits := make([]counter.Hit, perRun)
+		for i := range hits {
+			addr := netip.AddrFrom4([4]byte{10, byte(run >> 8), byte(run), byte(i)})
+			hits[i].Visitor = pseudonyms.Visitor(at, counter.Client{Addr: addr, Prefix: netip.PrefixFrom(addr, 32)})
+		}
+		got, err := s.Add(ctx, testName, hits, at, time.Hour)
+		if err != nil || got.Repeats != 0 {
+			t.Fatalf("run %d: %+v, %v; want every visitor counted", run, got, err)
+		}
+	}
+	rk := repeatsKey(CounterKey(testName))
+	raw, err := redistest.Do(srv.Addr(), "ZCARD", rk)
+	marks, _ := strconv.Atoi(raw)
+	if err != nil || marks < s.repeatMarks || marks > s.repeatMarks+1000 {
+		t.Fatalf("ZCARD %s = %s, %v; want from the bound, %d, to 1,000 more", rk, raw, err, s.repeatMarks)
+	}
+	raw, err = redistest.Do(srv.Addr(), "TTL", rk)
+	ttl, _ := strconv.Atoi(raw)
+	untilMidnight := at.Truncate(24 * time.Hour).Add(24 * time.Hour).Sub(at)
+	if err != nil || ttl <= 0 || time.Duration(ttl)*time.Second > untilMidnight+time.Second {
+		t.Fatalf("TTL %s = %d s, %v; want at most the %s to the UTC midnight", rk, ttl, err, untilMidnight)
 	}
 }
