@@ -1,7 +1,8 @@
 # hitcounter: the README is the contract for these targets.
 SHELL := /bin/bash
 GO ?= go
-STATICCHECK_VERSION := v0.8.2
+# Every version pin (STATICCHECK_VERSION, the Docker plugins, the test cluster): one file.
+include scripts/versions.env
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 # The server the tests start (internal/redistest, e2e's snapshot reader): where
