@@ -1,7 +1,8 @@
 # hitcounter: the README is the contract for these targets.
 SHELL := /bin/bash
 GO ?= go
-STATICCHECK_VERSION := v0.8.2
+# Every version pin (STATICCHECK_VERSION, the Docker plugins, the test cluster): one file.
+include scripts/versions.env
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 # The server the tests start (internal/redistest, e2e's snapshot reader): where
@@ -11,7 +12,7 @@ HITCOUNTER_CACHE ?= /var/cache/hitcounter
 REDIS_SERVER_BIN ?= $(wildcard $(HITCOUNTER_CACHE)/bin/redis-server)
 export REDIS_SERVER_BIN
 
-.PHONY: build test test-unit test-fuzz test-e2e test-k8s test-k8s-if-cached k8s-binaries chaos run lint bench clean
+.PHONY: build test test-unit test-rules test-fuzz test-e2e test-k8s test-k8s-if-cached k8s-binaries chaos run lint bench clean
 
 # Fuzz targets (package:function:executions), from the seeds in the code plus the corpus under
 # the package's testdata/fuzz. Counts, not durations: a duration (-fuzztime 10s) can fail at its
@@ -26,10 +27,25 @@ FUZZ_TARGETS := ./internal/httpapi:FuzzNegotiate:80000x ./internal/httpapi:FuzzR
 build: ## static binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hitcounter ./cmd/hitcounter
 
-test: test-unit test-fuzz test-e2e test-k8s-if-cached ## every test: unit, integration (real redis-server), fuzzing, end-to-end (real Docker engine), Kubernetes (when its binaries are cached)
+test: test-unit test-rules test-fuzz test-e2e test-k8s-if-cached ## every test: unit, integration (real redis-server), Prometheus rules, fuzzing, end-to-end (real Docker engine), Kubernetes (when its binaries are cached)
 
 test-unit: ## everything but the Docker end-to-end tests
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+# promtool from the Prometheus image the monitoring profile runs (compose.yaml), so the rules are
+# checked by the version that loads them.
+PROMETHEUS_IMAGE ?= $(shell sed -n 's/^ *image: \(prom\/prometheus:[^ ]*\)$$/\1/p' compose.yaml | head -n 1)
+RULES := deploy/helm/hitcounter/files/prometheus-rules.yml
+
+test-rules: ## the Prometheus alerting and recording rules (monitoring/rules-test.yml) with promtool
+	docker run --rm --network none --entrypoint promtool \
+		-v "$(CURDIR)/$(RULES):/rules/prometheus-rules.yml:ro" \
+		-v "$(CURDIR)/monitoring/rules-test.yml:/rules/rules-test.yml:ro" \
+		-w /rules $(PROMETHEUS_IMAGE) test rules rules-test.yml
+	docker run --rm --network none --entrypoint promtool \
+		-v "$(CURDIR)/monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro" \
+		-v "$(CURDIR)/$(RULES):/etc/prometheus/rules/prometheus-rules.yml:ro" \
+		$(PROMETHEUS_IMAGE) check config /etc/prometheus/prometheus.yml
 
 test-fuzz: ## each fuzz target for a bounded number of executions (FUZZTIME overrides)
 	@set -e; for target in $(FUZZ_TARGETS); do \

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds the Docker Compose v2 and Buildx CLI plugins from the Go module proxy, for machines
 # that have no container registry and whose Debian ships only Compose v1. The binaries are
-# cached by version, so a second run only copies them into place.
+# cached by version (scripts/versions.env), so a second run only checks them.
 set -euo pipefail
 
-COMPOSE_VERSION=${COMPOSE_VERSION:-v2.40.3}
-BUILDX_VERSION=${BUILDX_VERSION:-v0.38.2}
+# shellcheck source=scripts/versions.sh
+. "$(dirname "$0")/versions.sh"
 CACHE_DIR=${HITCOUNTER_CACHE:-/var/cache/hitcounter}
-PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
+PLUGIN_DIR=${DOCKER_PLUGIN_DIR:-/usr/local/lib/docker/cli-plugins}
 
 log() { printf '[plugins] %s\n' "$*"; }
 
@@ -30,7 +30,9 @@ build_plugin() {
 		mv "$cached.tmp" "$cached"
 		rm -rf "$src"
 	fi
-	install -D -m 0755 "$cached" "$PLUGIN_DIR/$name"
+	# Copied only when it differs: an unchanged plugin stays as it is (a Docker command may be
+	# running it).
+	cmp -s "$cached" "$PLUGIN_DIR/$name" || install -D -m 0755 "$cached" "$PLUGIN_DIR/$name"
 	log "$name $version ready"
 }
 

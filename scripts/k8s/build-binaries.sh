@@ -5,12 +5,8 @@
 # (no argument: all of them), or build-binaries.sh --check (are they all cached? builds nothing).
 set -euo pipefail
 
-K8S_VERSION=${K8S_VERSION:-v1.35.4}
-ETCD_VERSION=${ETCD_VERSION:-v3.6.5}
-HELM_VERSION=${HELM_VERSION:-v3.22.0}
-COREDNS_VERSION=${COREDNS_VERSION:-v1.12.4}
-KUBE_ROUTER_VERSION=${KUBE_ROUTER_VERSION:-v2.1.0}
-CRICTL_VERSION=${CRICTL_VERSION:-v1.34.0}
+# shellcheck source=scripts/versions.sh
+. "$(cd "$(dirname "$0")" && pwd)/../versions.sh"
 CACHE_DIR=${HITCOUNTER_CACHE:-/var/cache/hitcounter}
 export CGO_ENABLED=0 GOFLAGS="-buildvcs=false -mod=mod" GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 

@@ -16,12 +16,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-K8S_VERSION=${K8S_VERSION:-v1.35.4}
-ETCD_VERSION=${ETCD_VERSION:-v3.6.5}
-HELM_VERSION=${HELM_VERSION:-v3.22.0}
-COREDNS_VERSION=${COREDNS_VERSION:-v1.12.4}
-KUBE_ROUTER_VERSION=${KUBE_ROUTER_VERSION:-v2.1.0}
-CRICTL_VERSION=${CRICTL_VERSION:-v1.34.0}
+# shellcheck source=scripts/versions.sh
+. "$here/../versions.sh"
 CACHE_DIR=${HITCOUNTER_CACHE:-/var/cache/hitcounter}
 ROOT=${HCK8S_ROOT:-/var/lib/hitcounter-k8s}
 RUN=${HCK8S_RUN:-/run/hitcounter-k8s}
@@ -580,12 +576,15 @@ cleanup_leftovers() {
 		remove_chains "$cmd" nat 'CNI-[0-9a-f]+'
 	done
 	local t
+	# shellcheck disable=SC2086 # $t is two words, the family and the table: nft takes both
 	for t in "ip kube-proxy" "ip6 kube-proxy"; do nft delete table $t 2>/dev/null || true; done
 	# iptables-nft tables the kubelet and kube-proxy created (e.g. ip6 filter) and that hold no
 	# rule any more.
 	if [ -f "$ROOT/.nft-tables-before" ]; then
 		while read -r t; do
 			grep -qxF "$t" "$ROOT/.nft-tables-before" && continue
+			# $t is "table FAMILY NAME", three words for nft; the || true is for nft delete alone.
+			# shellcheck disable=SC2086,SC2015
 			nft list $t 2>/dev/null | awk '/^\t\t[a-z]/ && !/^\t\ttype / {rules++} END {exit rules > 0}' &&
 				nft delete $t 2>/dev/null || true
 		done < <(nft list tables 2>/dev/null)
@@ -606,12 +605,14 @@ cleanup_leftovers() {
 		rm -f "$ns"
 	done
 	local m
+	# shellcheck disable=SC2013 # mount points under our two directories hold no spaces
 	for m in $(awk -v r="$ROOT" -v s="$RUN" '$2 ~ "^"r"/" || $2 ~ "^"s"/" {print $2}' /proc/mounts | sort -r); do
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done
 	# The kubelet's cgroups (cgroup v1: one kubepods tree per controller), deepest first.
 	local c
 	for c in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
+		# shellcheck disable=SC2015 # a missing directory and a failed rmdir both mean: go on
 		[ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
 	done
 	# libcni's result cache for our pods (our network and the CRI's loopback).
@@ -640,7 +641,9 @@ down() {
 	stop kubelet 20
 	if running containerd && [ -x "$BIN/crictl" ]; then
 		local rt=(crictl --runtime-endpoint "unix://$SOCK" --timeout 30s)
+		# shellcheck disable=SC2046 # one argument per pod ID
 		"${rt[@]}" stopp $("${rt[@]}" pods -q 2>/dev/null) >/dev/null 2>&1 || true
+		# shellcheck disable=SC2046 # one argument per pod ID
 		"${rt[@]}" rmp -f $("${rt[@]}" pods -q 2>/dev/null) >/dev/null 2>&1 || true
 	fi
 	stop containerd 20
@@ -697,7 +700,8 @@ volume)
 	volume "$@"
 	;;
 logs) logs ;;
-env) printf 'export KUBECONFIG=%s\nexport PATH=%s:$PATH\n' "$KUBECONFIG" "$BIN" ;;
+env) # shellcheck disable=SC2016 # $PATH is for the shell that evals this, not expanded here
+	printf 'export KUBECONFIG=%s\nexport PATH=%s:$PATH\n' "$KUBECONFIG" "$BIN" ;;
 *)
 	echo "usage: $0 up|down|load IMAGE...|volume NAME [SIZE] [UID]|logs|env" >&2
 	exit 2
