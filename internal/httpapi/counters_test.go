@@ -205,21 +205,39 @@ func TestCounterRoutes(t *testing.T) {
 // CORS is open on the public read and hit routes only; no answer carries the admin key's hash.
 func TestCounterHeaders(t *testing.T) {
 	ts := newCounterServer(t, counterOptions{})
-	for _, path := range []string{"/hit/site/one", "/get/site/one", "/info/site/one", "/get/site/none", "/hit/ab/cd"} {
-		resp, _ := ts.do(t, "GET", path)
+	// Successes and errors alike: the status says which each is.
+	for _, tc := range []struct {
+		path       string
+		wantStatus int
+	}{
+		{"/hit/site/one", 200}, {"/get/site/one", 200}, {"/info/site/one", 200}, {"/get/site/none", 404}, {"/hit/ab/cd", 400},
+	} {
+		resp, _ := ts.do(t, "GET", tc.path)
+		if resp.StatusCode != tc.wantStatus {
+			t.Errorf("GET %s: %d, want %d", tc.path, resp.StatusCode, tc.wantStatus)
+		}
 		if resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Cache-Control") != "no-store" {
-			t.Errorf("GET %s: headers %v, want CORS *, JSON, no-store", path, resp.Header)
+			t.Errorf("GET %s: headers %v, want CORS *, JSON, no-store", tc.path, resp.Header)
 		}
 	}
-	for _, path := range []string{"/create/site/two", "/set/site/one?value=1", "/delete/site/one", "/admin/import"} {
-		resp, _ := ts.do(t, "POST", path)
+	for _, tc := range []struct {
+		path       string
+		wantStatus int
+	}{
+		{"/create/site/two", 201},
+		// No Authorization header: refused, with how to authenticate.
+		{"/set/site/one?value=1", 401}, {"/delete/site/one", 401}, {"/admin/import", 401},
+	} {
+		resp, _ := ts.do(t, "POST", tc.path)
+		if resp.StatusCode != tc.wantStatus {
+			t.Errorf("POST %s: %d, want %d", tc.path, resp.StatusCode, tc.wantStatus)
+		}
 		if resp.Header.Get("Access-Control-Allow-Origin") != "" {
-			t.Errorf("POST %s answers with CORS", path)
+			t.Errorf("POST %s answers with CORS", tc.path)
 		}
-	}
-	resp, _ := ts.do(t, "POST", "/set/site/one?value=1")
-	if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
-		t.Errorf("401 without WWW-Authenticate: %v", resp.Header)
+		if wantAuth := tc.wantStatus == 401; strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") != wantAuth {
+			t.Errorf("POST %s: %d with WWW-Authenticate %q", tc.path, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
 	}
 }
 

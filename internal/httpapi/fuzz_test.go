@@ -140,7 +140,7 @@ func FuzzVisitEncoders(f *testing.F) {
 	f.Add("web-1", int64(math.MaxInt64))
 	f.Add("web-1", int64(math.MinInt64))
 	f.Fuzz(func(t *testing.T, host string, count int64) {
-		h := handleVisit(counter.VisitCounter{Counter: fixedCounter(count)}, counter.ClientRules{}, NewMetrics("x"), host)
+		h := serve(renderVisitError, handleVisit(counter.VisitCounter{Counter: fixedCounter(count)}, counter.ClientRules{}, NewMetrics("x"), host))
 
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequestWithContext(t.Context(), "GET", "/", nil)

@@ -38,15 +38,14 @@ func callbackOf(r *http.Request) (string, error) {
 
 // answer writes v as JSON, or wrapped in callback when there is one. Only successes are
 // wrapped: an error keeps its status and its JSON (docs/api.md, "JSONP").
-func answer(w http.ResponseWriter, status int, callback string, v any) {
+func answer(w http.ResponseWriter, status int, callback string, v any) error {
 	if callback == "" {
 		writeJSON(w, status, v)
-		return
+		return nil
 	}
 	body, err := json.Marshal(v)
 	if err != nil { // the answers are plain structs of strings and numbers
-		writeAPIError(w, counter.Errorf(counter.EINTERNAL, err, "internal error"))
-		return
+		return counter.Errorf(counter.EINTERNAL, err, "internal error")
 	}
 	setBodyHeaders(w.Header(), "application/javascript; charset=utf-8")
 	w.WriteHeader(status)
@@ -56,4 +55,5 @@ func answer(w http.ResponseWriter, status int, callback string, v any) {
 	b = append(b, '(')
 	b = append(b, body...)
 	_, _ = w.Write(append(b, ");\n"...))
+	return nil
 }

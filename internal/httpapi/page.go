@@ -15,18 +15,15 @@ const pagePolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self
 
 // handlePage answers a counter's page: its figures, a chart of its last 30 days drawn on the
 // server, and the snippets to embed its badge. Looking at the page counts nothing.
-func handlePage(d CounterDeps, m *Metrics) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handlePage(d CounterDeps, m *Metrics) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		name, err := nameFrom(r)
 		if err != nil {
-			writePageError(w, err)
-			return
+			return err
 		}
 		st, err := d.Counters.Stats(r.Context(), name, min(defaultStatsDays, d.HistoryDays), d.clientOf(r))
 		if err != nil {
-			m.limitedOrFailed("stats", err)
-			writePageError(w, err)
-			return
+			return m.failed("stats", err)
 		}
 		owner := false
 		if c, err := r.Cookie(ownerCookieName(name)); err == nil {
@@ -39,21 +36,8 @@ func handlePage(d CounterDeps, m *Metrics) http.Handler {
 		if r.Method != http.MethodHead {
 			_, _ = w.Write([]byte(renderPage(name, st, baseURL(r, d), owner)))
 		}
-	})
-}
-
-// writePageError answers a page request that failed, as a short HTML page.
-func writePageError(w http.ResponseWriter, err error) {
-	noteError(w, err)
-	code := counter.ErrorCode(err)
-	status := statusFor(code)
-	h := w.Header()
-	setBodyHeaders(h, formatHTML.contentType())
-	h.Set("Content-Security-Policy", pagePolicy)
-	setErrorHeaders(h, status, err)
-	w.WriteHeader(status)
-	msg := escapeText.Replace(counter.ErrorMessage(err))
-	_, _ = fmt.Fprintf(w, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>%d</title><p>%s</p></html>\n", status, msg)
+		return nil
+	}
 }
 
 // baseURL is the scheme and host the snippets point at: the host the client asked for, and
