@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/testkit"
 	"github.com/hitcounter/hitcounter/internal/waitfor"
 )
 
@@ -28,7 +29,7 @@ var (
 // and whatever else is there.
 func (s *stack) backupFiles() (backups, other []string) {
 	s.t.Helper()
-	for _, f := range strings.Fields(s.mustCompose(30*time.Second, "exec", "-T", "backup", "ls", "-A", "/backups")) {
+	for _, f := range strings.Fields(s.MustCompose(30*time.Second, "exec", "-T", "backup", "ls", "-A", "/backups")) {
 		if backupNameRe.MatchString(f) {
 			backups = append(backups, f)
 		} else {
@@ -43,7 +44,7 @@ func (s *stack) backupFiles() (backups, other []string) {
 func (s *stack) backupsWritten() []string {
 	s.t.Helper()
 	var names []string
-	for _, m := range backupWroteRe.FindAllStringSubmatch(s.mustCompose(30*time.Second, "logs", "--no-color", "backup"), -1) {
+	for _, m := range backupWroteRe.FindAllStringSubmatch(s.MustCompose(30*time.Second, "logs", "--no-color", "backup"), -1) {
 		names = append(names, m[1])
 	}
 	return names
@@ -53,7 +54,7 @@ func (s *stack) backupsWritten() []string {
 // upgrade) and returns its name, size and number of keys.
 func (s *stack) backupNow() (name string, bytes, keys int) {
 	s.t.Helper()
-	out := s.mustCompose(2*time.Minute, "exec", "-T", "backup", "hitcounter-backup", "once")
+	out := s.MustCompose(2*time.Minute, "exec", "-T", "backup", "hitcounter-backup", "once")
 	m := backupWroteRe.FindStringSubmatch(out)
 	if m == nil {
 		s.t.Fatalf("hitcounter-backup once said %q, want the line of a backup written", out)
@@ -81,7 +82,7 @@ type counterSnapshot struct {
 
 func (s *stack) counterSnapshot(ns string, names []string) counterSnapshot {
 	s.t.Helper()
-	out := s.mustCompose(2*time.Minute, "exec", "-T", "web", "/hitcounter", "export")
+	out := s.MustCompose(2*time.Minute, "exec", "-T", "web", "/hitcounter", "export")
 	snap := counterSnapshot{export: strings.Split(strings.TrimSpace(out), "\n"), info: map[string]string{}, days: map[string]map[string]counterDay{}}
 	slices.Sort(snap.export)
 	for _, name := range names {
@@ -137,7 +138,7 @@ func (before counterSnapshot) differences(after counterSnapshot, backupDay strin
 func TestBackupRestore(t *testing.T) {
 	const ns = "backup-e2e"
 	s := newStack(t)
-	s.env = append(s.env, "RATE_LIMIT_CREATES=100", "RATE_LIMIT_CREATES_PER_DAY=100")
+	s.Env = append(s.Env, "RATE_LIMIT_CREATES=100", "RATE_LIMIT_CREATES_PER_DAY=100")
 	s.up()
 
 	owned := []string{"alpha", "bravo", "charlie", "delta"}
@@ -202,14 +203,14 @@ func TestBackupRestore(t *testing.T) {
 	// The backup leaves the machine, as docs/backups.md says it must: `down -v` deletes the
 	// backups volume with the rest.
 	file := filepath.Join(t.TempDir(), name)
-	s.mustCompose(time.Minute, "cp", "backup:/backups/"+name, file)
+	s.MustCompose(time.Minute, "cp", "backup:/backups/"+name, file)
 	data, err := os.ReadFile(file)
 	if err != nil || len(data) != size {
 		t.Fatalf("the copied backup: %d bytes, %v; the service wrote %d", len(data), err, size)
 	}
 
 	// While Redis runs, a restore refuses and changes nothing.
-	out, err := s.composeStdin(2*time.Minute, data, "run", "--rm", "-T", "restore", "-")
+	out, err := s.ComposeInput(2*time.Minute, data, "run", "--rm", "-T", "restore", "-")
 	if err == nil || !strings.Contains(out, "Redis answers") || !strings.Contains(out, "nothing was changed") {
 		t.Fatalf("restore while Redis runs: %v\n%s\nwant a refusal", err, out)
 	}
@@ -217,14 +218,14 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("after the refused restore charlie = %d, want 1 (unchanged)", got)
 	}
 
-	s.mustCompose(3*time.Minute, "down", "-v")
-	if left := strings.TrimSpace(s.mustRunHost(30*time.Second, "docker", "volume", "ls", "-q", "--filter", "label=com.docker.compose.project="+s.name)); left != "" {
+	s.MustCompose(3*time.Minute, "down", "-v")
+	if left := strings.TrimSpace(s.mustRunHost(30*time.Second, "docker", "volume", "ls", "-q", "--filter", "label=com.docker.compose.project="+s.Name)); left != "" {
 		t.Fatalf("after down -v these volumes are left: %s", left)
 	}
 
 	// The restore, as documented: from the file, before the stack starts.
 	begin = time.Now()
-	out, err = s.composeStdin(5*time.Minute, data, "run", "--rm", "-T", "restore", "-")
+	out, err = s.ComposeInput(5*time.Minute, data, "run", "--rm", "-T", "restore", "-")
 	if err != nil || !strings.Contains(out, "restored standard input") {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
@@ -263,7 +264,7 @@ func TestBackupRestore(t *testing.T) {
 func TestBackupRotation(t *testing.T) {
 	const keep = 2
 	s := newStack(t)
-	s.env = append(s.env, "BACKUP_INTERVAL=1s", "BACKUP_KEEP="+strconv.Itoa(keep),
+	s.Env = append(s.Env, "BACKUP_INTERVAL=1s", "BACKUP_KEEP="+strconv.Itoa(keep),
 		"RATE_LIMIT_CREATES=0", "RATE_LIMIT_CREATES_PER_DAY=0", "RATE_LIMIT_HITS=0")
 	s.up()
 
@@ -293,11 +294,11 @@ func TestBackupRotation(t *testing.T) {
 		}
 	}
 	for _, f := range kept {
-		if out, err := s.compose(time.Minute, "exec", "-T", "backup", "hitcounter-backup", "verify", "/backups/"+f); err != nil {
+		if out, err := s.Compose(time.Minute, "exec", "-T", "backup", "hitcounter-backup", "verify", "/backups/"+f); err != nil {
 			t.Errorf("backup %s does not verify: %v\n%s", f, err, out)
 		}
 	}
-	logs := s.mustCompose(30*time.Second, "logs", "--no-color", "backup")
+	logs := s.MustCompose(30*time.Second, "logs", "--no-color", "backup")
 	var size int
 	for _, m := range backupWroteRe.FindAllStringSubmatch(logs, -1) {
 		size, _ = strconv.Atoi(m[2])
@@ -310,19 +311,19 @@ func TestBackupRotation(t *testing.T) {
 	// 20.10) each try can spend 20 s in a look-up of the stopped container's name, which
 	// Docker's DNS does not answer on an internal network: over a minute in all. 3 min bounds
 	// it with room for a busy machine.
-	s.mustCompose(time.Minute, "stop", "redis")
+	s.MustCompose(time.Minute, "stop", "redis")
 	waitfor.Until(t, 3*time.Minute, func() error {
-		c := s.inspectContainer(s.containers("backup")[0])
+		c := s.inspectContainer(s.Containers("backup")[0])
 		if c.State.Health == nil || c.State.Health.Status != "unhealthy" {
 			return fmt.Errorf("backup's health is %+v with Redis stopped, want unhealthy", c.State.Health)
 		}
 		return nil
 	})
-	if logs := s.mustCompose(30*time.Second, "logs", "--no-color", "backup"); !strings.Contains(logs, "backup: FAILED: fetching the snapshot") {
+	if logs := s.MustCompose(30*time.Second, "logs", "--no-color", "backup"); !strings.Contains(logs, "backup: FAILED: fetching the snapshot") {
 		t.Errorf("no failed backup in the log:\n%s", logs)
 	}
 	failedWith := len(s.backupsWritten())
-	s.mustCompose(time.Minute, "start", "redis")
+	s.MustCompose(time.Minute, "start", "redis")
 	s.waitHealthy("redis", time.Minute)
 	s.waitHealthy("backup", time.Minute)
 	if n := len(s.backupsWritten()); n <= failedWith {
@@ -334,12 +335,12 @@ func TestBackupRotation(t *testing.T) {
 	if size <= 8192 {
 		t.Fatalf("a snapshot is %d bytes, want more than twice the 4 KiB of the full disk", size)
 	}
-	full := s.name + "-full"
+	full := s.Name + "-full"
 	s.mustRunHost(30*time.Second, "docker", "volume", "create", "--driver", "local",
 		"--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt", "o=size=4k,uid=999,mode=0700", full)
-	t.Cleanup(func() { _, _ = run(time.Minute, nil, "docker", "volume", "rm", "-f", full) })
+	t.Cleanup(func() { _, _ = testkit.Run(time.Minute, nil, "docker", "volume", "rm", "-f", full) })
 	// A tmpfs volume is empty each time it is mounted: the listing runs in the same container.
-	out, _ := s.compose(2*time.Minute, "run", "--rm", "--no-deps", "-T", "-v", full+":/full", "-e", "BACKUP_DIR=/full",
+	out, _ := s.Compose(2*time.Minute, "run", "--rm", "--no-deps", "-T", "-v", full+":/full", "-e", "BACKUP_DIR=/full",
 		"--entrypoint", "sh", "backup", "-c", `hitcounter-backup once; echo "status $?"; echo listing; ls -A /full; echo end`)
 	if !strings.Contains(out, "status 1") || !strings.Contains(out, "FAILED") {
 		t.Fatalf("a backup onto a full disk: %q, want it to fail", out)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/redistest"
+	"github.com/hitcounter/hitcounter/internal/testkit"
 	"github.com/hitcounter/hitcounter/internal/waitfor"
 )
 
@@ -161,7 +162,7 @@ func summarise(name string, samples []sample, countBefore, countAfter int64) out
 // stackCount reads the counter without counting a visit (INCRBY 0 is the app user's read).
 func (s *stack) stackCount() int64 {
 	s.t.Helper()
-	out := s.mustCompose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
+	out := s.MustCompose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
 		`REDISCLI_AUTH="$(cat /run/secrets/redis_app_password)" redis-cli --user hitcounter INCRBY hitcounter:visits 0`)
 	n, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
 	if err != nil {
@@ -283,11 +284,11 @@ func TestChaosKillWebReplicaMidWrite(t *testing.T) {
 func killReplicas(t *testing.T, name string, midWrite bool) {
 	cfg := chaosSettings()
 	s, before, l := underLoad(t, cfg, 3)
-	redisPid := s.inspectContainer(s.containers("redis")[0]).State.Pid
+	redisPid := s.inspectContainer(s.Containers("redis")[0]).State.Pid
 	var killedAt []time.Time
 	var recoveries []time.Duration
 	for i := range cfg.kills {
-		ids := s.containers("web")
+		ids := s.Containers("web")
 		victim := ids[i%len(ids)]
 		victimHost := victim[:12]
 		// SIGKILL the replica's process, as a crash (or the kernel's OOM killer) would. `docker
@@ -366,7 +367,7 @@ func killReplicas(t *testing.T, name string, midWrite bool) {
 			break
 		}
 	}
-	for _, id := range s.containers("web") {
+	for _, id := range s.Containers("web") {
 		if c := s.inspectContainer(id); c.RestartCount < 1 {
 			t.Errorf("replica %s restart count %d, want every replica killed and brought back", id[:12], c.RestartCount)
 		}
@@ -397,9 +398,9 @@ func (s *stack) waitReplicas(n int, within time.Duration) {
 func TestChaosScaleDownAndUp(t *testing.T) {
 	cfg := chaosSettings()
 	s, before, l := underLoad(t, cfg, 3)
-	s.mustCompose(3*time.Minute, "up", "-d", "--wait", "--wait-timeout", "120", "--no-recreate", "--scale", "web=1")
+	s.MustCompose(3*time.Minute, "up", "-d", "--wait", "--wait-timeout", "120", "--no-recreate", "--scale", "web=1")
 	time.Sleep(cfg.settle)
-	s.mustCompose(3*time.Minute, "up", "-d", "--wait", "--wait-timeout", "120", "--no-recreate", "--scale", "web=3")
+	s.MustCompose(3*time.Minute, "up", "-d", "--wait", "--wait-timeout", "120", "--no-recreate", "--scale", "web=3")
 	time.Sleep(cfg.settle)
 	samples := l.finish()
 	o := summarise("2. scale web 3 -> 1 -> 3", samples, before, s.stackCount())
@@ -413,16 +414,16 @@ func TestChaosScaleDownAndUp(t *testing.T) {
 func TestChaosRollingUpdate(t *testing.T) {
 	cfg := chaosSettings()
 	s, before, l := underLoad(t, cfg, 3)
-	old := s.containers("web")
-	env := append(slices.Clone(s.env), "COMPOSE_PROJECT_NAME="+s.name, "HITCOUNTER_VERSION=rolling-"+s.name)
-	out, err := run(5*time.Minute, env, "bash", filepath.Join("..", "scripts", "rolling-update.sh"))
+	old := s.Containers("web")
+	env := append(slices.Clone(s.Env), "COMPOSE_PROJECT_NAME="+s.Name, "HITCOUNTER_VERSION=rolling-"+s.Name)
+	out, err := testkit.Run(5*time.Minute, env, "bash", filepath.Join("..", "scripts", "rolling-update.sh"))
 	if err != nil {
 		t.Fatalf("rolling-update.sh: %v\n%s", err, out)
 	}
 	time.Sleep(cfg.settle)
 	samples := l.finish()
 	o := summarise("3. rolling update of every web replica", samples, before, s.stackCount())
-	now := s.containers("web")
+	now := s.Containers("web")
 	if len(now) != 3 {
 		t.Errorf("%d web replicas after the update, want 3", len(now))
 	}
@@ -442,11 +443,11 @@ func TestChaosKillRedis(t *testing.T) {
 	cfg := chaosSettings()
 	s, before, l := underLoad(t, cfg, 1)
 	killedAt := time.Now()
-	s.mustCompose(time.Minute, "kill", "-s", "SIGKILL", "redis")
-	s.mustCompose(time.Minute, "start", "redis")
+	s.MustCompose(time.Minute, "kill", "-s", "SIGKILL", "redis")
+	s.MustCompose(time.Minute, "start", "redis")
 	// When does Redis answer again?
 	waitfor.Until(t, 60*time.Second, func() error {
-		out, err := s.compose(10*time.Second, "exec", "-T", "redis", "hitcounter-redis-healthcheck")
+		out, err := s.Compose(10*time.Second, "exec", "-T", "redis", "hitcounter-redis-healthcheck")
 		if err != nil {
 			return fmt.Errorf("redis does not answer: %v %s", err, out)
 		}
@@ -498,7 +499,7 @@ func TestChaosKillRedis(t *testing.T) {
 // port (never published: the host reaches the container's address on the frontend network).
 func (s *stack) metricValue(name string) float64 {
 	s.t.Helper()
-	resp, err := httpClient.Get(s.operatorURL(s.containers("web")[0]) + "/metrics")
+	resp, err := httpClient.Get(s.operatorURL(s.Containers("web")[0]) + "/metrics")
 	if err != nil {
 		s.t.Fatalf("GET /metrics: %v", err)
 	}
@@ -533,13 +534,13 @@ func TestChaosFreezeRedis(t *testing.T) {
 
 	l := s.startLoad(cfg.rate, cfg.maxLoad)
 	time.Sleep(cfg.settle)
-	redisID := s.containers("redis")[0]
+	redisID := s.Containers("redis")[0]
 	pausedAt := time.Now()
-	if out, err := run(30*time.Second, nil, "docker", "pause", redisID); err != nil {
+	if out, err := testkit.Run(30*time.Second, nil, "docker", "pause", redisID); err != nil {
 		t.Fatalf("docker pause: %v %s", err, out)
 	}
 	time.Sleep(5 * time.Second) // the freeze lasts 5 s
-	if out, err := run(30*time.Second, nil, "docker", "unpause", redisID); err != nil {
+	if out, err := testkit.Run(30*time.Second, nil, "docker", "unpause", redisID); err != nil {
 		t.Fatalf("docker unpause: %v %s", err, out)
 	}
 	unpausedAt := time.Now()
@@ -594,14 +595,14 @@ func TestChaosRestartLoadBalancer(t *testing.T) {
 	s := newStack(t)
 	s.asOneHeavyClient()
 	// A fixed port: an ephemeral one may change when the container restarts.
-	s.env = append(s.env, "HTTP_PORT="+strconv.Itoa(redistest.FreePort(t)))
+	s.Env = append(s.Env, "HTTP_PORT="+strconv.Itoa(redistest.FreePort(t)))
 	s.up()
 	before := s.stackCount()
 
 	l := s.startLoad(cfg.rate, cfg.maxLoad)
 	time.Sleep(cfg.settle)
 	restartAt := time.Now()
-	s.mustCompose(2*time.Minute, "restart", "lb")
+	s.MustCompose(2*time.Minute, "restart", "lb")
 	s.waitHealthy("lb", 30*time.Second)
 	healthyAt := time.Now()
 	time.Sleep(cfg.settle)

@@ -186,7 +186,7 @@ func TestNamedCountersExact(t *testing.T) {
 	)
 	s := newStack(t)
 	s.asOneHeavyClient()
-	s.env = append(s.env, "RATE_LIMIT_HITS=0", "RATE_LIMIT_CREATES=0")
+	s.Env = append(s.Env, "RATE_LIMIT_HITS=0", "RATE_LIMIT_CREATES=0")
 	s.up()
 	names := make([]string, numKeys)
 	for k := range names {
@@ -226,7 +226,7 @@ func TestNamedCountersExact(t *testing.T) {
 	}
 
 	// Phase 2: down (volumes kept) and up: every value unchanged.
-	s.mustCompose(3*time.Minute, "down")
+	s.MustCompose(3*time.Minute, "down")
 	s.up()
 	var changed []string
 	restarted := make([]int64, numKeys)
@@ -248,8 +248,8 @@ func TestNamedCountersExact(t *testing.T) {
 	if sent != 1600 {
 		t.Fatalf("burst: sent %d hits of 1600 within the bound", sent)
 	}
-	s.mustCompose(time.Minute, "kill", "-s", "SIGKILL", "redis")
-	s.mustCompose(time.Minute, "start", "redis")
+	s.MustCompose(time.Minute, "kill", "-s", "SIGKILL", "redis")
+	s.MustCompose(time.Minute, "start", "redis")
 	s.waitHealthy("redis", 60*time.Second)
 	ok, failedSends, failed, problems = 0, 0, 0, nil
 	for k := range names {
@@ -345,7 +345,7 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 	window, left := rateWindow(time.Now(), 10*time.Minute)
 	s := newStack(t)
 	s.asOneHeavyClient()
-	s.env = append(s.env, "RATE_LIMIT_HITS="+strconv.Itoa(limit), "RATE_LIMIT_WINDOW="+window.String(),
+	s.Env = append(s.Env, "RATE_LIMIT_HITS="+strconv.Itoa(limit), "RATE_LIMIT_WINDOW="+window.String(),
 		// Creates get a limit of their own, high enough for the set-up below.
 		"RATE_LIMIT_CREATES=1000")
 	s.up("--scale", "web=3")
@@ -528,7 +528,7 @@ func randomIP() string {
 func TestCounterAPIThroughStack(t *testing.T) {
 	const ns = "api-e2e"
 	s := newStack(t)
-	s.env = append(s.env, "COUNTER_LIMIT=5", "RATE_LIMIT_CREATES=100", "RATE_LIMIT_CREATES_PER_DAY=100")
+	s.Env = append(s.Env, "COUNTER_LIMIT=5", "RATE_LIMIT_CREATES=100", "RATE_LIMIT_CREATES_PER_DAY=100")
 	s.up()
 	// The token the secrets service generated, as only the web containers have it.
 	token := strings.TrimSpace(string(s.webSecret("operator_token")))
@@ -635,7 +635,7 @@ func TestCounterAPIThroughStack(t *testing.T) {
 			t.Errorf("%s %s with the operator token through the published port = %s, want 404", c.method, c.path, a)
 		}
 	}
-	exported := s.mustCompose(2*time.Minute, "exec", "-T", "web", "/hitcounter", "export")
+	exported := s.MustCompose(2*time.Minute, "exec", "-T", "web", "/hitcounter", "export")
 	exp := answer{body: []byte(exported)}
 	lines := strings.Split(strings.TrimSpace(string(exp.body)), "\n")
 	values := map[string]int64{}
@@ -668,7 +668,7 @@ func TestCounterAPIThroughStack(t *testing.T) {
 
 	importFile := func() string {
 		t.Helper()
-		out, err := s.composeStdin(2*time.Minute, exp.body, "exec", "-T", "web", "/hitcounter", "import")
+		out, err := s.ComposeInput(2*time.Minute, exp.body, "exec", "-T", "web", "/hitcounter", "import")
 		if err != nil {
 			t.Fatalf("hitcounter import: %v\n%s", err, out)
 		}

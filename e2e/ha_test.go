@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/testkit"
 	"github.com/hitcounter/hitcounter/internal/waitfor"
 )
 
@@ -41,11 +42,11 @@ func TestHAFailover(t *testing.T) {
 	// Every compose command of this stack (the helpers', the final down) sees the profile; up
 	// is given compose.ha.yaml as well. One client sends the whole load through the published
 	// port: the per-source and per-client limits would count it as one heavy client.
-	s.env = append(s.env, "COMPOSE_PROFILES=ha", "RATE_LIMIT_HITS=0")
-	s.env = append(s.env, liftSourceLimits...)
+	s.Env = append(s.Env, "COMPOSE_PROFILES=ha", "RATE_LIMIT_HITS=0")
+	s.Env = append(s.Env, liftSourceLimits...)
 	haFile := filepath.Join(filepath.Dir(composeFile), "compose.ha.yaml")
 	begin := time.Now()
-	out, err := run(5*time.Minute, s.env, "docker", "compose", "-p", s.name, "-f", composeFile, "-f", haFile,
+	out, err := testkit.Run(5*time.Minute, s.Env, "docker", "compose", "-p", s.Name, "-f", composeFile, "-f", haFile,
 		"up", "--build", "--wait", "--wait-timeout", "120", "--scale", "web=2", "--scale", "redis-replica=2")
 	if err != nil {
 		t.Fatalf("docker compose up with the ha profile: %v\n%s", err, out)
@@ -68,12 +69,12 @@ func TestHAFailover(t *testing.T) {
 	// (1) SIGKILL the primary; (2) start it again: it must come back as a replica.
 	old := primary
 	took, next := s.failover(t, names, "SIGKILL #1", old, func() {
-		if out, err := run(30*time.Second, nil, "docker", "kill", "-s", "KILL", old.id); err != nil {
+		if out, err := testkit.Run(30*time.Second, nil, "docker", "kill", "-s", "KILL", old.id); err != nil {
 			t.Fatalf("docker kill: %v %s", err, out)
 		}
 	})
 	times = append(times, "SIGKILL #1 "+took.Round(10*time.Millisecond).String())
-	if out, err := run(time.Minute, nil, "docker", "start", old.id); err != nil {
+	if out, err := testkit.Run(time.Minute, nil, "docker", "start", old.id); err != nil {
 		t.Fatalf("docker start %s: %v %s", old.name, err, out)
 	}
 	s.waitRejoined(old, next, time.Minute)
@@ -81,12 +82,12 @@ func TestHAFailover(t *testing.T) {
 	// (3) The same with the new primary.
 	old = next
 	took, next = s.failover(t, names, "SIGKILL #2", old, func() {
-		if out, err := run(30*time.Second, nil, "docker", "kill", "-s", "KILL", old.id); err != nil {
+		if out, err := testkit.Run(30*time.Second, nil, "docker", "kill", "-s", "KILL", old.id); err != nil {
 			t.Fatalf("docker kill: %v %s", err, out)
 		}
 	})
 	times = append(times, "SIGKILL #2 "+took.Round(10*time.Millisecond).String())
-	if out, err := run(time.Minute, nil, "docker", "start", old.id); err != nil {
+	if out, err := testkit.Run(time.Minute, nil, "docker", "start", old.id); err != nil {
 		t.Fatalf("docker start %s: %v %s", old.name, err, out)
 	}
 	s.waitRejoined(old, next, time.Minute)
@@ -95,12 +96,12 @@ func TestHAFailover(t *testing.T) {
 	// thaw it: it finds itself demoted and must become a replica of the new primary.
 	old = next
 	took, next = s.failover(t, names, "pause", old, func() {
-		if out, err := run(30*time.Second, nil, "docker", "pause", old.id); err != nil {
+		if out, err := testkit.Run(30*time.Second, nil, "docker", "pause", old.id); err != nil {
 			t.Fatalf("docker pause: %v %s", err, out)
 		}
 	})
 	times = append(times, "pause "+took.Round(10*time.Millisecond).String())
-	if out, err := run(30*time.Second, nil, "docker", "unpause", old.id); err != nil {
+	if out, err := testkit.Run(30*time.Second, nil, "docker", "unpause", old.id); err != nil {
 		t.Fatalf("docker unpause %s: %v %s", old.name, err, out)
 	}
 	s.waitRejoined(old, next, 90*time.Second)
@@ -116,11 +117,11 @@ func (s *stack) haServerList() []haServer {
 	s.t.Helper()
 	var out []haServer
 	for _, svc := range haServers {
-		for _, id := range strings.Fields(s.mustCompose(30*time.Second, "ps", "-a", "-q", svc)) {
+		for _, id := range strings.Fields(s.MustCompose(30*time.Second, "ps", "-a", "-q", svc)) {
 			c := s.inspectContainer(id)
 			var named []struct{ Name string }
 			s.inspect(&named, id)
-			out = append(out, haServer{id: id, name: strings.TrimPrefix(named[0].Name, "/"), ip: c.NetworkSettings.Networks[s.name+"_backend"].IPAddress})
+			out = append(out, haServer{id: id, name: strings.TrimPrefix(named[0].Name, "/"), ip: c.NetworkSettings.Networks[s.Name+"_backend"].IPAddress})
 		}
 	}
 	return out
@@ -128,7 +129,7 @@ func (s *stack) haServerList() []haServer {
 
 // sentinelSays asks one Sentinel, as the application's user, which server is the primary.
 func (s *stack) sentinelSays(sentinel string) (string, error) {
-	out, err := s.compose(30*time.Second, "exec", "-T", sentinel, "sh", "-c",
+	out, err := s.Compose(30*time.Second, "exec", "-T", sentinel, "sh", "-c",
 		`REDISCLI_AUTH="$(cat /run/secrets/sentinel_app_password)" redis-cli --user hitcounter -p 26379 SENTINEL GET-MASTER-ADDR-BY-NAME hitcounter`)
 	if err != nil {
 		return "", fmt.Errorf("%s: %v %s", sentinel, err, out)
@@ -172,7 +173,7 @@ func (s *stack) haPrimary() haServer {
 
 // replicationInfo is INFO replication of a server, read as the Sentinels' user (which may INFO).
 func (s *stack) replicationInfo(srv haServer) map[string]string {
-	out, _ := run(30*time.Second, nil, "docker", "exec", srv.id, "sh", "-c",
+	out, _ := testkit.Run(30*time.Second, nil, "docker", "exec", srv.id, "sh", "-c",
 		`REDISCLI_AUTH="$(cat /run/secrets/redis_sentinel_password)" redis-cli --user sentinel INFO replication`)
 	info := map[string]string{}
 	for line := range strings.Lines(out) {
@@ -220,7 +221,7 @@ func (s *stack) waitRejoined(old, primary haServer, within time.Duration) {
 	// Each Sentinel logs +sdown when a replica stops answering and -sdown when it answers again.
 	waitfor.Until(s.t, within, func() error {
 		for _, sn := range []string{"sentinel-1", "sentinel-2", "sentinel-3"} {
-			out, err := s.compose(30*time.Second, "logs", "--no-color", sn)
+			out, err := s.Compose(30*time.Second, "logs", "--no-color", sn)
 			if err != nil {
 				return err
 			}
@@ -411,7 +412,7 @@ func (s *stack) checkHAHardening() {
 		"sentinel-1": {"redis_health_password", "redis_sentinel_password", "sentinel_app_password", "sentinel_peer_password"},
 	}
 	for _, svc := range []string{"redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"} {
-		for _, id := range s.containers(svc) {
+		for _, id := range s.Containers(svc) {
 			c := s.inspectContainer(id)
 			st := procStatus(s.t, c.State.Pid)
 			h := c.HostConfig
@@ -419,8 +420,8 @@ func (s *stack) checkHAHardening() {
 				!h.ReadonlyRootfs || !slices.Equal(h.CapDrop, []string{"ALL"}) || h.Memory == 0 || h.PidsLimit == nil || *h.PidsLimit == 0 {
 				s.t.Errorf("%s is not hardened like redis: uid %q, capabilities %s, NoNewPrivs %q, %+v", svc, st["Uid"], st["CapEff"], st["NoNewPrivs"], h)
 			}
-			if nets := slices.Sorted(maps.Keys(c.NetworkSettings.Networks)); !slices.Equal(nets, []string{s.name + "_backend"}) {
-				s.t.Errorf("%s is on %v, want %s_backend alone", svc, nets, s.name)
+			if nets := slices.Sorted(maps.Keys(c.NetworkSettings.Networks)); !slices.Equal(nets, []string{s.Name + "_backend"}) {
+				s.t.Errorf("%s is on %v, want %s_backend alone", svc, nets, s.Name)
 			}
 			if len(h.PortBindings) != 0 {
 				s.t.Errorf("%s publishes %v", svc, h.PortBindings)
@@ -432,7 +433,7 @@ func (s *stack) checkHAHardening() {
 			}
 		}
 		if want, ok := wantSecrets[svc]; ok {
-			out := s.mustCompose(30*time.Second, "exec", "-T", svc, "ls", "/run/secrets")
+			out := s.MustCompose(30*time.Second, "exec", "-T", svc, "ls", "/run/secrets")
 			if got := strings.Fields(out); !slices.Equal(got, want) {
 				s.t.Errorf("%s's /run/secrets holds %v, want exactly %v", svc, got, want)
 			}
@@ -447,14 +448,14 @@ func (s *stack) checkHAHardening() {
 		`REDISCLI_AUTH="$(cat /run/secrets/sentinel_app_password)" redis-cli --user hitcounter -p 26379 ACL LIST`:                         "NOPERM",
 		`REDISCLI_AUTH="$(cat /run/secrets/sentinel_app_password)" redis-cli --user hitcounter -p 26379 SENTINEL SENTINELS hitcounter`:    "name",
 	} {
-		out, _ := s.compose(30*time.Second, "exec", "-T", "sentinel-1", "sh", "-c", cmd)
+		out, _ := s.Compose(30*time.Second, "exec", "-T", "sentinel-1", "sh", "-c", cmd)
 		if !strings.Contains(out, want) && !(want == "NOAUTH" && strings.Contains(out, "Authentication required")) {
 			s.t.Errorf("sentinel-1: %s: %q, want %s", cmd, strings.TrimSpace(out), want)
 		}
 	}
 	// The replication user may replicate and nothing else.
 	for _, cmd := range []string{"GET hitcounter:visits", "INFO", "REPLICAOF NO ONE", "CONFIG GET dir", "SYNC"} {
-		out, _ := s.compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
+		out, _ := s.Compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
 			`REDISCLI_AUTH="$(cat /run/secrets/redis_replication_password)" redis-cli --user replication `+cmd)
 		if !strings.Contains(out, "NOPERM") {
 			s.t.Errorf("replication user %s: %q, want NOPERM", cmd, strings.TrimSpace(out))

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/testkit"
 	"github.com/hitcounter/hitcounter/internal/visitor"
 	"github.com/hitcounter/hitcounter/internal/waitfor"
 	"github.com/redis/rueidis"
@@ -110,7 +111,7 @@ func TestHostileUserAgents(t *testing.T) {
 	value := s.getValue("hostile", "agents")
 	var peaks []string
 	worst := 0.0
-	for _, id := range s.containers("web") {
+	for _, id := range s.Containers("web") {
 		c := s.inspectContainer(id)
 		if c.RestartCount != 0 {
 			t.Errorf("web %s restarted %d times", id[:12], c.RestartCount)
@@ -141,8 +142,8 @@ func TestHostileUserAgents(t *testing.T) {
 func TestHostileCreates(t *testing.T) {
 	s := newStack(t)
 	// 1% of 500 is 5 a day; the per-minute limit (10) is higher, so the daily one binds.
-	s.env = append(s.env, liftSourceLimits...)
-	s.env = append(s.env, trustTheTest, "COUNTER_LIMIT=500", "RATE_LIMIT_CREATES=10")
+	s.Env = append(s.Env, liftSourceLimits...)
+	s.Env = append(s.Env, trustTheTest, "COUNTER_LIMIT=500", "RATE_LIMIT_CREATES=10")
 	s.up()
 	tryCreates := func(n int, name func(i int) string, header func(i int) http.Header) (made int) {
 		t.Helper()
@@ -185,8 +186,8 @@ func TestHostileCreates(t *testing.T) {
 func TestRedisFullRefusesOnlyNewCounters(t *testing.T) {
 	const keep = 10
 	s := newStack(t)
-	s.env = append(s.env, liftSourceLimits...)
-	s.env = append(s.env, trustTheTest, "REDIS_MAXMEMORY=3mb", "COUNTER_LIMIT=0",
+	s.Env = append(s.Env, liftSourceLimits...)
+	s.Env = append(s.Env, trustTheTest, "REDIS_MAXMEMORY=3mb", "COUNTER_LIMIT=0",
 		"RATE_LIMIT_CREATES=0", "RATE_LIMIT_CREATES_PER_DAY=0")
 	s.up()
 	for k := range keep {
@@ -273,7 +274,7 @@ func TestRedisFullRefusesOnlyNewCounters(t *testing.T) {
 	check("Redis full")
 	// What the hits and their clients' counts added past maxmemory stays small: the counts are
 	// a few dozen bytes per client, and the visitor sketches are left alone while Redis is full.
-	info := s.mustCompose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
+	info := s.MustCompose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
 		`REDISCLI_AUTH="$(cat /run/secrets/redis_exporter_password)" redis-cli --user exporter INFO memory`)
 	// Redis holds maxmemory against used_memory less what it does not count for eviction (the
 	// replication backlog, 1 MiB once the backup service has fetched a snapshot over SYNC, and
@@ -302,8 +303,8 @@ func TestRedisFullRefusesOnlyNewCounters(t *testing.T) {
 		t.Errorf("used_memory %d less %d not counted for eviction with maxmemory %d: want maxmemory 3 MiB and at most 512 bytes a client (%d) past it", used, notCounted, maxmemory, clients)
 	}
 
-	s.mustCompose(time.Minute, "kill", "-s", "SIGKILL", "redis")
-	s.mustCompose(time.Minute, "start", "redis")
+	s.MustCompose(time.Minute, "kill", "-s", "SIGKILL", "redis")
+	s.MustCompose(time.Minute, "start", "redis")
 	s.waitHealthy("redis", 60*time.Second)
 	check("after a SIGKILL of Redis")
 }
@@ -413,8 +414,8 @@ func pseudonymUnder(dayKey []byte, purpose string, identity []byte) string {
 func TestPersistedDataRevealsNoVisitor(t *testing.T) {
 	const visitors = 1000
 	s := newStack(t)
-	s.env = append(s.env, liftSourceLimits...)
-	s.env = append(s.env, trustTheTest)
+	s.Env = append(s.Env, liftSourceLimits...)
+	s.Env = append(s.Env, trustTheTest)
 	s.up()
 	s.mustCall(201, "POST", "/create/privacy/page", nil, nil, nil)
 	addrs := make([]netip.Addr, visitors)
@@ -448,9 +449,9 @@ func TestPersistedDataRevealsNoVisitor(t *testing.T) {
 	}
 	secret := s.webSecret("visitor_key")
 	// A clean stop: Redis writes its RDB snapshot, and the append-only file is complete.
-	s.mustCompose(time.Minute, "stop", "redis")
+	s.MustCompose(time.Minute, "stop", "redis")
 	dir := t.TempDir()
-	s.mustCompose(time.Minute, "cp", "redis:/data/.", dir)
+	s.MustCompose(time.Minute, "cp", "redis:/data/.", dir)
 	files := map[string][]byte{}
 	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -589,7 +590,7 @@ func TestTrustedProxyDNSFailure(t *testing.T) {
 	const limit = 20
 	window, _ := rateWindow(time.Now(), 10*time.Minute)
 	s := newStack(t)
-	s.env = append(s.env, "RATE_LIMIT_HITS="+strconv.Itoa(limit), "RATE_LIMIT_WINDOW="+window.String())
+	s.Env = append(s.Env, "RATE_LIMIT_HITS="+strconv.Itoa(limit), "RATE_LIMIT_WINDOW="+window.String())
 	s.up()
 	src := s.sources(2)
 	a, b := src.client(0, true), src.client(1, true)
@@ -597,11 +598,11 @@ func TestTrustedProxyDNSFailure(t *testing.T) {
 
 	// Docker's DNS answers the web container at 127.0.0.11; drop everything sent there, in the
 	// container's own network namespace, so that the look-ups of "lb" time out.
-	web := s.containers("web")[0]
+	web := s.Containers("web")[0]
 	pid := strconv.Itoa(s.inspectContainer(web).State.Pid)
 	s.mustRunHost(30*time.Second, "nsenter", "-t", pid, "-n", "iptables", "-I", "OUTPUT", "-d", "127.0.0.11", "-j", "DROP")
 	t.Cleanup(func() {
-		_, _ = run(30*time.Second, nil, "nsenter", "-t", pid, "-n", "iptables", "-D", "OUTPUT", "-d", "127.0.0.11", "-j", "DROP")
+		_, _ = testkit.Run(30*time.Second, nil, "nsenter", "-t", pid, "-n", "iptables", "-D", "OUTPUT", "-d", "127.0.0.11", "-j", "DROP")
 	})
 	ops := s.operatorURL(web)
 	failures := func() float64 {

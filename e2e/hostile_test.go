@@ -16,7 +16,7 @@ import (
 // rssMB reads a container's main process resident memory from this host's /proc.
 func (s *stack) rssMB(service string) float64 {
 	s.t.Helper()
-	status := procStatus(s.t, s.inspectContainer(s.containers(service)[0]).State.Pid)
+	status := procStatus(s.t, s.inspectContainer(s.Containers(service)[0]).State.Pid)
 	kb, err := strconv.ParseFloat(strings.TrimSuffix(status["VmRSS"], " kB"), 64)
 	if err != nil {
 		s.t.Fatalf("%s's VmRSS %q: %v", service, status["VmRSS"], err)
@@ -123,7 +123,7 @@ func TestHostileClients(t *testing.T) {
 		t.Errorf("memory under hostile load: web %.1f MB, lb %.1f MB; want well inside the 64/128 MB limits", webAfter, lbAfter)
 	}
 	for _, service := range []string{"web", "lb", "redis"} {
-		if c := s.inspectContainer(s.containers(service)[0]); c.RestartCount != 0 {
+		if c := s.inspectContainer(s.Containers(service)[0]); c.RestartCount != 0 {
 			t.Errorf("%s restarted %d times", service, c.RestartCount)
 		}
 	}

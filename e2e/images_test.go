@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hitcounter/hitcounter/internal/testkit"
 )
 
 // The redis image is built by one service only; secrets and backup (and restore, in its own
@@ -21,12 +23,12 @@ func TestRedisImageBuiltOnce(t *testing.T) {
 	images := []string{"hitcounter/web:" + tag, "hitcounter/redis:" + tag, "hitcounter/lb:" + tag}
 	// Registered before the stack's own clean-up, so it runs after the stack is down.
 	t.Cleanup(func() {
-		if out, err := run(time.Minute, nil, "docker", append([]string{"rmi"}, images...)...); err != nil {
+		if out, err := testkit.Run(time.Minute, nil, "docker", append([]string{"rmi"}, images...)...); err != nil {
 			t.Logf("removing this test's images: %v\n%s", err, out)
 		}
 	})
 	s := newStack(t)
-	s.env = append(s.env, "HITCOUNTER_TAG="+tag)
+	s.Env = append(s.Env, "HITCOUNTER_TAG="+tag)
 	redisImage := "hitcounter/redis:" + tag
 
 	var cfg struct {
@@ -35,7 +37,7 @@ func TestRedisImageBuiltOnce(t *testing.T) {
 			Build *struct{ Context string }
 		}
 	}
-	if err := json.Unmarshal([]byte(s.mustCompose(30*time.Second, "config", "--format", "json")), &cfg); err != nil {
+	if err := json.Unmarshal([]byte(s.MustCompose(30*time.Second, "config", "--format", "json")), &cfg); err != nil {
 		t.Fatalf("docker compose config: %v", err)
 	}
 	var builders, users []string
@@ -54,7 +56,7 @@ func TestRedisImageBuiltOnce(t *testing.T) {
 	}
 
 	for _, image := range images {
-		if out, err := run(30*time.Second, nil, "docker", "image", "inspect", image); err == nil || !strings.Contains(strings.ToLower(out), "no such image") {
+		if out, err := testkit.Run(30*time.Second, nil, "docker", "image", "inspect", image); err == nil || !strings.Contains(strings.ToLower(out), "no such image") {
 			t.Fatalf("image %s should not exist before the test: %v %s", image, err, out)
 		}
 	}
@@ -64,7 +66,7 @@ func TestRedisImageBuiltOnce(t *testing.T) {
 	// secrets ran, from the image redis built.
 	var built []struct{ ID string }
 	s.inspect(&built, "--type", "image", redisImage)
-	ids := strings.Fields(s.mustCompose(30*time.Second, "ps", "-a", "-q", "secrets"))
+	ids := strings.Fields(s.MustCompose(30*time.Second, "ps", "-a", "-q", "secrets"))
 	if len(ids) != 1 {
 		t.Fatalf("%d secrets containers, want 1", len(ids))
 	}

@@ -41,7 +41,7 @@ func TestImportIntoStack(t *testing.T) {
 	for _, im := range imports {
 		for i, want := range im.want {
 			args := append([]string{"exec", "-T", "web", "/hitcounter", "import"}, im.args...)
-			out, err := s.composeStdin(2*time.Minute, []byte(im.stdin), args...)
+			out, err := s.ComposeInput(2*time.Minute, []byte(im.stdin), args...)
 			if err != nil || !strings.Contains(out, "imported: "+want) {
 				t.Fatalf("import of the %s file (run %d): %v\n%s\nwant a summary with %q", im.name, i+1, err, out, want)
 			}
@@ -49,7 +49,7 @@ func TestImportIntoStack(t *testing.T) {
 	}
 	// A bad file applies nothing, and says which line.
 	bad := "https://github.com/e2e-owner/never,5\nhttps://github.com/e2e-owner/bad,five\n"
-	out, err := s.composeStdin(time.Minute, []byte(bad), "exec", "-T", "web", "/hitcounter", "import", "--from", "seeyoufarm", "-")
+	out, err := s.ComposeInput(time.Minute, []byte(bad), "exec", "-T", "web", "/hitcounter", "import", "--from", "seeyoufarm", "-")
 	if err == nil || !strings.Contains(out, "line 2") || !strings.Contains(out, "nothing was imported") {
 		t.Fatalf("import of a bad file: %v\n%s\nwant an error naming line 2", err, out)
 	}

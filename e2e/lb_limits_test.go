@@ -55,14 +55,14 @@ func lbDefault(t *testing.T, name string) int {
 // environment or this process's environment says (restored when the test ends).
 func (s *stack) setLBLimits(set map[string]int) {
 	s.t.Helper()
-	s.env = slices.DeleteFunc(s.env, func(kv string) bool { return strings.HasPrefix(kv, "LB_") })
+	s.Env = slices.DeleteFunc(s.Env, func(kv string) bool { return strings.HasPrefix(kv, "LB_") })
 	for _, name := range lbLimitNames {
 		if _, ok := os.LookupEnv(name); ok {
 			s.t.Setenv(name, "") // restores the value at the end of the test
 			os.Unsetenv(name)
 		}
 		if v, ok := set[name]; ok {
-			s.env = append(s.env, name+"="+strconv.Itoa(v))
+			s.Env = append(s.Env, name+"="+strconv.Itoa(v))
 		}
 	}
 }
@@ -74,7 +74,7 @@ func (s *stack) setLBLimits(set map[string]int) {
 // Compose passes without a value it lists the bare name, which the process never gets.
 func (s *stack) checkLBEnv(set map[string]int) {
 	s.t.Helper()
-	pid := s.inspectContainer(s.containers("lb")[0]).State.Pid
+	pid := s.inspectContainer(s.Containers("lb")[0]).State.Pid
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
 	if err != nil {
 		s.t.Fatalf("lb's environment: %v", err)
@@ -328,7 +328,7 @@ func TestLBHalfOpenFlood(t *testing.T) {
 	client := src.client(other, true)
 	lbMustDo(t, client, 200, "GET", src.url("/hit/lb-e2e/flood"), nil) // creates the counter
 	read := src.url("/get/lb-e2e/flood")
-	lbPID := s.inspectContainer(s.containers("lb")[0]).State.Pid
+	lbPID := s.inspectContainer(s.Containers("lb")[0]).State.Pid
 	lbBefore := s.rssMB("lb")
 
 	// Baseline: the same client and requests on the idle stack.
@@ -509,7 +509,7 @@ func TestLBRatesPerSource(t *testing.T) {
 
 	// No client's address in the balancer's log, refusals included (it logs at level notice,
 	// under which request lines are not written; its log format leaves the address out too).
-	logs := s.mustCompose(time.Minute, "logs", "--no-color", "lb")
+	logs := s.MustCompose(time.Minute, "logs", "--no-color", "lb")
 	for _, a := range src.addrs {
 		if strings.Contains(logs, a.String()) {
 			t.Errorf("the balancer's log holds the client address %s:\n%s", a, logs)
@@ -522,7 +522,7 @@ func TestLBRatesPerSource(t *testing.T) {
 // one, else on its public port.
 func (s *stack) replicaRequests(src *sources, route string) int {
 	s.t.Helper()
-	web := s.inspectContainer(s.containers("web")[0]).NetworkSettings.Networks[src.network].IPAddress
+	web := s.inspectContainer(s.Containers("web")[0]).NetworkSettings.Networks[src.network].IPAddress
 	c := src.client(0, false)
 	var body string
 	for _, port := range []string{"5001", "5000"} {
@@ -557,7 +557,7 @@ func (s *stack) replicaRequests(src *sources, route string) int {
 func TestLBForwardedProto(t *testing.T) {
 	s := newStack(t)
 	s.setLBLimits(nil)
-	s.env = append(s.env, "TRUSTED_PROXIES=0.0.0.0/0")
+	s.Env = append(s.Env, "TRUSTED_PROXIES=0.0.0.0/0")
 	s.up()
 	src := s.sources(1)
 	c := src.client(0, true)
@@ -566,7 +566,7 @@ func TestLBForwardedProto(t *testing.T) {
 	hitURL := func(scheme, host string) string { return scheme + "://" + host + "/hit/lb-e2e/proto/shield" }
 
 	// The control: straight to the replica, the forged header is believed.
-	web := s.inspectContainer(s.containers("web")[0]).NetworkSettings.Networks[src.network].IPAddress
+	web := s.inspectContainer(s.Containers("web")[0]).NetworkSettings.Networks[src.network].IPAddress
 	if web == "" {
 		t.Fatalf("web has no address on %s", src.network)
 	}

@@ -117,9 +117,9 @@ func (ls *liveStream) waitValue(within time.Duration, want int64) error {
 // host reaches the container's address), for a request that must reach that replica.
 func (s *stack) publicURL(webID string) string {
 	s.t.Helper()
-	ip := s.inspectContainer(webID).NetworkSettings.Networks[s.name+"_frontend"].IPAddress
+	ip := s.inspectContainer(webID).NetworkSettings.Networks[s.Name+"_frontend"].IPAddress
 	if ip == "" {
-		s.t.Fatalf("web container %s has no address on %s_frontend", webID, s.name)
+		s.t.Fatalf("web container %s has no address on %s_frontend", webID, s.Name)
 	}
 	return "http://" + net.JoinHostPort(ip, "5000")
 }
@@ -169,10 +169,10 @@ func TestLiveDropInThroughStack(t *testing.T) {
 	s.asOneHeavyClient()
 	// A heartbeat every 3 s: the test sees heartbeats pass the balancer, and how soon a replica
 	// notices a stream whose client left through it (below) without waiting for the shipped 15 s.
-	s.env = append(s.env, "RATE_LIMIT_HITS=0", "RATE_LIMIT_CREATES=100", "STREAM_HEARTBEAT=3s")
+	s.Env = append(s.Env, "RATE_LIMIT_HITS=0", "RATE_LIMIT_CREATES=100", "STREAM_HEARTBEAT=3s")
 	s.up("--scale", "web=3")
 	s.waitReplicas(3, 15*time.Second)
-	webs := s.containers("web")
+	webs := s.Containers("web")
 	if len(webs) != 3 {
 		t.Fatalf("%d web containers, want 3", len(webs))
 	}

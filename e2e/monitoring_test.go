@@ -22,23 +22,23 @@ func TestMonitoringProfile(t *testing.T) {
 	const replicas = 3
 	s := newStack(t)
 	// Every compose command of this stack, the final `down` included, sees the profile.
-	s.env = append(s.env, "COMPOSE_PROFILES=monitoring", "PROMETHEUS_BIND=127.0.0.1", "PROMETHEUS_PORT=0")
+	s.Env = append(s.Env, "COMPOSE_PROFILES=monitoring", "PROMETHEUS_BIND=127.0.0.1", "PROMETHEUS_PORT=0")
 	took := s.up("--scale", "web="+strconv.Itoa(replicas))
 	t.Logf("up --build --wait with the monitoring profile and %d replicas: %s", replicas, took.Round(100*time.Millisecond))
 
 	prom := s.loopbackPort("prometheus", "9090")
 
 	// The web targets Prometheus must have: each replica's address on the frontend network.
-	ids := s.containers("web")
+	ids := s.Containers("web")
 	if len(ids) != replicas {
 		t.Fatalf("%d web containers, want %d", len(ids), replicas)
 	}
 	want := map[string]bool{}
 	for _, id := range ids {
 		c := s.inspectContainer(id)
-		ip := c.NetworkSettings.Networks[s.name+"_frontend"].IPAddress
+		ip := c.NetworkSettings.Networks[s.Name+"_frontend"].IPAddress
 		if ip == "" {
-			t.Fatalf("web container %s has no address on %s_frontend", id, s.name)
+			t.Fatalf("web container %s has no address on %s_frontend", id, s.Name)
 		}
 		want[ip+":5001"] = true // the operator port
 	}
@@ -99,14 +99,14 @@ func TestMonitoringProfile(t *testing.T) {
 			t.Errorf("go_gc_gomemlimit_bytes{instance=%q} = %s, want %s (0.9 × 64 MiB)", instance, v, wantLimit)
 		}
 	}
-	logs := s.mustCompose(time.Minute, "logs", "--no-color", "web")
+	logs := s.MustCompose(time.Minute, "logs", "--no-color", "web")
 	if n := strings.Count(logs, `"memory_limit":{"source":"cgroup","gomemlimit":`+wantLimit+`,"cgroup_limit":67108864}`); n != replicas {
 		t.Errorf("%d of %d web start lines show the derived memory limit:\n%s", n, replicas, logs)
 	}
 
 	// The new services are hardened like the others, and every service's log is bounded.
 	for _, service := range []string{"prometheus", "redis-exporter", "web", "lb", "redis"} {
-		for _, id := range s.containers(service) {
+		for _, id := range s.Containers(service) {
 			c := s.inspectContainer(id)
 			h := c.HostConfig
 			if !h.ReadonlyRootfs || !slices.Equal(h.CapDrop, []string{"ALL"}) || len(h.CapAdd) != 0 ||
@@ -123,7 +123,7 @@ func TestMonitoringProfile(t *testing.T) {
 	}
 	// The processes themselves: not root, no capabilities, no way to gain privileges.
 	for _, service := range []string{"prometheus", "redis-exporter"} {
-		c := s.inspectContainer(s.containers(service)[0])
+		c := s.inspectContainer(s.Containers(service)[0])
 		st := procStatus(t, c.State.Pid)
 		if strings.HasPrefix(st["Uid"], "0 ") || st["CapEff"] != "0000000000000000" || st["CapPrm"] != "0000000000000000" || st["NoNewPrivs"] != "1" {
 			t.Errorf("%s: uid %q, capabilities effective %s permitted %s, NoNewPrivs %q; want non-root, none, 1",
@@ -133,7 +133,7 @@ func TestMonitoringProfile(t *testing.T) {
 
 	// The exporter's Redis user reads the server's state and nothing else.
 	exporterCLI := func(cmd string) string {
-		out, _ := s.compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
+		out, _ := s.Compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
 			`REDISCLI_AUTH="$(cat /run/secrets/redis_exporter_password)" redis-cli --user exporter `+cmd)
 		return strings.TrimSpace(out)
 	}
@@ -152,16 +152,16 @@ func TestMonitoringProfile(t *testing.T) {
 
 	// Prometheus is published on loopback only; the exporter sees its own password file and
 	// no other secret.
-	pc := s.inspectContainer(s.containers("prometheus")[0])
+	pc := s.inspectContainer(s.Containers("prometheus")[0])
 	for _, b := range pc.HostConfig.PortBindings["9090/tcp"] {
 		if b.HostIP != "127.0.0.1" {
 			t.Errorf("prometheus published on %q, want 127.0.0.1", b.HostIP)
 		}
 	}
-	ec := s.inspectContainer(s.containers("redis-exporter")[0])
+	ec := s.inspectContainer(s.Containers("redis-exporter")[0])
 	for _, m := range ec.Mounts {
-		if m.Name != s.name+"_exporter-secrets" || m.RW {
-			t.Errorf("redis-exporter mounts %s (%s, rw %v); want only %s_exporter-secrets, read-only", m.Name, m.Destination, m.RW, s.name)
+		if m.Name != s.Name+"_exporter-secrets" || m.RW {
+			t.Errorf("redis-exporter mounts %s (%s, rw %v); want only %s_exporter-secrets, read-only", m.Name, m.Destination, m.RW, s.Name)
 		}
 	}
 }
@@ -169,7 +169,7 @@ func TestMonitoringProfile(t *testing.T) {
 // loopbackPort is the host address a service's port is published on; it must be loopback.
 func (s *stack) loopbackPort(service, port string) string {
 	s.t.Helper()
-	out := strings.TrimSpace(s.mustCompose(30*time.Second, "port", service, port))
+	out := strings.TrimSpace(s.MustCompose(30*time.Second, "port", service, port))
 	if !strings.HasPrefix(out, "127.0.0.1:") {
 		s.t.Fatalf("%s is published on %q, want 127.0.0.1:PORT", service, out)
 	}

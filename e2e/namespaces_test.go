@@ -17,7 +17,7 @@ import (
 // namespace, whichever replica answers; the owner can.
 func TestNamespaceOwnershipThroughStack(t *testing.T) {
 	s := newStack(t)
-	s.env = append(s.env, "RATE_LIMIT_CREATES=100", "RATE_LIMIT_CREATES_PER_DAY=100")
+	s.Env = append(s.Env, "RATE_LIMIT_CREATES=100", "RATE_LIMIT_CREATES_PER_DAY=100")
 	s.up("--scale", "web=2")
 	token := strings.TrimSpace(string(s.webSecret("operator_token")))
 	operator := bearerHeader(token)

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/hitcounter/hitcounter/internal/testkit"
 )
 
 // Distinct client addresses for tests of the load balancer's per-source limits.
@@ -49,9 +51,9 @@ func (s *stack) sources(n int) *sources {
 		s.t.Fatalf("sources(%d): want 1 to 1024", n)
 	}
 	id := strings.TrimSpace(s.mustRunHost(30*time.Second, "docker", "network", "ls", "-q", "--no-trunc",
-		"--filter", "label=com.docker.compose.project="+s.name, "--filter", "label=com.docker.compose.network=frontend"))
+		"--filter", "label=com.docker.compose.project="+s.Name, "--filter", "label=com.docker.compose.network=frontend"))
 	if id == "" || strings.ContainsAny(id, " \n") {
-		s.t.Fatalf("the frontend network of %s: docker network ls found %q, want one id", s.name, id)
+		s.t.Fatalf("the frontend network of %s: docker network ls found %q, want one id", s.Name, id)
 	}
 	var nets []dockerNetwork
 	s.inspect(&nets, "--type", "network", id)
@@ -108,14 +110,14 @@ func (s *stack) sources(n int) *sources {
 		s.mustRunHost(30*time.Second, "ip", "-4", "addr", "add", addr.String()+"/32", "dev", src.bridge)
 		s.t.Cleanup(func() {
 			// The bridge may be gone already (the stack was taken down): nothing to undo then.
-			if out, err := run(30*time.Second, nil, "ip", "-4", "addr", "del", addr.String()+"/32", "dev", src.bridge); err != nil &&
+			if out, err := testkit.Run(30*time.Second, nil, "ip", "-4", "addr", "del", addr.String()+"/32", "dev", src.bridge); err != nil &&
 				!strings.Contains(out, "Cannot find device") && !strings.Contains(out, "Cannot assign") {
 				s.t.Logf("removing %s from %s: %v %s", addr, src.bridge, err, out)
 			}
 		})
 	}
 
-	lbs := s.containers("lb")
+	lbs := s.Containers("lb")
 	if len(lbs) != 1 {
 		s.t.Fatalf("%d lb containers, want 1", len(lbs))
 	}
@@ -175,7 +177,7 @@ func (src *sources) client(i int, keepAlive bool) *http.Client {
 // mustRunHost runs a command (bounded) and fails the test when it fails.
 func (s *stack) mustRunHost(timeout time.Duration, name string, args ...string) string {
 	s.t.Helper()
-	out, err := run(timeout, nil, name, args...)
+	out, err := testkit.Run(timeout, nil, name, args...)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}

@@ -8,10 +8,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,14 +16,13 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/testkit"
 	"github.com/hitcounter/hitcounter/internal/waitfor"
 )
 
@@ -50,7 +46,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	composeFile = abs
-	if err := checkEngine(); err != nil {
+	if err := testkit.CheckDocker(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\nThe end-to-end tests need a Docker engine with Compose v2 and Buildx: run scripts/prepare-docker.sh (machines without a registry) or install Docker.\n", err)
 		// `go test ./...` on a laptop without Docker runs the unit tests and passes; in CI, and
 		// under `make test` / `make test-e2e` (HITCOUNTER_E2E=1), a missing engine is a failure.
@@ -60,85 +56,22 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(1)
 	}
-	removeLeftoverProjects()
+	testkit.RemoveLeftovers(projectPrefix)
 	// Build once; each test's `up --build` then only checks the cache.
-	if out, err := run(10*time.Minute, []string{"HITCOUNTER_TAG=" + runTag}, "docker", "compose", "-p", runPrefix+"build", "-f", composeFile, "build"); err != nil {
+	if out, err := testkit.Run(10*time.Minute, []string{"HITCOUNTER_TAG=" + runTag}, "docker", "compose", "-p", runPrefix+"build", "-f", composeFile, "build"); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: building the images failed: %v\n%s\n", err, out)
 		os.Exit(1)
 	}
 	code := m.Run()
 	// The layers stay in the build cache; only this run's tags go.
-	_, _ = run(time.Minute, nil, "docker", "rmi", "hitcounter/web:"+runTag, "hitcounter/lb:"+runTag, "hitcounter/redis:"+runTag)
+	if err := testkit.RemoveImages(runTag); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: removing this run's images:", err)
+	}
 	if err := writeReliabilityReport(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: writing docs/reliability.md:", err)
 		code = 1
 	}
 	os.Exit(code)
-}
-
-func checkEngine() error {
-	if out, err := run(30*time.Second, nil, "docker", "info", "--format", "{{.ServerVersion}}"); err != nil {
-		return fmt.Errorf("no Docker engine answers: %v: %s", err, out)
-	}
-	if out, err := run(30*time.Second, nil, "docker", "compose", "version"); err != nil {
-		return fmt.Errorf("docker compose (v2) is missing: %v: %s", err, out)
-	}
-	return nil
-}
-
-// removeLeftoverProjects takes down projects that an interrupted earlier run left behind (their
-// containers restart with dockerd, restart: unless-stopped, and would hold resources). Only
-// projects whose test process is gone are touched: another run's live projects are left alone.
-func removeLeftoverProjects() {
-	out, err := run(30*time.Second, nil, "docker", "compose", "ls", "-a", "--format", "json")
-	if err != nil {
-		return
-	}
-	var projects []struct{ Name string }
-	_ = json.Unmarshal([]byte(out), &projects)
-	for _, p := range projects {
-		if isLeftover(p.Name) {
-			_, _ = run(2*time.Minute, nil, "docker", "compose", "-p", p.Name, "down", "-v", "--remove-orphans", "-t", "1")
-		}
-	}
-}
-
-// isLeftover reports whether a project was made by a test process that no longer runs.
-func isLeftover(project string) bool {
-	rest, ok := strings.CutPrefix(project, projectPrefix)
-	if !ok {
-		return false
-	}
-	pid, _, ok := strings.Cut(rest, "-")
-	if !ok {
-		return false
-	}
-	n, err := strconv.Atoi(pid)
-	if err != nil || n <= 0 {
-		return false
-	}
-	if n == os.Getpid() {
-		return true
-	}
-	_, err = os.Stat("/proc/" + pid)
-	return os.IsNotExist(err)
-}
-
-// run executes a command with a deadline and returns its combined output.
-func run(timeout time.Duration, env []string, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("%s %s: timed out after %s", name, strings.Join(args, " "), timeout)
-	}
-	return out.String(), err
 }
 
 // liftSourceLimits turns off the balancer's per-source limits, for tests that send a load, or
@@ -152,96 +85,43 @@ var liftSourceLimits = []string{"LB_CONN_PER_SOURCE=0", "LB_CONN_RATE_PER_SOURCE
 // client (the test) through one source: the balancer's per-source limits and the service's
 // per-client read limit (GET / is a read). Every other limit stays as shipped.
 func (s *stack) asOneHeavyClient() {
-	s.env = append(append(s.env, liftSourceLimits...), "RATE_LIMIT_READS=0")
+	s.Env = append(append(s.Env, liftSourceLimits...), "RATE_LIMIT_READS=0")
 }
 
 // stack is one Compose project of the real compose.yaml.
 type stack struct {
+	*testkit.Project
 	t    *testing.T
-	name string
-	env  []string
 	base string // http://127.0.0.1:PORT of the load balancer
 }
-
-var nonName = regexp.MustCompile(`[^a-z0-9]+`)
 
 // newStack names a project for this test, takes down anything left under that name, and
 // registers the final `down -v` (with logs first, when the test failed).
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	name := runPrefix + strings.Trim(nonName.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
-	if len(name) > 48 {
-		name = name[:48]
-	}
-	s := &stack{
-		t:    t,
-		name: name + "-" + hex.EncodeToString(b[:]),
-		// Published on loopback only, on a port the engine picks.
-		env: []string{"HTTP_BIND=127.0.0.1", "HTTP_PORT=0", "ACCESS_LOG=false", "HITCOUNTER_TAG=" + runTag},
-	}
-	s.down()
-	t.Cleanup(func() {
-		if t.Failed() {
-			out, _ := s.compose(time.Minute, "logs", "--no-color", "--timestamps")
-			t.Logf("logs of %s:\n%s", s.name, out)
-			ps, _ := s.compose(30*time.Second, "ps", "-a")
-			t.Logf("containers:\n%s", ps)
-		}
-		s.down()
-	})
+	s := &stack{Project: testkit.NewTestProject(t, projectPrefix, composeFile), t: t}
+	// Published on loopback only, on a port the engine picks.
+	s.Env = []string{"HTTP_BIND=127.0.0.1", "HTTP_PORT=0", "ACCESS_LOG=false", "HITCOUNTER_TAG=" + runTag}
 	return s
-}
-
-func (s *stack) compose(timeout time.Duration, args ...string) (string, error) {
-	return run(timeout, s.env, "docker", append([]string{"compose", "-p", s.name, "-f", composeFile}, args...)...)
-}
-
-func (s *stack) mustCompose(timeout time.Duration, args ...string) string {
-	s.t.Helper()
-	out, err := s.compose(timeout, args...)
-	if err != nil {
-		s.t.Fatalf("docker compose %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-func (s *stack) down() {
-	if out, err := s.compose(3*time.Minute, "down", "-v", "--remove-orphans", "-t", "5"); err != nil {
-		s.t.Logf("docker compose down: %v\n%s", err, out)
-	}
 }
 
 // up runs `up --build --wait` (bounded) and finds the load balancer's published port.
 func (s *stack) up(args ...string) time.Duration {
 	s.t.Helper()
-	begin := time.Now()
-	s.mustCompose(4*time.Minute, append([]string{"up", "--build", "--wait", "--wait-timeout", "120"}, args...)...)
-	took := time.Since(begin)
+	took := s.UpAndWait(120*time.Second, append([]string{"--build"}, args...)...)
 	s.findLB()
 	return took
 }
 
 func (s *stack) findLB() {
 	s.t.Helper()
-	out := strings.TrimSpace(s.mustCompose(30*time.Second, "port", "lb", "8080"))
-	if !strings.HasPrefix(out, "127.0.0.1:") {
-		s.t.Fatalf("lb is published on %q, want 127.0.0.1:PORT", out)
-	}
-	s.base = "http://" + out
-}
-
-// containers lists the ids of a service's containers.
-func (s *stack) containers(service string) []string {
-	s.t.Helper()
-	return strings.Fields(s.mustCompose(30*time.Second, "ps", "-q", service))
+	s.base = "http://" + s.LoopbackPort("lb", "8080")
 }
 
 // inspect decodes `docker inspect` of one object into v.
 func (s *stack) inspect(v any, args ...string) {
 	s.t.Helper()
-	out, err := run(30*time.Second, nil, "docker", append([]string{"inspect"}, args...)...)
+	out, err := testkit.Run(30*time.Second, nil, "docker", append([]string{"inspect"}, args...)...)
 	if err != nil {
 		s.t.Fatalf("docker inspect %v: %v\n%s", args, err, out)
 	}
@@ -298,7 +178,7 @@ func (s *stack) inspectContainer(id string) container {
 func (s *stack) waitHealthy(service string, within time.Duration) {
 	s.t.Helper()
 	waitfor.Until(s.t, within, func() error {
-		ids := s.containers(service)
+		ids := s.Containers(service)
 		if len(ids) == 0 {
 			return fmt.Errorf("no %s container", service)
 		}
@@ -409,9 +289,9 @@ func (s *stack) burst(n, clients int) []visit {
 // is never published; the host reaches it as it reaches any container's address.
 func (s *stack) operatorURL(webID string) string {
 	s.t.Helper()
-	ip := s.inspectContainer(webID).NetworkSettings.Networks[s.name+"_frontend"].IPAddress
+	ip := s.inspectContainer(webID).NetworkSettings.Networks[s.Name+"_frontend"].IPAddress
 	if ip == "" {
-		s.t.Fatalf("web container %s has no address on %s_frontend", webID, s.name)
+		s.t.Fatalf("web container %s has no address on %s_frontend", webID, s.Name)
 	}
 	return "http://" + net.JoinHostPort(ip, "5001")
 }
@@ -421,27 +301,10 @@ func (s *stack) operatorURL(webID string) string {
 func (s *stack) webSecret(name string) []byte {
 	s.t.Helper()
 	dir := s.t.TempDir()
-	s.mustCompose(30*time.Second, "cp", "web:/run/secrets/"+name, filepath.Join(dir, name))
+	s.MustCompose(30*time.Second, "cp", "web:/run/secrets/"+name, filepath.Join(dir, name))
 	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	return b
-}
-
-// composeStdin runs a compose command with stdin (bounded), returning its combined output.
-func (s *stack) composeStdin(timeout time.Duration, stdin []byte, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker", append([]string{"compose", "-p", s.name, "-f", composeFile}, args...)...)
-	cmd.Env = append(os.Environ(), s.env...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("docker compose %s: timed out after %s", strings.Join(args, " "), timeout)
-	}
-	return out.String(), err
 }

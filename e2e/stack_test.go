@@ -47,14 +47,14 @@ func TestRedisIsPrivate(t *testing.T) {
 
 	// Compose answers "no port" for a port that is not published; any other failure (a wrong
 	// project, a missing service) proves nothing and fails the test.
-	if out, err := s.compose(30*time.Second, "port", "redis", "6379"); err == nil {
+	if out, err := s.Compose(30*time.Second, "port", "redis", "6379"); err == nil {
 		if strings.TrimSpace(out) != "" && strings.TrimSpace(out) != ":0" {
 			t.Fatalf("docker compose port redis 6379 = %q, want no binding", out)
 		}
 	} else if !strings.Contains(out, "no port") {
 		t.Fatalf("docker compose port redis 6379 failed for another reason: %v: %s", err, out)
 	}
-	ids := s.containers("redis")
+	ids := s.Containers("redis")
 	if len(ids) != 1 {
 		t.Fatalf("%d redis containers, want 1", len(ids))
 	}
@@ -67,7 +67,7 @@ func TestRedisIsPrivate(t *testing.T) {
 			t.Fatalf("redis port %s is bound on the host: %v", port, bindings)
 		}
 	}
-	backend := s.name + "_backend"
+	backend := s.Name + "_backend"
 	var nets []string
 	for n := range c.NetworkSettings.Networks {
 		nets = append(nets, n)
@@ -82,7 +82,7 @@ func TestRedisIsPrivate(t *testing.T) {
 	}
 	// Only lb publishes anything.
 	for _, service := range []string{"web", "redis"} {
-		for _, id := range s.containers(service) {
+		for _, id := range s.Containers(service) {
 			if b := s.inspectContainer(id).HostConfig.PortBindings; len(b) != 0 {
 				t.Fatalf("%s publishes %v", service, b)
 			}
@@ -110,7 +110,7 @@ func TestLeastPrivilege(t *testing.T) {
 	s := newStack(t)
 	s.up()
 
-	web := s.inspectContainer(s.containers("web")[0])
+	web := s.inspectContainer(s.Containers("web")[0])
 	st := procStatus(t, web.State.Pid)
 	if st["Uid"] != "65532 65532 65532 65532" {
 		t.Errorf("web runs as uid %q, want 65532", st["Uid"])
@@ -125,7 +125,7 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Error("web root filesystem is writable")
 	}
 
-	redis := s.inspectContainer(s.containers("redis")[0])
+	redis := s.inspectContainer(s.Containers("redis")[0])
 	rst := procStatus(t, redis.State.Pid)
 	if !strings.HasPrefix(rst["Uid"], "999 ") {
 		t.Errorf("redis runs as uid %q, want 999", rst["Uid"])
@@ -136,7 +136,7 @@ func TestLeastPrivilege(t *testing.T) {
 	if !redis.HostConfig.ReadonlyRootfs {
 		t.Error("redis root filesystem is writable")
 	}
-	lb := s.inspectContainer(s.containers("lb")[0])
+	lb := s.inspectContainer(s.Containers("lb")[0])
 	if lst := procStatus(t, lb.State.Pid); lst["CapEff"] != "0000000000000000" || strings.HasPrefix(lst["Uid"], "0 ") {
 		t.Errorf("lb runs as uid %q with capabilities %s, want non-root and none", lst["Uid"], lst["CapEff"])
 	}
@@ -148,7 +148,7 @@ func TestLeastPrivilege(t *testing.T) {
 		// Nothing the service keeps is a plain string but counts: no SET, no GET.
 		"SET hitcounter:salt:2026-12-03 x", "GET hitcounter:salt:2026-12-03",
 		`EVAL "return redis.call('FLUSHALL')" 0`, `EVAL "return redis.call('INCR', KEYS[1])" 1 other:key`, `EVAL "return redis.call('KEYS', '*')" 0`} {
-		out, _ := s.compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
+		out, _ := s.Compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
 			`REDISCLI_AUTH="$(cat /run/secrets/redis_app_password)" redis-cli --user hitcounter `+cmd)
 		// Redis refuses DEBUG before it looks at the ACL unless enable-debug-command is set.
 		// A script's forbidden call is refused in words of its own: "The user executing the script
@@ -164,7 +164,7 @@ func TestLeastPrivilege(t *testing.T) {
 	for _, cmd := range []string{"INCRBY hitcounter:visits 1", "HINCRBY hitcounter:c:{acl/test} v 1", "SADD hitcounter:index acl/test", "INFO memory",
 		"PFADD hitcounter:c:{acl/test}:u:20261126 visitor", "PFCOUNT hitcounter:c:{acl/test}:u:20261126",
 		`EVAL "return redis.call('HINCRBY', KEYS[1], 'v', 1)" 1 hitcounter:c:{acl/test}`} {
-		out, _ := s.compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
+		out, _ := s.Compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
 			`REDISCLI_AUTH="$(cat /run/secrets/redis_app_password)" redis-cli --user hitcounter `+cmd)
 		if strings.Contains(out, "ERR") || strings.Contains(out, "NOPERM") {
 			t.Errorf("app user %s: %q, want it allowed", cmd, strings.TrimSpace(out))
@@ -178,7 +178,7 @@ func TestLeastPrivilege(t *testing.T) {
 		"redis":  {"redis_app_password", "redis_backup_password", "redis_exporter_password", "redis_health_password"},
 		"backup": {"redis_backup_password"},
 	} {
-		c := s.inspectContainer(s.containers(service)[0])
+		c := s.inspectContainer(s.Containers(service)[0])
 		var secretMounts []string
 		for _, m := range c.Mounts {
 			if strings.HasPrefix(m.Destination, "/run/") {
@@ -188,11 +188,11 @@ func TestLeastPrivilege(t *testing.T) {
 				}
 			}
 		}
-		if wantMount := s.name + "_" + service + "-secrets at /run/secrets"; !slices.Equal(secretMounts, []string{wantMount}) {
+		if wantMount := s.Name + "_" + service + "-secrets at /run/secrets"; !slices.Equal(secretMounts, []string{wantMount}) {
 			t.Errorf("%s mounts %v, want only %s", service, secretMounts, wantMount)
 		}
 		dir := t.TempDir()
-		s.mustCompose(30*time.Second, "cp", service+":/run/secrets/.", dir)
+		s.MustCompose(30*time.Second, "cp", service+":/run/secrets/.", dir)
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			t.Fatal(err)
@@ -210,7 +210,7 @@ func TestLeastPrivilege(t *testing.T) {
 	// writing only its backups volume. Its Redis user may fetch a snapshot (TestBackupRestore)
 	// and do nothing else: no command on a key, no PING, no PSYNC, no REPLCONF but the two
 	// arguments redis-cli --rdb sends (so it cannot acknowledge offsets as a replica would).
-	backup := s.inspectContainer(s.containers("backup")[0])
+	backup := s.inspectContainer(s.Containers("backup")[0])
 	if bst := procStatus(t, backup.State.Pid); !strings.HasPrefix(bst["Uid"], "999 ") || bst["CapEff"] != "0000000000000000" ||
 		bst["CapPrm"] != "0000000000000000" || bst["NoNewPrivs"] != "1" {
 		t.Errorf("backup runs as uid %q with capabilities %s/%s, NoNewPrivs %q; want 999, none, 1", bst["Uid"], bst["CapEff"], bst["CapPrm"], bst["NoNewPrivs"])
@@ -219,17 +219,17 @@ func TestLeastPrivilege(t *testing.T) {
 		h.LogConfig.Type != "json-file" || h.LogConfig.Config["max-size"] == "" {
 		t.Errorf("backup is not hardened: %+v", h)
 	}
-	if nets := slices.Sorted(maps.Keys(backup.NetworkSettings.Networks)); !slices.Equal(nets, []string{s.name + "_backend"}) {
-		t.Errorf("backup is on %v, want %s_backend alone", nets, s.name)
+	if nets := slices.Sorted(maps.Keys(backup.NetworkSettings.Networks)); !slices.Equal(nets, []string{s.Name + "_backend"}) {
+		t.Errorf("backup is on %v, want %s_backend alone", nets, s.Name)
 	}
 	for _, m := range backup.Mounts {
-		if m.RW && m.Name != s.name+"_backups" {
+		if m.RW && m.Name != s.Name+"_backups" {
 			t.Errorf("backup mounts %s at %s writable; only the backups volume should be", m.Name, m.Destination)
 		}
 	}
 	for _, cmd := range []string{"PING", "GET hitcounter:visits", "INCR hitcounter:visits", "HGETALL hitcounter:index", "KEYS *", "SCAN 0",
 		"INFO", "CONFIG GET dir", "FLUSHALL", "ACL LIST", "REPLCONF ACK 0", "REPLCONF listening-port 6380", "PSYNC ? -1", "MONITOR", "DEBUG SLEEP 0"} {
-		out, _ := s.compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
+		out, _ := s.Compose(30*time.Second, "exec", "-T", "redis", "sh", "-c",
 			`REDISCLI_AUTH="$(cat /run/secrets/redis_backup_password)" redis-cli --user backup `+cmd)
 		if !strings.Contains(out, "NOPERM") && !(strings.HasPrefix(cmd, "DEBUG") && strings.Contains(out, "DEBUG command not allowed")) {
 			t.Errorf("backup user %s: %q, want NOPERM", cmd, strings.TrimSpace(out))
@@ -237,12 +237,12 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 
 	// A connection without credentials, from a separate container on the backend network.
-	out, _ := s.compose(time.Minute, "run", "--rm", "--no-deps", "-T", "--entrypoint", "redis-cli", "redis", "-h", "redis", "-p", "6379", "PING")
+	out, _ := s.Compose(time.Minute, "run", "--rm", "--no-deps", "-T", "--entrypoint", "redis-cli", "redis", "-h", "redis", "-p", "6379", "PING")
 	if !strings.Contains(out, "NOAUTH") && !strings.Contains(out, "Authentication required") {
 		t.Errorf("unauthenticated PING from the backend network: %q, want an authentication error", out)
 	}
 	// The health check fails on a wrong password.
-	out, err := s.compose(30*time.Second, "exec", "-T", "-e", "SECRETS_DIR=/tmp/wrong", "redis", "sh", "-c",
+	out, err := s.Compose(30*time.Second, "exec", "-T", "-e", "SECRETS_DIR=/tmp/wrong", "redis", "sh", "-c",
 		`mkdir -p /tmp/wrong && echo not-the-password > /tmp/wrong/redis_health_password && hitcounter-redis-healthcheck`)
 	if err == nil || !strings.Contains(out, "unhealthy:") || !(strings.Contains(out, "WRONGPASS") || strings.Contains(out, "invalid username-password")) {
 		t.Errorf("redis health check with a wrong password: %v %q, want it to fail on the password", err, out)
@@ -259,7 +259,7 @@ func TestPersistence(t *testing.T) {
 		last = s.mustVisit().count
 	}
 
-	s.mustCompose(3*time.Minute, "down") // volumes kept
+	s.MustCompose(3*time.Minute, "down") // volumes kept
 	s.up()
 	if got := s.waitVisit(10 * time.Second).count; got != last+1 {
 		t.Fatalf("after down/up: count %d, want %d", got, last+1)
@@ -277,8 +277,8 @@ func TestPersistence(t *testing.T) {
 			highest = v.count
 		}
 	}
-	s.mustCompose(time.Minute, "kill", "-s", "SIGKILL", "redis")
-	s.mustCompose(time.Minute, "start", "redis")
+	s.MustCompose(time.Minute, "kill", "-s", "SIGKILL", "redis")
+	s.MustCompose(time.Minute, "start", "redis")
 	s.waitHealthy("redis", 60*time.Second)
 	got := s.waitVisit(15 * time.Second).count
 	if got <= highest {
@@ -339,12 +339,12 @@ func TestScaling(t *testing.T) {
 			}
 		})
 	}
-	s.mustCompose(3*time.Minute, "up", "--wait", "--wait-timeout", "120", "--no-recreate", "--scale", "web=1")
-	if n := len(s.containers("web")); n != 1 {
+	s.MustCompose(3*time.Minute, "up", "--wait", "--wait-timeout", "120", "--no-recreate", "--scale", "web=1")
+	if n := len(s.Containers("web")); n != 1 {
 		t.Errorf("%d web containers after scaling to 1", n)
 	}
 	time.Sleep(2 * time.Second) // load on one replica
-	s.mustCompose(3*time.Minute, "up", "--wait", "--wait-timeout", "120", "--no-recreate", "--scale", "web=3")
+	s.MustCompose(3*time.Minute, "up", "--wait", "--wait-timeout", "120", "--no-recreate", "--scale", "web=3")
 	time.Sleep(3 * time.Second) // load on the three again
 	close(stop)
 	wg.Wait()
@@ -373,10 +373,10 @@ func TestRedisOutage(t *testing.T) {
 	s.asOneHeavyClient()
 	s.up()
 	s.mustVisit()
-	webID := s.containers("web")[0]
+	webID := s.Containers("web")[0]
 	before := s.inspectContainer(webID)
 
-	s.mustCompose(time.Minute, "stop", "redis")
+	s.MustCompose(time.Minute, "stop", "redis")
 	// 20 requests over about 2 s: each a 503, and their median under 1 s. The median, not
 	// each: on a busy 2-core host one request can stall for longer, which says nothing about
 	// the service; a service waiting on the stopped Redis would stall them all.
@@ -393,14 +393,14 @@ func TestRedisOutage(t *testing.T) {
 	if median := took[len(took)/2]; median > time.Second {
 		t.Fatalf("GET / with redis stopped took %v (sorted), want a median under 1s", took)
 	}
-	if out, err := s.compose(30*time.Second, "exec", "-T", "web", "/hitcounter", "healthcheck"); err == nil || !strings.Contains(out, "/readyz 503") {
+	if out, err := s.Compose(30*time.Second, "exec", "-T", "web", "/hitcounter", "healthcheck"); err == nil || !strings.Contains(out, "/readyz 503") {
 		t.Fatalf("web readiness with redis stopped: %v %q, want it to fail with /readyz 503", err, out)
 	}
-	if out, err := s.compose(30*time.Second, "exec", "-T", "web", "/hitcounter", "healthcheck", "-live"); err != nil {
+	if out, err := s.Compose(30*time.Second, "exec", "-T", "web", "/hitcounter", "healthcheck", "-live"); err != nil {
 		t.Fatalf("web liveness failed with redis stopped: %v %s", err, out)
 	}
 
-	s.mustCompose(time.Minute, "start", "redis")
+	s.MustCompose(time.Minute, "start", "redis")
 	s.waitHealthy("redis", 60*time.Second)
 	s.waitVisit(10 * time.Second)
 	after := s.inspectContainer(webID)
@@ -415,7 +415,7 @@ func TestStartupOrder(t *testing.T) {
 	took := s.up()
 
 	for _, service := range []string{"lb", "web", "redis"} {
-		for _, id := range s.containers(service) {
+		for _, id := range s.Containers(service) {
 			c := s.inspectContainer(id)
 			if c.State.Health == nil || c.State.Health.Status != "healthy" {
 				t.Errorf("%s is not healthy: %+v", service, c.State.Health)
@@ -425,7 +425,7 @@ func TestStartupOrder(t *testing.T) {
 			}
 		}
 	}
-	logs := s.mustCompose(time.Minute, "logs", "--no-color", "web")
+	logs := s.MustCompose(time.Minute, "logs", "--no-color", "web")
 	if n := strings.Count(logs, `"msg":"starting"`); n != 1 {
 		t.Errorf("web started %d times, want once:\n%s", n, logs)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hitcounter/hitcounter/internal/testkit"
 )
 
 // TestChart runs the checks in order on one release: each step leaves the release
@@ -169,7 +171,7 @@ func testExactness(t *testing.T) {
 	url := serviceURL(t)
 	const clients, hits = 16, 125
 	before := redisCount(t)
-	results := make(chan sample, clients*hits)
+	results := make(chan testkit.Sample, clients*hits)
 	done := make(chan struct{})
 	for range clients {
 		go func() {
@@ -183,21 +185,21 @@ func testExactness(t *testing.T) {
 		<-done
 	}
 	close(results)
-	var samples []sample
+	var samples []testkit.Sample
 	for s := range results {
 		samples = append(samples, s)
 	}
 	after := redisCount(t)
-	c := count(samples)
+	c := testkit.Count(samples)
 	t.Logf("%d clients × %d hits: %s; counter %d -> %d", clients, hits, c, before, after)
-	if c.failed > 0 {
-		t.Errorf("%d requests failed: %v", c.failed, c.examples)
+	if c.Failed > 0 {
+		t.Errorf("%d requests failed: %v", c.Failed, c.Examples)
 	}
-	if grew := after - before; grew != int64(c.ok) {
-		t.Errorf("counter grew by %d, 2xx answers %d", grew, c.ok)
+	if grew := after - before; grew != int64(c.OK) {
+		t.Errorf("counter grew by %d, 2xx answers %d", grew, c.OK)
 	}
-	if len(c.duplicates) > 0 {
-		t.Errorf("numbers handed out twice: %v", c.duplicates)
+	if len(c.Duplicates) > 0 {
+		t.Errorf("numbers handed out twice: %v", c.Duplicates)
 	}
 }
 
@@ -209,7 +211,7 @@ func testRollingUpdate(t *testing.T) {
 	secret := redisSecret(t)
 	web := kubectl(t, "get", "secret", fullname()+"-web", "-o", "jsonpath={.data}")
 	l := startLoad(url, 100, 3*time.Minute)
-	defer l.finish()
+	defer l.Finish()
 	at := time.Now()
 	// Only the web image: a new Redis image would restart Redis, which is another test.
 	helm(t, 5*time.Minute, "upgrade", release, chartDir, "--reuse-values", "--wait", "--timeout", "4m",
@@ -228,9 +230,9 @@ func testRollingUpdate(t *testing.T) {
 	waitFor(t, "load to run 3 s past the rollout", 10*time.Second, func() (bool, string) {
 		return time.Since(at) > rolled+3*time.Second, ""
 	})
-	samples := l.finish()
+	samples := l.Finish()
 	after := redisCount(t)
-	c := count(samples)
+	c := testkit.Count(samples)
 	t.Logf("rolling update took %.1fs under 100 req/s: %s; counter %d -> %d", rolled.Seconds(), c, before, after)
 	if redisSecret(t) != secret {
 		t.Errorf("helm upgrade changed the generated Redis passwords")
@@ -242,14 +244,14 @@ func testRollingUpdate(t *testing.T) {
 	if !strings.HasSuffix(image, ":"+tagB) {
 		t.Errorf("deployment image %s, want tag %s", image, tagB)
 	}
-	if c.failed > 0 {
-		t.Errorf("%d of %d requests failed during the rolling update: %v", c.failed, c.sent, c.examples)
+	if c.Failed > 0 {
+		t.Errorf("%d of %d requests failed during the rolling update: %v", c.Failed, c.Sent, c.Examples)
 	}
-	if grew := after - before; grew != int64(c.ok) {
-		t.Errorf("counter grew by %d, 2xx answers %d", grew, c.ok)
+	if grew := after - before; grew != int64(c.OK) {
+		t.Errorf("counter grew by %d, 2xx answers %d", grew, c.OK)
 	}
-	if len(c.duplicates) > 0 {
-		t.Errorf("numbers handed out twice: %v", c.duplicates)
+	if len(c.Duplicates) > 0 {
+		t.Errorf("numbers handed out twice: %v", c.Duplicates)
 	}
 }
 
@@ -261,11 +263,10 @@ func testDeleteWebPod(t *testing.T, extra string) {
 	before := redisCount(t)
 	pods := readyWebPods(t)
 	l := startLoad(url, 100, 2*time.Minute)
-	defer l.finish()
+	defer l.Finish()
 	waitFor(t, "load to run 3 s", 10*time.Second, func() (bool, string) {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return len(l.samples) >= 250, fmt.Sprint(len(l.samples))
+		n := len(l.Samples())
+		return n >= 250, fmt.Sprint(n)
 	})
 	deletedAt := time.Now()
 	args := []string{"delete", "pod", pods[0], "--wait=false"}
@@ -282,22 +283,22 @@ func testDeleteWebPod(t *testing.T, extra string) {
 	waitFor(t, "load to run on past convergence", time.Until(until)+5*time.Second, func() (bool, string) {
 		return time.Now().After(until), ""
 	})
-	samples := l.finish()
+	samples := l.Finish()
 	after := redisCount(t)
-	c := count(samples)
+	c := testkit.Count(samples)
 	t.Logf("deleted %s %s at %s under 100 req/s: %s; counter %d -> %d", pods[0], extra, deletedAt.Format("15:04:05.000"), c, before, after)
-	if limit := c.sent / 1000; c.failed > limit {
-		t.Errorf("%d of %d requests failed (> 0.1%%): %v", c.failed, c.sent, c.examples)
+	if limit := c.Sent / 1000; c.Failed > limit {
+		t.Errorf("%d of %d requests failed (> 0.1%%): %v", c.Failed, c.Sent, c.Examples)
 	}
-	if c.failed > 0 && c.lastFail.Sub(deletedAt) > 2*time.Second {
-		t.Errorf("a request failed %.1fs after the delete (want none after 2 s): %v", c.lastFail.Sub(deletedAt).Seconds(), c.examples)
+	if c.Failed > 0 && c.LastFail.Sub(deletedAt) > 2*time.Second {
+		t.Errorf("a request failed %.1fs after the delete (want none after 2 s): %v", c.LastFail.Sub(deletedAt).Seconds(), c.Examples)
 	}
 	grew := after - before
-	if grew < int64(c.ok) || grew > int64(c.ok+c.failed) {
-		t.Errorf("counter grew by %d; 2xx %d, failed %d: want 2xx ≤ growth ≤ 2xx + failed", grew, c.ok, c.failed)
+	if grew < int64(c.OK) || grew > int64(c.OK+c.Failed) {
+		t.Errorf("counter grew by %d; 2xx %d, failed %d: want 2xx ≤ growth ≤ 2xx + failed", grew, c.OK, c.Failed)
 	}
-	if len(c.duplicates) > 0 {
-		t.Errorf("numbers handed out twice: %v", c.duplicates)
+	if len(c.Duplicates) > 0 {
+		t.Errorf("numbers handed out twice: %v", c.Duplicates)
 	}
 }
 
@@ -309,11 +310,10 @@ func testDeleteRedisPod(t *testing.T) {
 	uid := kubectl(t, "get", "pod", fullname()+"-redis-0", "-o", "jsonpath={.metadata.uid}")
 	before := redisCount(t)
 	l := startLoad(url, 50, 3*time.Minute)
-	defer l.finish()
+	defer l.Finish()
 	waitFor(t, "load to run 2 s", 10*time.Second, func() (bool, string) {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return len(l.samples) >= 100, fmt.Sprint(len(l.samples))
+		n := len(l.Samples())
+		return n >= 100, fmt.Sprint(n)
 	})
 	at := time.Now()
 	kubectl(t, "delete", "pod", fullname()+"-redis-0", "--wait=false")
@@ -324,24 +324,24 @@ func testDeleteRedisPod(t *testing.T) {
 	waitConverged(t, 2, 3*time.Minute)
 	back := time.Since(at)
 	mustVisit(t, url, time.Minute)
-	samples := l.finish()
+	samples := l.Finish()
 	after := redisCount(t)
-	c := count(samples)
+	c := testkit.Count(samples)
 	t.Logf("Redis back and web ready %.1fs after the delete; under 50 req/s: %s; counter %d -> %d", back.Seconds(), c, before, after)
 	if now := kubectl(t, "get", "pvc", pvc, "-o", "jsonpath={.spec.volumeName}"); now != volume {
 		t.Errorf("Redis came back on volume %q, was %q", now, volume)
 	}
 	// Every acknowledged number is still counted: the counter is at least the highest number a
 	// client was given, and grew by at least the 2xx answers (plus the one visit above).
-	if c.highest > after {
-		t.Errorf("acknowledged hit lost: a client was given %d, the counter is %d", c.highest, after)
+	if c.Highest > after {
+		t.Errorf("acknowledged hit lost: a client was given %d, the counter is %d", c.Highest, after)
 	}
 	grew := after - before
-	if grew < int64(c.ok)+1 || grew > int64(c.ok+c.failed)+1 {
-		t.Errorf("counter grew by %d; 2xx %d, failed %d, +1 check visit", grew, c.ok, c.failed)
+	if grew < int64(c.OK)+1 || grew > int64(c.OK+c.Failed)+1 {
+		t.Errorf("counter grew by %d; 2xx %d, failed %d, +1 check visit", grew, c.OK, c.Failed)
 	}
-	if len(c.duplicates) > 0 {
-		t.Errorf("numbers handed out twice: %v", c.duplicates)
+	if len(c.Duplicates) > 0 {
+		t.Errorf("numbers handed out twice: %v", c.Duplicates)
 	}
 }
 

@@ -7,8 +7,6 @@
 package k8s
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,10 +19,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/testkit"
 	"github.com/hitcounter/hitcounter/internal/waitfor"
 )
 
@@ -70,25 +68,7 @@ func TestMain(m *testing.M) {
 
 // run executes a command with a deadline and returns its combined output.
 func run(timeout time.Duration, name string, args ...string) (string, error) {
-	return runInput(timeout, nil, name, args...)
-}
-
-func runInput(timeout time.Duration, stdin io.Reader, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdin = stdin
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("%s %s: no answer within %s: %w", name, strings.Join(args, " "), timeout, err)
-	} else if err != nil {
-		err = fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
-	}
-	return out.String(), err
+	return testkit.Run(timeout, nil, name, args...)
 }
 
 func kubectl(t *testing.T, args ...string) string {
@@ -102,7 +82,7 @@ func kubectl(t *testing.T, args ...string) string {
 
 func kubectlApply(t *testing.T, manifest string) {
 	t.Helper()
-	out, err := runInput(time.Minute, strings.NewReader(manifest), "kubectl", "-n", namespace, "apply", "-f", "-")
+	out, err := testkit.RunInput(time.Minute, nil, strings.NewReader(manifest), "kubectl", "-n", namespace, "apply", "-f", "-")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -172,18 +152,6 @@ func serviceURL(t *testing.T) string {
 	return "http://" + ip + ":80/"
 }
 
-type sample struct {
-	at       time.Time
-	took     time.Duration
-	status   int
-	count    int64
-	servedBy string
-	body     string // of a non-2xx answer, for the failure report
-	err      error
-}
-
-func (s sample) ok() bool { return s.err == nil && s.status >= 200 && s.status < 300 }
-
 // A new connection per request, so kube-proxy picks a pod for every request, as it would for
 // many independent clients.
 var client = &http.Client{
@@ -191,33 +159,33 @@ var client = &http.Client{
 	Transport: &http.Transport{DisableKeepAlives: true},
 }
 
-func visit(url string) sample {
+func visit(url string) testkit.Sample {
 	at := time.Now()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return sample{at: at, took: time.Since(at), err: err}
+		return testkit.Sample{At: at, Took: time.Since(at), Err: err}
 	}
 	defer resp.Body.Close()
-	s := sample{at: at, status: resp.StatusCode, servedBy: resp.Header.Get("X-Served-By")}
+	s := testkit.Sample{At: at, Status: resp.StatusCode, ServedBy: resp.Header.Get("X-Served-By")}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	s.took = time.Since(at)
+	s.Took = time.Since(at)
 	if err != nil {
-		s.err = err
+		s.Err = err
 		return s
 	}
-	if !s.ok() {
-		s.body = strings.TrimSpace(string(body[:min(len(body), 120)]))
+	if !s.OK() {
+		s.Body = strings.TrimSpace(string(body[:min(len(body), 120)]))
 	}
-	if s.ok() {
+	if s.OK() {
 		var v struct {
 			Count int64 `json:"count"`
 		}
 		if err := json.Unmarshal(body, &v); err != nil || v.Count <= 0 {
-			s.err = fmt.Errorf("2xx without a count: %q", body)
+			s.Err = fmt.Errorf("2xx without a count: %q", body)
 		}
-		s.count = v.Count
+		s.Count = v.Count
 	}
 	return s
 }
@@ -225,100 +193,17 @@ func visit(url string) sample {
 // mustVisit wants one counted visit, retrying for a bounded time.
 func mustVisit(t *testing.T, url string, within time.Duration) int64 {
 	t.Helper()
-	var got sample
+	var got testkit.Sample
 	waitFor(t, "a counted visit", within, func() (bool, string) {
 		got = visit(url)
-		return got.ok(), fmt.Sprintf("status %d, %v", got.status, got.err)
+		return got.OK(), fmt.Sprintf("status %d, %v", got.Status, got.Err)
 	})
-	return got.count
+	return got.Count
 }
 
-// loader sends GET / at a fixed rate (open loop: a slow answer does not slow the sending),
-// at most rate × bound requests, and stops by itself after bound.
-type loader struct {
-	mu      sync.Mutex
-	samples []sample
-	stop    context.CancelFunc
-	done    chan struct{}
-}
-
-func startLoad(url string, rate int, bound time.Duration) *loader {
-	ctx, cancel := context.WithTimeout(context.Background(), bound)
-	l := &loader{stop: cancel, done: make(chan struct{})}
-	limit := rate * int(bound/time.Second)
-	go func() {
-		defer close(l.done)
-		var wg sync.WaitGroup
-		tick := time.NewTicker(time.Second / time.Duration(rate))
-		defer tick.Stop()
-		for sent := 0; sent < limit; sent++ {
-			select {
-			case <-ctx.Done():
-				wg.Wait()
-				return
-			case <-tick.C:
-			}
-			wg.Go(func() {
-				s := visit(url)
-				l.mu.Lock()
-				l.samples = append(l.samples, s)
-				l.mu.Unlock()
-			})
-		}
-		wg.Wait()
-	}()
-	return l
-}
-
-// finish stops sending, waits for every answer, and returns them in order of sending.
-func (l *loader) finish() []sample {
-	l.stop()
-	<-l.done
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := slices.Clone(l.samples)
-	slices.SortFunc(out, func(a, b sample) int { return a.at.Compare(b.at) })
-	return out
-}
-
-type tally struct {
-	sent, ok, failed int
-	duplicates       []int64
-	highest          int64
-	firstFail        time.Time
-	lastFail         time.Time
-	examples         []string
-}
-
-func count(samples []sample) tally {
-	var c tally
-	seen := map[int64]bool{}
-	for _, s := range samples {
-		c.sent++
-		if !s.ok() {
-			c.failed++
-			if c.firstFail.IsZero() {
-				c.firstFail = s.at
-			}
-			c.lastFail = s.at
-			if len(c.examples) < 5 {
-				c.examples = append(c.examples, fmt.Sprintf("%s (took %s): status %d from %q %q, %v",
-					s.at.Format("15:04:05.000"), s.took.Round(time.Millisecond), s.status, s.servedBy, s.body, s.err))
-			}
-			continue
-		}
-		c.ok++
-		if seen[s.count] {
-			c.duplicates = append(c.duplicates, s.count)
-		}
-		seen[s.count] = true
-		c.highest = max(c.highest, s.count)
-	}
-	return c
-}
-
-func (c tally) String() string {
-	return fmt.Sprintf("sent %d, 2xx %d, failed %d %v", c.sent, c.ok, c.failed, c.examples)
+// startLoad sends GET / to url at a fixed rate, open loop, at most rate × bound requests.
+func startLoad(url string, rate int, bound time.Duration) *testkit.Loader {
+	return testkit.StartLoad(rate, bound, func() testkit.Sample { return visit(url) })
 }
 
 // redisCount reads the counter in Redis without counting a visit (INCRBY 0 is the app user's
