@@ -16,7 +16,7 @@ HITCOUNTER_CACHE ?= /var/cache/hitcounter
 REDIS_SERVER_BIN ?= $(wildcard $(HITCOUNTER_CACHE)/bin/redis-server)
 export REDIS_SERVER_BIN
 
-.PHONY: build prepare up test test-unit test-fuzz test-e2e test-k8s k8s-binaries chaos run lint bench clean
+.PHONY: build prepare up test test-unit test-rules test-fuzz test-e2e test-k8s k8s-binaries chaos run lint bench clean
 
 # Fuzz targets (package:function:executions), from the seeds in the code plus the corpus under
 # the package's testdata/fuzz. Counts, not durations: a duration (-fuzztime 10s) can fail at its
@@ -38,11 +38,26 @@ up: ## the stack on a fresh machine without a registry: prepare what Docker need
 	bash scripts/prepare-machine.sh --stack
 	docker compose up --build
 
-test: prepare ## every test, after prepare: unit, integration (real redis-server), fuzzing, end-to-end (real Docker engine), Kubernetes
-	@$(MAKE) --no-print-directory test-unit test-fuzz test-e2e test-k8s
+test: prepare ## every test, after prepare: unit, integration (real redis-server), Prometheus rules, fuzzing, end-to-end (real Docker engine), Kubernetes
+	@$(MAKE) --no-print-directory test-unit test-rules test-fuzz test-e2e test-k8s
 
 test-unit: ## everything but the Docker end-to-end tests
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+# promtool from the Prometheus image the monitoring profile runs (compose.yaml), so the rules are
+# checked by the version that loads them.
+PROMETHEUS_IMAGE ?= $(shell sed -n 's/^ *image: \(prom\/prometheus:[^ ]*\)$$/\1/p' compose.yaml | head -n 1)
+RULES := deploy/helm/hitcounter/files/prometheus-rules.yml
+
+test-rules: ## the Prometheus alerting and recording rules (monitoring/rules-test.yml) with promtool
+	docker run --rm --network none --entrypoint promtool \
+		-v "$(CURDIR)/$(RULES):/rules/prometheus-rules.yml:ro" \
+		-v "$(CURDIR)/monitoring/rules-test.yml:/rules/rules-test.yml:ro" \
+		-w /rules $(PROMETHEUS_IMAGE) test rules rules-test.yml
+	docker run --rm --network none --entrypoint promtool \
+		-v "$(CURDIR)/monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro" \
+		-v "$(CURDIR)/$(RULES):/etc/prometheus/rules/prometheus-rules.yml:ro" \
+		$(PROMETHEUS_IMAGE) check config /etc/prometheus/prometheus.yml
 
 test-fuzz: ## each fuzz target for a bounded number of executions (FUZZTIME overrides)
 	@set -e; for target in $(FUZZ_TARGETS); do \

@@ -140,6 +140,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	metrics := httpapi.NewMetrics(version)
 	metrics.ObserveProxies(trusted)
 	metrics.ObserveRedisFull(store.Full)
+	go store.WatchCounters(bg, counterCensus, metrics.ObserveCounters(cfg.CounterLimit))
 	drain := make(chan struct{})
 	deps := httpapi.Deps{
 		Named: httpapi.CounterDeps{
@@ -230,6 +231,10 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	log.Info("stopped")
 	return nil
 }
+
+// counterCensus is how often each replica counts the named counters for hitcounter_counters:
+// one SCARD, often enough for an alert that the limit is near, which takes minutes to matter.
+const counterCensus = 10 * time.Second
 
 // memoryPoll is how often each replica reads Redis's memory figures: how soon hits stop feeding
 // the visitor sketches once Redis is at maxmemory, for one INFO a second.

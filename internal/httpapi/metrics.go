@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
@@ -114,6 +115,28 @@ func (m *Metrics) ObserveRedisFull(full func() bool) {
 		}
 		return 0
 	}))
+}
+
+// ObserveCounters reports COUNTER_LIMIT as hitcounter_counter_limit (0: no limit) and returns
+// the function that sets hitcounter_counters, the number of named counters, counted in the
+// background (redisstore.WatchCounters), never on a request. hitcounter_counters appears with
+// the first count: until then a 0 would be a lie.
+func (m *Metrics) ObserveCounters(limit int64) (setCount func(int64)) {
+	limitGauge := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hitcounter_counter_limit",
+		Help: "Most named counters that may exist (COUNTER_LIMIT); 0: no limit.",
+	})
+	limitGauge.Set(float64(limit))
+	count := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hitcounter_counters",
+		Help: "Named counters in Redis when last counted (every few seconds, by each replica).",
+	})
+	m.Registry.MustRegister(limitGauge)
+	var register sync.Once
+	return func(n int64) {
+		count.Set(float64(n))
+		register.Do(func() { m.Registry.MustRegister(count) })
+	}
 }
 
 // Handler serves the registry in the Prometheus text format.

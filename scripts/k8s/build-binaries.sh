@@ -8,7 +8,7 @@
 set -euo pipefail
 
 # shellcheck source=scripts/versions.sh
-. "$(dirname "$0")/../versions.sh"
+. "$(cd "$(dirname "$0")" && pwd)/../versions.sh"
 CACHE_DIR=${HITCOUNTER_CACHE:-/var/cache/hitcounter}
 export CGO_ENABLED=0 GOFLAGS="-buildvcs=false -mod=mod" GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 
