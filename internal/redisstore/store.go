@@ -1,15 +1,10 @@
-// Package redisstore keeps the counters in Redis, through rueidis' auto-pipelining client: the
-// visit counter, the named counters with their history (counters.go), the shared rate-limit
-// counts, and what Redis's memory allows (capacity.go).
 package redisstore
 
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -210,31 +205,16 @@ var addScript = newScript(allowOOM+"return redis.call('INCRBY', KEYS[1], ARGV[1]
 
 // Add increments the counter by n in one atomic step and returns the new total.
 func (s *Store) Add(ctx context.Context, n int64) (int64, error) {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	res, err := s.run(ctx, addScript, []string{Key}, strconv.FormatInt(n, 10))
-	if err != nil {
-		return 0, err
-	}
-	total, err := res.AsInt64()
-	if err != nil {
-		return 0, classify(ctx, err)
-	}
-	return total, nil
+	return call(ctx, s, plain, func(ctx context.Context, c rueidis.Client) (int64, error) {
+		return s.run(ctx, c, addScript, []string{Key}, strconv.FormatInt(n, 10)).AsInt64()
+	})
 }
 
 // Ping checks that Redis answers within the timeout.
 func (s *Store) Ping(ctx context.Context) error {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	c, err := s.get(ctx)
-	if err != nil {
-		return err
-	}
-	if err := c.Do(ctx, c.B().Ping().Build()).Error(); err != nil {
-		return classify(ctx, err)
-	}
-	return nil
+	return do(ctx, s, plain, func(ctx context.Context, c rueidis.Client) error {
+		return c.Do(ctx, c.B().Ping().Build()).Error()
+	})
 }
 
 // Close closes the connections to Redis.
@@ -257,7 +237,7 @@ func (s *Store) get(ctx context.Context) (rueidis.Client, error) {
 	case s.connect <- struct{}{}:
 		defer func() { <-s.connect }()
 	case <-ctx.Done():
-		return nil, classify(ctx, ctx.Err())
+		return nil, classify(ctx, ctx.Err(), plain)
 	}
 	if c := s.client.Load(); c != nil { // connected while we waited
 		return *c, nil
@@ -277,7 +257,7 @@ func (s *Store) get(ctx context.Context) (rueidis.Client, error) {
 	// timeout, never this caller's remaining time.
 	c, err := rueidis.NewClient(s.opt)
 	if err != nil {
-		err = classify(ctx, err)
+		err = classify(ctx, err, plain)
 		s.connectFailure.remember(err)
 		return nil, err
 	}
@@ -289,80 +269,4 @@ func (s *Store) get(ctx context.Context) (rueidis.Client, error) {
 	}
 	s.client.Store(&c)
 	return c, nil
-}
-
-// Redis error replies that mean "not now" rather than "this request is wrong": the server is
-// loading, busy, refusing writes, or the credentials or ACL do not fit. They are 503s.
-var unavailablePrefixes = []string{
-	"NOAUTH", "WRONGPASS", "NOPERM", "LOADING", "BUSY", "MASTERDOWN",
-	"READONLY", "TRYAGAIN", "CLUSTERDOWN", "MISCONF", "OOM",
-}
-
-// classify turns a rueidis error into a counter.Error. The messages are for clients; the
-// cause (which may name addresses, never credentials) is kept for the logs.
-func classify(ctx context.Context, err error) error {
-	// The caller went away (an HTTP client hung up): whatever the client library says, that
-	// is the story. rueidis notices only its deadline, not a cancellation, so it may report a
-	// timeout for a call whose caller left long before.
-	if errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled) {
-		return counter.Errorf(counter.ECANCELED, err, "request cancelled")
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return counter.Errorf(counter.EUNAVAILABLE, err, "storage did not answer in time")
-	}
-	if re, ok := rueidis.IsRedisErr(err); ok {
-		msg := re.Error()
-		for _, p := range unavailablePrefixes {
-			if strings.HasPrefix(msg, p) {
-				return counter.Errorf(counter.EUNAVAILABLE, err, "storage unavailable")
-			}
-		}
-		return counter.Errorf(counter.EINTERNAL, err, "storage error")
-	}
-	return counter.Errorf(counter.EUNAVAILABLE, err, "storage unavailable")
-}
-
-// legacyMarkers is the hash that records one-time clean-ups of what earlier versions stored.
-const legacyMarkers = "hitcounter:migrations"
-
-// legacySaltPrefix + day ("2006-01-02") is where versions before issue #15 kept each day's
-// visitor salt, for 48 hours: in Redis, so in its append-only file next to every pseudonym.
-const legacySaltPrefix = "hitcounter:salt:"
-
-// PurgeLegacySalts removes, once per Redis, the daily salts that versions before issue #15
-// kept there, and has Redis rewrite its append-only file, so that no copy of the file made
-// from then on holds a salt (the rewrite keeps what exists now, not its history). The first
-// replica to ask does it (HSETNX of a marker); it reports whether it was this call.
-func (s *Store) PurgeLegacySalts(ctx context.Context, now time.Time) (bool, error) {
-	if s.cluster {
-		return false, nil // no earlier version ran on a cluster
-	}
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	c, err := s.get(ctx)
-	if err != nil {
-		return false, err
-	}
-	first, err := c.Do(ctx, c.B().Hsetnx().Key(legacyMarkers).Field("salts-purged").Value(strconv.FormatInt(now.Unix(), 10)).Build()).AsBool()
-	if err != nil || !first {
-		return false, classifyIfErr(ctx, err)
-	}
-	var keys []string
-	for d := -3; d <= 1; d++ {
-		keys = append(keys, legacySaltPrefix+now.UTC().AddDate(0, 0, d).Format(time.DateOnly))
-	}
-	for _, res := range c.DoMulti(ctx, c.B().Del().Key(keys...).Build(), c.B().Bgrewriteaof().Build()) {
-		if err := res.Error(); err != nil {
-			return true, classify(ctx, err)
-		}
-	}
-	return true, nil
-}
-
-// classifyIfErr is classify for a possibly nil error.
-func classifyIfErr(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	return classify(ctx, err)
 }
