@@ -74,7 +74,7 @@ func (s *Named) Add(ctx context.Context, name counter.Name, hits []counter.Hit, 
 		return counter.Counts{}, r.err
 	}
 	if r.missing {
-		return counter.Counts{}, counter.Errorf(counter.ENOTFOUND, nil, "counter %s not found", name)
+		return counter.Counts{}, notFound(name)
 	}
 	return r.counts, nil
 }
