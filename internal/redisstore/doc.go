@@ -2,9 +2,9 @@
 // behind Sentinel, or a Redis Cluster, all through one rueidis client with auto-pipelining.
 //
 // The visit counter (Store.Add) is one key. The named counters (Named, the counter.Store) are a
-// hash each, with a month's daily figures per hash, a day's unique visitors as a HyperLogLog and
-// the repeat window's marks beside it, all under the counter's hash tag, so that one script
-// changes one counter atomically, in one slot even in a cluster (keys.go). An index of every
+// hash each, with their daily figures in a hash per month, a day's unique visitors in a
+// HyperLogLog and the repeat window's marks beside them, all under the counter's hash tag, so
+// that one script changes one counter atomically, in one slot even in a cluster (keys.go). An index of every
 // name bounds their number and lists them for export; a namespace's own list and its owner
 // (namespace.go) let its owner create, list and export alone. Hits on different counters that
 // arrive together share one script run (hits.go); crawler hits are counted apart (uncounted.go);
