@@ -31,7 +31,7 @@ import (
 
 func main() {
 	counters := flag.Int("counters", 1000, "counters to create")
-	days := flag.Int("days", 400, "days with hits")
+	days := flag.Int("days", counter.DefaultHistoryDays, "days with hits")
 	visitors := flag.Int("visitors", 1, "distinct visitors per counter and day")
 	longest := flag.Bool("longest", false, "64-character namespaces and keys")
 	flag.Parse()

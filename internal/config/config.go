@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/proxies"
 	"github.com/redis/rueidis"
 )
@@ -190,7 +191,7 @@ const (
 	DefaultWriteTimeout       = 10 * time.Second
 	DefaultIdleTimeout        = 60 * time.Second
 	DefaultCounterLimit       = 100_000
-	DefaultHistoryDays        = 400
+	DefaultHistoryDays        = counter.DefaultHistoryDays
 	DefaultRateLimitWindow    = time.Minute
 	DefaultRateLimitHits      = 600
 	DefaultRateLimitCreates   = 10
@@ -249,7 +250,7 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 		AccessLog:          value(&p, "ACCESS_LOG", true, boolean, "a boolean (true or false)"),
 	}
 	cfg.CounterLimit = value(&p, "COUNTER_LIMIT", int64(DefaultCounterLimit), int64From(0), "a whole number of 0 (no limit) or more")
-	cfg.HistoryDays = value(&p, "HISTORY_DAYS", DefaultHistoryDays, intIn(1, 3660), "a number of days from 1 to 3660")
+	cfg.HistoryDays = value(&p, "HISTORY_DAYS", DefaultHistoryDays, intIn(1, counter.MaxHistoryDays), fmt.Sprintf("a number of days from 1 to %d", counter.MaxHistoryDays))
 	cfg.RateLimitWindow = value(&p, "RATE_LIMIT_WINDOW", DefaultRateLimitWindow, durationFrom(time.Second), "a duration of at least 1s (examples: 10s, 1m, 1h)")
 	cfg.RateLimitHits = value(&p, "RATE_LIMIT_HITS", int64(DefaultRateLimitHits), int64From(0), "a whole number of 0 (no limit) or more")
 	cfg.RateLimitCreates = value(&p, "RATE_LIMIT_CREATES", int64(DefaultRateLimitCreates), int64From(0), "a whole number of 0 (no limit) or more")
