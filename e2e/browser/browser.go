@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"strings"
@@ -30,7 +29,6 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/inspector"
 	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -368,27 +366,12 @@ func (p *Page) Images() ([]Image, error) {
 	return imgs, err
 }
 
-// Screenshot writes a PNG of the whole page (not only the viewport, and never less than it) to
-// path, at the mode's device pixel ratio: a Phone page is 780 pixels wide. chromedp's
-// FullScreenshot captures the viewport alone; the page's size makes the clip.
+// Screenshot writes a PNG of the whole page (not only the viewport) to path, at the mode's
+// device pixel ratio: a Phone page is 780 pixels wide.
 func (p *Page) Screenshot(path string) error {
 	ctx, done := p.b.step(p.ctx)
 	defer done()
-	png, err := chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
-		m, err := cdp.Call(ctx, t, page.GetLayoutMetrics, cdp.Empty{})
-		if err != nil {
-			return nil, err
-		}
-		clip := &page.Viewport{Scale: 1,
-			Width:  math.Max(math.Ceil(m.CSSContentSize.Width), float64(p.mode.Width)),
-			Height: math.Max(math.Ceil(m.CSSContentSize.Height), float64(p.mode.Height)),
-		}
-		beyond := true
-		shot, err := cdp.Call(ctx, t, page.CaptureScreenshot, page.CaptureScreenshotParams{
-			Format: page.CaptureScreenshotFormatPng, Clip: clip, CaptureBeyondViewport: &beyond,
-		})
-		return shot.Data, err
-	})
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG, not JPEG
 	if err != nil {
 		return fmt.Errorf("screenshot of %s: %w", path, err)
 	}
