@@ -130,9 +130,7 @@ func Launch(path string, timeout time.Duration) (*Browser, error) {
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	b.ctx, b.cancel, b.cancelAlloc = ctx, cancel, cancelAlloc
 
-	// The first Run starts the browser and binds it to its context, so it cannot take a
-	// context with a deadline: a timer ends the browser instead if the start takes too long.
-	if err := b.bounded(ctx, cancel, chromedp.Do); err != nil {
+	if err := b.firstRun(ctx, cancel); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("%w\nbrowser output:\n%s", err, b.output)
 	}
@@ -147,10 +145,11 @@ func Launch(path string, timeout time.Duration) (*Browser, error) {
 	return b, nil
 }
 
-// bounded runs start, the first Run on ctx, and calls cancel if it takes longer than a step.
-func (b *Browser) bounded(ctx context.Context, cancel func(), start func(context.Context, ...chromedp.Action[chromedp.Void]) error) error {
+// firstRun is the first Run on ctx, which starts its browser or tab and binds it to ctx; so it
+// cannot take a context with a deadline: a timer calls cancel instead, after a step's time.
+func (b *Browser) firstRun(ctx context.Context, cancel func()) error {
 	timer := time.AfterFunc(b.timeout(), cancel)
-	err := start(ctx)
+	err := chromedp.Do(ctx)
 	if !timer.Stop() {
 		return fmt.Errorf("not ready within %s: %w", b.timeout(), err)
 	}
@@ -233,8 +232,7 @@ func (b *Browser) Open(url string, mode Mode) (*Page, error) {
 	p := &Page{b: b, mode: mode}
 	// The listener is there before the tab's first message, so no event of the page is missed.
 	p.ctx, p.cancel = chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext(), chromedp.WithListener(p.event))
-	// The first Run creates the tab and binds it to its context, like the browser's.
-	if err := b.bounded(p.ctx, p.cancel, chromedp.Do); err != nil {
+	if err := b.firstRun(p.ctx, p.cancel); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("opening a %s page: %w", mode.Name, err)
 	}
@@ -318,9 +316,6 @@ func cmpOr(s, fallback string) string {
 	}
 	return s
 }
-
-// Mode returns the screen the page is shown on.
-func (p *Page) Mode() Mode { return p.mode }
 
 // Eval evaluates the JavaScript expression js in the page and stores its value, as JSON, in out
 // (a pointer, or nil to ignore it). A promise is awaited. A thrown exception, or an undefined
