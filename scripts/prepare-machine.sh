@@ -9,7 +9,7 @@ pkgs=()
 command -v redis-server >/dev/null || pkgs+=(redis-server)
 command -v redis-cli >/dev/null || pkgs+=(redis-tools)
 command -v make >/dev/null || pkgs+=(make)
-command -v chromium >/dev/null || pkgs+=(chromium) # e2e/browser: headless, over the DevTools protocol
+command -v chromium >/dev/null || pkgs+=(chromium) # e2e/browser: headless, driven by chromedp
 if [ ${#pkgs[@]} -gt 0 ]; then
 	echo "[prepare-machine] installing ${pkgs[*]}"
 	apt-get update -qq
