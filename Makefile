@@ -12,7 +12,7 @@ HITCOUNTER_CACHE ?= /var/cache/hitcounter
 REDIS_SERVER_BIN ?= $(wildcard $(HITCOUNTER_CACHE)/bin/redis-server)
 export REDIS_SERVER_BIN
 
-.PHONY: build test test-unit test-rules test-fuzz test-e2e test-k8s test-k8s-if-cached k8s-binaries chaos run lint bench clean
+.PHONY: build test test-unit test-rules test-monitoring test-fuzz test-e2e test-k8s test-k8s-if-cached k8s-binaries chaos run lint bench clean
 
 # Fuzz targets (package:function:executions), from the seeds in the code plus the corpus under
 # the package's testdata/fuzz. Counts, not durations: a duration (-fuzztime 10s) can fail at its
@@ -27,7 +27,7 @@ FUZZ_TARGETS := ./internal/httpapi:FuzzNegotiate:80000x ./internal/httpapi:FuzzR
 build: ## static binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hitcounter ./cmd/hitcounter
 
-test: test-unit test-rules test-fuzz test-e2e test-k8s-if-cached ## every test: unit, integration (real redis-server), Prometheus rules, fuzzing, end-to-end (real Docker engine), Kubernetes (when its binaries are cached)
+test: test-unit test-monitoring test-fuzz test-e2e test-k8s-if-cached ## every test: unit, integration (real redis-server), Prometheus rules and the dashboard, fuzzing, end-to-end (real Docker engine), Kubernetes (when its binaries are cached)
 
 test-unit: ## everything but the Docker end-to-end tests
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
@@ -46,6 +46,13 @@ test-rules: ## the Prometheus alerting and recording rules (monitoring/rules-tes
 		-v "$(CURDIR)/monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro" \
 		-v "$(CURDIR)/$(RULES):/etc/prometheus/rules/prometheus-rules.yml:ro" \
 		$(PROMETHEUS_IMAGE) check config /etc/prometheus/prometheus.yml
+
+# Helm, for rendering the chart without a cluster: the test cluster's own build, cached by version.
+HELM_DIR := $(HITCOUNTER_CACHE)/k8s-helm-$(HELM_VERSION)
+
+test-monitoring: test-rules ## the rules, then the dashboard's queries (promtool) and the chart's PrometheusRule and dashboard ConfigMap (helm template); builds Helm once (a few minutes) when it is not cached
+	@[ -x "$(HELM_DIR)/helm" ] || command -v helm >/dev/null || bash scripts/k8s/build-binaries.sh helm
+	PATH="$(HELM_DIR):$$PATH" HITCOUNTER_E2E=1 $(GO) test -count=1 ./monitoring
 
 test-fuzz: ## each fuzz target for a bounded number of executions (FUZZTIME overrides)
 	@set -e; for target in $(FUZZ_TARGETS); do \
