@@ -27,3 +27,19 @@ func TestObserveCountersReportsCountAndLimit(t *testing.T) {
 		}
 	}
 }
+
+// Every limit is exported at 0 before it first refuses anything, so that rate() sees the first
+// refusal and the dashboard's panel by limit draws from the start.
+func TestRateLimitedStartsAtZeroForEveryLimit(t *testing.T) {
+	m := NewMetrics("test")
+	want := "# HELP hitcounter_rate_limited_total Requests refused with 429 by the service, by limit (hits, creates, creates_per_day, reads, streams).\n" +
+		"# TYPE hitcounter_rate_limited_total counter\n"
+	// The names as the alerts, the dashboard and docs/api.md spell them, not counter.LimitNames:
+	// a renamed limit must fail here.
+	for _, limit := range []string{"creates", "creates_per_day", "hits", "reads", "streams"} {
+		want += `hitcounter_rate_limited_total{limit="` + limit + `"} 0` + "\n"
+	}
+	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want), "hitcounter_rate_limited_total"); err != nil {
+		t.Error(err)
+	}
+}
