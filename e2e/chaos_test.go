@@ -449,7 +449,7 @@ func TestChaosKillRedis(t *testing.T) {
 	waitfor.Until(t, 60*time.Second, func() error {
 		out, err := s.Compose(10*time.Second, "exec", "-T", "redis", "hitcounter-redis-healthcheck")
 		if err != nil {
-			return fmt.Errorf("redis does not answer: %v %s", err, out)
+			return fmt.Errorf("redis does not answer: %w %s", err, out)
 		}
 		return nil
 	})

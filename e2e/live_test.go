@@ -140,7 +140,7 @@ func (s *stack) metricSum(webID, name string, labels ...string) float64 {
 	sum := 0.0
 	for line := range strings.Lines(string(b)) {
 		series, value, ok := strings.Cut(strings.TrimSpace(line), " ")
-		if !ok || !(series == name || strings.HasPrefix(series, name+"{")) {
+		if !ok || (series != name && !strings.HasPrefix(series, name+"{")) {
 			continue
 		}
 		match := true
@@ -287,8 +287,12 @@ func TestLiveDropInThroughStack(t *testing.T) {
 		// Another client, from another address, while the flood is on: its stream opens, its
 		// hits count, and its stream sees them.
 		ls, status, body, err := openLive(t, otherClient, other.url("/stream/"+ns+"/visits"))
-		if err != nil || ls == nil {
-			otherErr = fmt.Errorf("the other client's stream: %d %q %v", status, body, err)
+		if err != nil {
+			otherErr = fmt.Errorf("the other client's stream: %w", err)
+			return
+		}
+		if ls == nil {
+			otherErr = fmt.Errorf("the other client's stream: %d %q", status, body)
 			return
 		}
 		otherStream = ls
@@ -299,7 +303,7 @@ func TestLiveDropInThroughStack(t *testing.T) {
 		for i := range 20 {
 			resp, err := otherHits.Get(other.url("/hit/" + ns + "/visits"))
 			if err != nil {
-				otherErr = fmt.Errorf("the other client's hit %d: %v", i+1, err)
+				otherErr = fmt.Errorf("the other client's hit %d: %w", i+1, err)
 				return
 			}
 			resp.Body.Close()

@@ -252,7 +252,7 @@ func promGet(addr, path string, data any) error {
 		Data   json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &answer); err != nil {
-		return fmt.Errorf("GET %s: %d %q: %v", path, resp.StatusCode, body, err)
+		return fmt.Errorf("GET %s: %d %q: %w", path, resp.StatusCode, body, err)
 	}
 	if answer.Status != "success" {
 		return fmt.Errorf("GET %s: %d, status %q: %s", path, resp.StatusCode, answer.Status, answer.Error)

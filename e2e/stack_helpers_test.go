@@ -249,8 +249,10 @@ func (s *stack) waitVisit(within time.Duration) visit {
 	s.t.Helper()
 	var v visit
 	waitfor.Until(s.t, within, func() error {
-		if v = s.visit("/"); v.err != nil || v.status != 200 {
-			return fmt.Errorf("GET / = %d %v", v.status, v.err)
+		if v = s.visit("/"); v.err != nil {
+			return fmt.Errorf("GET /: %w", v.err)
+		} else if v.status != 200 {
+			return fmt.Errorf("GET / = %d", v.status)
 		}
 		return nil
 	})

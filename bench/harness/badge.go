@@ -112,8 +112,11 @@ func getBadge(ctx context.Context, client *http.Client, url, agent string) (badg
 		return badgeAnswer{}, fmt.Errorf("GET %s: Cache-Control %q: a counting badge must not be stored", url, cc)
 	}
 	root, texts, err := svgTexts(body)
-	if err != nil || root != "svg" {
-		return badgeAnswer{}, fmt.Errorf("GET %s: not an SVG document (root %q, %v): %.80q", url, root, err, body)
+	if err != nil {
+		return badgeAnswer{}, fmt.Errorf("GET %s: not an SVG document (%w): %.80q", url, err, body)
+	}
+	if root != "svg" {
+		return badgeAnswer{}, fmt.Errorf("GET %s: not an SVG document (root %q): %.80q", url, root, body)
 	}
 	// The badge's last text is its message: the total, as the default view shows it.
 	if len(texts) == 0 {

@@ -51,7 +51,11 @@ func main() {
 	if err := srv.Start(); err != nil {
 		log.Fatal(err)
 	}
-	defer srv.Process.Kill()
+	defer func() {
+		if err := srv.Process.Kill(); err != nil {
+			log.Printf("stopping redis-server: %v", err)
+		}
+	}()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	if err := waitfor.Poll(10*time.Second, func() error { _, err := redistest.Do(addr, "PING"); return err }); err != nil {
 		log.Fatal(err)

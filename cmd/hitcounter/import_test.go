@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -56,7 +57,7 @@ func (im importer) run(stdin string, args ...string) (string, error) {
 	env := envFunc(map[string]string{"OPERATOR_PORT": strconv.Itoa(im.in.port), "OPERATOR_TOKEN_FILE": im.token})
 	err := run(context.Background(), append([]string{"hitcounter", "import"}, args...), env, strings.NewReader(stdin), &out, &errOut)
 	if errOut.Len() > 0 {
-		return out.String(), fmt.Errorf("wrote to stderr (not a terminal): %q; %v", errOut.String(), err)
+		return out.String(), errors.Join(fmt.Errorf("wrote to stderr (not a terminal): %q", errOut.String()), err)
 	}
 	return out.String(), err
 }

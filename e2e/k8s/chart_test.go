@@ -107,7 +107,9 @@ func testBadValue(t *testing.T) {
 		out, err := run(time.Minute, "helm", args...)
 		if err == nil {
 			t.Errorf("--set %s: install succeeded, want a refusal", c.set)
-			run(time.Minute, "helm", "-n", namespace, "uninstall", "bad")
+			if out, err := run(time.Minute, "helm", "-n", namespace, "uninstall", "bad"); err != nil {
+				t.Errorf("uninstalling the release that should have been refused: %v\n%s", err, out)
+			}
 			continue
 		}
 		for _, w := range c.want {
