@@ -217,7 +217,8 @@ func writeReliabilityReport() error {
 		if o.recovery > 0 {
 			rec = o.recovery.Round(10 * time.Millisecond).String()
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %s | %s |\n", o.scenario, o.sent, o.ok, o.unavail, o.other, o.failedSends, o.grew, o.lost, o.duplicates, o.p99.Round(time.Millisecond), rec)
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %s | %s |\n",
+			o.scenario, o.sent, o.ok, o.unavail, o.other, o.failedSends, o.grew, o.lost, o.duplicates, o.p99.Round(time.Millisecond), rec)
 	}
 	out := string(doc[:i]) + b.String() + string(doc[j:])
 	return os.WriteFile(path, []byte(out), 0o644)
@@ -363,7 +364,8 @@ func killReplicas(t *testing.T, name string, midWrite bool) {
 			}
 		}
 		if f.at.Sub(last) > 2*time.Second {
-			t.Errorf("a request failed %s after the last kill; the balancer should have dropped the replica within 2s: %s", f.at.Sub(last).Round(time.Millisecond), describe([]sample{f}))
+			t.Errorf("a request failed %s after the last kill; the balancer should have dropped the replica within 2s: %s",
+				f.at.Sub(last).Round(time.Millisecond), describe([]sample{f}))
 			break
 		}
 	}

@@ -313,7 +313,8 @@ func exactProblems(samples []sample, o outcome, value int64) []string {
 func reportProblems(t *testing.T, phase string, problems []string, counters int) {
 	t.Helper()
 	if len(problems) > 0 {
-		t.Errorf("%s: %d problems over %d counters; the first ones:\n  %s", phase, len(problems), counters, strings.Join(problems[:min(6, len(problems))], "\n  "))
+		t.Errorf("%s: %d problems over %d counters; the first ones:\n  %s",
+			phase, len(problems), counters, strings.Join(problems[:min(6, len(problems))], "\n  "))
 	}
 }
 
@@ -505,7 +506,8 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 		t.Errorf("the stack accepted %d hits from one client, want at most the limit %d", accepted, limit)
 	}
 	if accepted < limit-stranded {
-		t.Errorf("the stack accepted %d hits, want at least %d (the limit %d less %d tokens that may be stranded on 3 replicas)", accepted, limit-stranded, limit, stranded)
+		t.Errorf("the stack accepted %d hits, want at least %d (the limit %d less %d tokens that may be stranded on 3 replicas)",
+			accepted, limit-stranded, limit, stranded)
 	}
 	if len(replicas) != 3 {
 		t.Errorf("answers came from %d replicas %v, want 3", len(replicas), replicas)

@@ -364,7 +364,8 @@ func (s *stack) failover(t *testing.T, names []string, label string, old haServe
 		ok += o.ok
 		failed += o.failedSends
 		if o.grew < int64(o.ok) || o.grew > int64(o.ok+o.failedSends) {
-			t.Errorf("%s: counter %s grew by %d with %d 2xx and %d failed sends; want 2xx <= growth <= 2xx + failed", label, names[k], o.grew, o.ok, o.failedSends)
+			t.Errorf("%s: counter %s grew by %d with %d 2xx and %d failed sends; want 2xx <= growth <= 2xx + failed",
+				label, names[k], o.grew, o.ok, o.failedSends)
 		}
 		if o.lost != 0 || o.duplicates != 0 {
 			t.Errorf("%s: counter %s: %d acknowledged hits lost, %d values handed out twice", label, names[k], o.lost, o.duplicates)
@@ -383,7 +384,8 @@ func (s *stack) failover(t *testing.T, names []string, label string, old haServe
 		t.Errorf("%s: only %d requests sent; the scenario proved nothing", label, sent)
 	}
 	if took > haWritesResumeWithin+haSlack {
-		t.Errorf("%s: hits succeeded again %s after the fault, want within %s (+ %s slack)", label, took.Round(10*time.Millisecond), haWritesResumeWithin, haSlack)
+		t.Errorf("%s: hits succeeded again %s after the fault, want within %s (+ %s slack)",
+			label, took.Round(10*time.Millisecond), haWritesResumeWithin, haSlack)
 	}
 	next := s.haPrimary()
 	if next.id == old.id {

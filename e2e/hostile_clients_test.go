@@ -300,7 +300,8 @@ func TestRedisFullRefusesOnlyNewCounters(t *testing.T) {
 	// clients) and the hits' day fields on counters that exist. 512 bytes a client bounds it.
 	clients := clientSeq.Load()
 	if maxmemory != 3<<20 || counted-maxmemory > 512*clients {
-		t.Errorf("used_memory %d less %d not counted for eviction with maxmemory %d: want maxmemory 3 MiB and at most 512 bytes a client (%d) past it", used, notCounted, maxmemory, clients)
+		t.Errorf("used_memory %d less %d not counted for eviction with maxmemory %d: want maxmemory 3 MiB and at most 512 bytes a client (%d) past it",
+			used, notCounted, maxmemory, clients)
 	}
 
 	s.MustCompose(time.Minute, "kill", "-s", "SIGKILL", "redis")
@@ -576,7 +577,8 @@ func TestPersistedDataRevealsNoVisitor(t *testing.T) {
 	// Not quite all: a PFADD that changes no register of the sketch is not written to the
 	// append-only file (a few in a thousand, by the sketch's collisions).
 	if limitsWithKey != visitors {
-		t.Errorf("with the visitor key, %d of %d clients' rate-limit counts were found: the brute force would not have found them either", limitsWithKey, visitors)
+		t.Errorf("with the visitor key, %d of %d clients' rate-limit counts were found: the brute force would not have found them either",
+			limitsWithKey, visitors)
 	}
 	if withKey < visitors*95/100 {
 		t.Errorf("with the visitor key, %d of %d visitors' pseudonyms were found in the files: the brute force would not have found them either, so it proves nothing", withKey, visitors)
@@ -639,7 +641,8 @@ func TestTrustedProxyDNSFailure(t *testing.T) {
 			gotB++
 		}
 	}
-	fmt.Printf("e2e: trusted proxy's DNS failing (%v failed look-ups): client A got %d of %d hits (limit %d), client B then %d of 5\n", failures(), gotA, limit+5, limit, gotB)
+	fmt.Printf("e2e: trusted proxy's DNS failing (%v failed look-ups): client A got %d of %d hits (limit %d), client B then %d of 5\n",
+		failures(), gotA, limit+5, limit, gotB)
 	if gotA != limit || gotB != 5 {
 		t.Errorf("with the proxy's name failing to resolve, A got %d (want its limit %d) and B %d of 5 (want all: its own limit)", gotA, limit, gotB)
 	}

@@ -432,7 +432,8 @@ func TestLBRatesPerSource(t *testing.T) {
 			accepted++
 			replicaReads++
 			if firstRefused >= 0 {
-				t.Errorf("connection %d was served after connection %d was refused: a refused source must stay refused while it keeps trying", i+1, firstRefused+1)
+				t.Errorf("connection %d was served after connection %d was refused: a refused source must stay refused while it keeps trying",
+					i+1, firstRefused+1)
 			}
 		case r.err != nil:
 			if firstRefused < 0 {
@@ -586,7 +587,8 @@ func TestLBForwardedProto(t *testing.T) {
 		for _, forged := range [][]string{{"https"}, {"https", "https"}} {
 			r := lbMustDo(t, via.c, 200, "GET", "http://"+via.host+page, http.Header{"X-Forwarded-Proto": forged})
 			if !strings.Contains(r.body, hitURL("http", via.host)) || strings.Contains(r.body, "https://") {
-				t.Errorf("via %s with X-Forwarded-Proto %q: the page does not show %s only (the replica got the client's header)", via.name, forged, hitURL("http", via.host))
+				t.Errorf("via %s with X-Forwarded-Proto %q: the page does not show %s only (the replica got the client's header)",
+					via.name, forged, hitURL("http", via.host))
 			}
 		}
 	}

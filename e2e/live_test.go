@@ -259,7 +259,8 @@ func TestLiveDropInThroughStack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("%d hits in %s (by replica %v); every replica's subscriber at %d %s after the first hit", hits, sent.Round(time.Millisecond), hitBy, 1+hits, time.Since(begin).Round(time.Millisecond))
+	t.Logf("%d hits in %s (by replica %v); every replica's subscriber at %d %s after the first hit",
+		hits, sent.Round(time.Millisecond), hitBy, 1+hits, time.Since(begin).Round(time.Millisecond))
 
 	// The flood: 10,000 streams from the test's one address through the balancer, a new
 	// connection each, from a bounded pool. Each replica lets this client hold perClient

@@ -58,7 +58,8 @@ func TestMain(m *testing.M) {
 	}
 	testkit.RemoveLeftovers(projectPrefix)
 	// Build once; each test's `up --build` then only checks the cache.
-	if out, err := testkit.Run(10*time.Minute, []string{"HITCOUNTER_TAG=" + runTag}, "docker", "compose", "-p", runPrefix+"build", "-f", composeFile, "build"); err != nil {
+	build := []string{"compose", "-p", runPrefix + "build", "-f", composeFile, "build"}
+	if out, err := testkit.Run(10*time.Minute, []string{"HITCOUNTER_TAG=" + runTag}, "docker", build...); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: building the images failed: %v\n%s\n", err, out)
 		os.Exit(1)
 	}

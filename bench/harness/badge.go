@@ -282,11 +282,13 @@ func (b *bench) badgeIntro(m *md) {
 	case b.metric("badge_sampled") == 0:
 		m.w("That sample was not taken in this run.")
 	case b.metric("badge_day_changed") > 0:
-		m.w("All %.0f passed. The UTC day changed during the run, so today's unique visitors (%.0f) were not", b.metric("badge_sampled"), b.metric("badge_uniques"))
+		m.w("All %.0f passed. The UTC day changed during the run, so today's unique visitors (%.0f) were not",
+			b.metric("badge_sampled"), b.metric("badge_uniques"))
 		m.w("compared with the %s user agents.", num(badgeAgents))
 	default:
 		m.w("All %.0f passed, and the counter's unique visitors today (`GET /stats`) were %s, the", b.metric("badge_sampled"), num(b.metric("badge_uniques")))
-		m.w("HyperLogLog's estimate of the %s user agents (the harness fails beyond 3%%), after %s hits today.", num(badgeAgents), num(b.metric("badge_today_hits")))
+		m.w("HyperLogLog's estimate of the %s user agents (the harness fails beyond 3%%), after %s hits today.",
+			num(badgeAgents), num(b.metric("badge_today_hits")))
 	}
 	m.w("")
 }

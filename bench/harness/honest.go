@@ -88,7 +88,8 @@ func (b *bench) startHonestRows(ctx context.Context, redisAddr string) (rows []p
 	if err := drive(ctx, strings.TrimSuffix(url, "/"), http.MethodGet, paths, 64, http.StatusOK, firstHit); err != nil {
 		return nil, fmt.Errorf("creating the window row's counters: %w", err)
 	}
-	if _, err := redistest.Do(redisAddr, "EVAL", windowScript, "0", windowNamespace, hitKeyFormat, "1", strconv.Itoa(hitKeys), strconv.Itoa(windowSeconds)); err != nil {
+	args := []string{"EVAL", windowScript, "0", windowNamespace, hitKeyFormat, "1", strconv.Itoa(hitKeys), strconv.Itoa(windowSeconds)}
+	if _, err := redistest.Do(redisAddr, args...); err != nil {
 		return nil, fmt.Errorf("setting the window: %w", err)
 	}
 	plain, err := b.writeVisitorsScript(hitNamespace)

@@ -185,7 +185,8 @@ func (b *bench) report() error {
 		if ceiling[c] > 0 {
 			r = hc[c] / ceiling[c]
 		}
-		m.w("| process level, `GET /` at ≥ 75%% of the no-Redis ceiling (%d connections) | %s / %s req/s | %s |", c, num(hc[c]), num(ceiling[c]), mark(r, .75, pct(hc[c], ceiling[c]), false))
+		m.w("| process level, `GET /` at ≥ 75%% of the no-Redis ceiling (%d connections) | %s / %s req/s | %s |",
+			c, num(hc[c]), num(ceiling[c]), mark(r, .75, pct(hc[c], ceiling[c]), false))
 	}
 	for _, c := range levels {
 		before := b.rps("process", rowBaseline, c)
@@ -204,27 +205,33 @@ func (b *bench) report() error {
 	if flask > 0 {
 		fr = hc[64] / flask
 	}
-	m.w("| ≥ 10x the Flask original under gunicorn (64 connections) | %s / %s req/s | %s |", num(hc[64]), num(flask), mark(fr, 10, fmt.Sprintf("%.1fx", fr), false))
+	m.w("| ≥ 10x the Flask original under gunicorn (64 connections) | %s / %s req/s | %s |",
+		num(hc[64]), num(flask), mark(fr, 10, fmt.Sprintf("%.1fx", fr), false))
 	for _, c := range levels {
 		r := 0.0
 		if hc[c] > 0 {
 			r = stack3[c] / hc[c]
 		}
-		m.w("| stack, 3 replicas, ≥ 60%% of the process level (%d connections, lb's container address) | %s / %s req/s | %s |", c, num(stack3[c]), num(hc[c]), mark(r, .6, pct(stack3[c], hc[c]), false))
+		m.w("| stack, 3 replicas, ≥ 60%% of the process level (%d connections, lb's container address) | %s / %s req/s | %s |",
+			c, num(stack3[c]), num(hc[c]), mark(r, .6, pct(stack3[c], hc[c]), false))
 	}
 	pr := 0.0
 	if hc[64] > 0 {
 		pr = stack3Published / hc[64]
 	}
-	m.w("| the same through the published port (64 connections, via docker-proxy) | %s / %s req/s | %s |", num(stack3Published), num(hc[64]), mark(pr, .6, pct(stack3Published, hc[64]), false))
+	m.w("| the same through the published port (64 connections, via docker-proxy) | %s / %s req/s | %s |",
+		num(stack3Published), num(hc[64]), mark(pr, .6, pct(stack3Published, hc[64]), false))
 	if l := b.latency; l != nil {
-		m.w("| p99 ≤ 5 ms at 50%% of peak through the stack | p99 %.2f ms at %d req/s | %s |", l.P99, l.Rate, mark(l.P99, 5, fmt.Sprintf("%.2f ms", l.P99), true))
+		m.w("| p99 ≤ 5 ms at 50%% of peak through the stack | p99 %.2f ms at %d req/s | %s |",
+			l.P99, l.Rate, mark(l.P99, 5, fmt.Sprintf("%.2f ms", l.P99), true))
 	} else {
 		m.w("| p99 ≤ 5 ms at 50% of peak through the stack | n/a | not measured |")
 	}
-	m.w("| web RSS under load ≤ 30 MB | peak %s MB | %s |", b.fig("web_rss_load_mb"), mark(b.metric("web_rss_load_mb"), 30, b.fig("web_rss_load_mb")+" MB", true))
+	m.w("| web RSS under load ≤ 30 MB | peak %s MB | %s |",
+		b.fig("web_rss_load_mb"), mark(b.metric("web_rss_load_mb"), 30, b.fig("web_rss_load_mb")+" MB", true))
 	m.w("| web image ≤ 12 MB | %s MB | %s |", b.fig("web_image_mb"), mark(b.metric("web_image_mb"), 12, b.fig("web_image_mb")+" MB", true))
-	m.w("| process start to ready < 100 ms | median of 7: %s ms | %s |", b.fig("start_to_ready_ms"), mark(b.metric("start_to_ready_ms"), 100, b.fig("start_to_ready_ms")+" ms", true))
+	m.w("| process start to ready < 100 ms | median of 7: %s ms | %s |",
+		b.fig("start_to_ready_ms"), mark(b.metric("start_to_ready_ms"), 100, b.fig("start_to_ready_ms")+" ms", true))
 	m.w("")
 
 	m.w("## Throughput")
@@ -290,7 +297,8 @@ func (b *bench) report() error {
 	m.w("| web RSS, idle (after start) | %s MB |", mb("web_rss_idle_mb"))
 	m.w("| web RSS, peak under load (VmHWM after the 1-replica runs) | %s MB |", mb("web_rss_load_mb"))
 	m.w("| web CPU time per 1,000 requests (1 replica, 64 connections) | %s ms |", mb("web_cpu_ms_per_1000"))
-	m.w("| images: web / redis / lb | %s / %s / %s MB (redis and lb: stand-in bases on machines without a registry) |", mb("web_image_mb"), mb("redis_image_mb"), mb("lb_image_mb"))
+	m.w("| images: web / redis / lb | %s / %s / %s MB (redis and lb: stand-in bases on machines without a registry) |",
+		mb("web_image_mb"), mb("redis_image_mb"), mb("lb_image_mb"))
 	m.w("| process start to ready (`bench/startup`, median of 7) | %s ms |", mb("start_to_ready_ms"))
 	m.w("| `docker compose up --wait`, built images, to all healthy | %s s |", mb("compose_up_seconds"))
 	b.memoryResourceRow(&m)
@@ -326,7 +334,8 @@ func (b *bench) report() error {
 	m.w("|---|---|---|---|")
 	for _, c := range levels {
 		incr, coal := b.rps("process", rowMinIncr, c), b.rps("process", rowMinCoal, c)
-		m.w("| %d | %s req/s (%s of ceiling) | %s req/s (%s of ceiling) | %s |", c, num(incr), pct(incr, ceiling[c]), num(coal), pct(coal, ceiling[c]), ratio(coal, incr))
+		m.w("| %d | %s req/s (%s of ceiling) | %s req/s (%s of ceiling) | %s |",
+			c, num(incr), pct(incr, ceiling[c]), num(coal), pct(coal, ceiling[c]), ratio(coal, incr))
 	}
 	m.w("")
 	m.w("The counter alone, no HTTP (`bench/clientcmp`, %s per figure, the median of %d interleaved", b.clientDuration, b.clientRounds())

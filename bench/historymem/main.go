@@ -108,7 +108,8 @@ func main() {
 	}
 	dropSketches := func() {
 		// The day sketches expire by TTL in real time; drop them as their expiry would.
-		if out, err := exec.Command("sh", "-c", fmt.Sprintf("redis-cli -p %d --scan --pattern '*:u:*' | xargs -r -n 500 redis-cli -p %d DEL >/dev/null", port, port)).CombinedOutput(); err != nil {
+		script := fmt.Sprintf("redis-cli -p %d --scan --pattern '*:u:*' | xargs -r -n 500 redis-cli -p %d DEL >/dev/null", port, port)
+		if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {
 			log.Fatalf("dropping the day sketches: %v %s", err, out)
 		}
 	}

@@ -277,7 +277,8 @@ func indexNamespaces(ctx context.Context, log *slog.Logger, store *redisstore.St
 			}
 			return
 		case redisstore.Refused(err):
-			log.Warn("redis: could not list the counters of each namespace (the Redis user needs SSCAN, SADD and HSET); only the operator can claim namespaces", "error", err)
+			log.Warn("redis: could not list the counters of each namespace (the Redis user needs SSCAN, SADD and HSET); only the operator can claim namespaces",
+				"error", err)
 			return
 		}
 		select {
@@ -294,7 +295,8 @@ func indexNamespaces(ctx context.Context, log *slog.Logger, store *redisstore.St
 func logCapacity(log *slog.Logger, counterLimit int64, historyDays int) func(redisstore.Capacity, error) {
 	return func(c redisstore.Capacity, err error) {
 		if err != nil {
-			log.Warn("redis capacity: cannot read Redis's memory figures, so maxmemory is not checked and a full Redis is seen only by its refusals", "error", err)
+			log.Warn("redis capacity: cannot read Redis's memory figures, so maxmemory is not checked and a full Redis is seen only by its refusals",
+				"error", err)
 			return
 		}
 		attrs := []any{"counter_limit", counterLimit, "history_days", historyDays,

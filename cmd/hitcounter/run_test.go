@@ -216,7 +216,8 @@ func TestNamedCountersWired(t *testing.T) {
 	in := start(t, redisEnv(srv, "OPERATOR_TOKEN_FILE", token, "RATE_LIMIT_HITS", "3", "RATE_LIMIT_WINDOW", "1h",
 		"TRUSTED_PROXIES", "127.0.0.1", "COUNTER_LIMIT", "3", "RATE_LIMIT_CREATES_PER_DAY", "2"))
 	for i := 1; i <= 3; i++ {
-		if status, body, _ := get(t, in.base+"/hit/wired/page", "X-Forwarded-For", "198.51.100.7"); status != 200 || body != fmt.Sprintf(`{"value":%d}`+"\n", i) {
+		status, body, _ := get(t, in.base+"/hit/wired/page", "X-Forwarded-For", "198.51.100.7")
+		if status != 200 || body != fmt.Sprintf(`{"value":%d}`+"\n", i) {
 			t.Fatalf("hit %d: %d %q", i, status, body)
 		}
 	}

@@ -139,7 +139,9 @@ func testInstall(t *testing.T) {
 		}
 	}
 	checkSecrets(t, pod)
-	sc := kubectl(t, "get", "pod", pod, "-o", `jsonpath={.spec.securityContext.runAsNonRoot} {.spec.securityContext.seccompProfile.type} {.spec.containers[0].securityContext.readOnlyRootFilesystem} {.spec.containers[0].securityContext.capabilities.drop}`)
+	sc := kubectl(t, "get", "pod", pod, "-o", "jsonpath="+
+		"{.spec.securityContext.runAsNonRoot} {.spec.securityContext.seccompProfile.type} "+
+		"{.spec.containers[0].securityContext.readOnlyRootFilesystem} {.spec.containers[0].securityContext.capabilities.drop}")
 	if sc != `true RuntimeDefault true ["ALL"]` {
 		t.Errorf("web pod security context: %s", sc)
 	}

@@ -279,7 +279,8 @@ func TestNamespaceCap(t *testing.T) {
 	_, err = c.ListNamespace(ctx, "full.example", counter.ListOptions{}, owner, client)
 	wantCode(t, "listing a namespace over the cap", err, counter.EINVALID)
 	n := 0
-	if err := c.ExportNamespace(ctx, "full.example", owner, client, func(counter.Info) error { n++; return nil }); err != nil || n != counter.MaxNamespaceCounters+1 {
+	err = c.ExportNamespace(ctx, "full.example", owner, client, func(counter.Info) error { n++; return nil })
+	if err != nil || n != counter.MaxNamespaceCounters+1 {
 		t.Fatalf("export of a namespace over the cap: %d counters, %v", n, err)
 	}
 }
