@@ -120,7 +120,8 @@ func (b *bench) honestTargets(m *md) {
 			continue
 		}
 		r := window / plain
-		m.w("| process level, `/hit` with a 30-minute repeat window and the crawler check within 10%% of `/hit` without the window (10,000 keys, a new visitor each, same run, %d connections) | %s / %s req/s | %s |",
+		m.w("| process level, `/hit` with a 30-minute repeat window and the crawler check within 10%% of `/hit` without the window "+
+			"(10,000 keys, a new visitor each, same run, %d connections) | %s / %s req/s | %s |",
 			c, num(window), num(plain), mark(r, .9, pct(window, plain), false))
 	}
 }

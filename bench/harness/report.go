@@ -250,7 +250,8 @@ func (b *bench) report() error {
 	m.w("counted, and the excess is at most what wrk left in flight when it stopped (one per connection)")
 	m.w("plus requests that failed (a 503 when Redis is slower than `REDIS_TIMEOUT` may still count);")
 	m.w("the harness fails if not, and shows any failed requests. The Flask app counts in")
-	m.w("its own key; a `/hit` row's counter is the sum of its named counters ([below](#named-counters)). Stack rows go through HAProxy to the web containers and the Redis container, all")
+	m.w("its own key; a `/hit` row's counter is the sum of its named counters ([below](#named-counters)). " +
+		"Stack rows go through HAProxy to the web containers and the Redis container, all")
 	m.w("as shipped (access log on, `appendfsync always`).")
 	m.w("")
 	m.w("`%s` is the service as of commit `%s` (`BENCH_BASELINE`), the one whose run recorded", rowBaseline, b.baselineName())
@@ -267,7 +268,8 @@ func (b *bench) report() error {
 	m.w("only in the counter path, so their ratios to each other are what the path costs.")
 	m.w("")
 	for _, e := range b.exact {
-		m.w("Exact run, %s (`bench/hitload`, closed loop, 64 connections): %d requests, %d 2xx, %d failed, %d duplicate counts, counts %d..%d, counter +%d, %s req/s (a Go client, heavier than wrk), p50 %.3f ms, p99 %.3f ms.",
+		m.w("Exact run, %s (`bench/hitload`, closed loop, 64 connections): %d requests, %d 2xx, %d failed, %d duplicate counts, "+
+			"counts %d..%d, counter +%d, %s req/s (a Go client, heavier than wrk), p50 %.3f ms, p99 %.3f ms.",
 			e.Name, e.Requests, e.OK, e.Other+e.Errors, e.Duplicates, e.MinCount, e.MaxCount, e.Delta, num(e.RPS), e.P50ms, e.P99ms)
 		m.w("")
 	}

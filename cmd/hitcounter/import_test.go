@@ -165,7 +165,8 @@ func TestImportDryRunAndBadRecord(t *testing.T) {
 	im := startForImport(t)
 	csv := "url,total,today\nhttps://github.com/a/first-repo,120,4\nhttps://github.com/a/second-repo,80\n"
 	out, err := im.run(csv, "--from", "seeyoufarm", "--dry-run", "-")
-	wantOut := "github.com/a.first-repo total=120 days=1 (" + time.Now().UTC().Format(time.DateOnly) + " to " + time.Now().UTC().Format(time.DateOnly) + ") from \"https://github.com/a/first-repo\"\n" +
+	today := time.Now().UTC().Format(time.DateOnly)
+	wantOut := "github.com/a.first-repo total=120 days=1 (" + today + " to " + today + ") from \"https://github.com/a/first-repo\"\n" +
 		"github.com/a.second-repo total=80 from \"https://github.com/a/second-repo\"\n" +
 		"dry run: 2 counters, 1 days of history; nothing was sent\n"
 	if err != nil || out != wantOut {
@@ -177,7 +178,8 @@ func TestImportDryRunAndBadRecord(t *testing.T) {
 
 	bad := csv + "https://github.com/a/third-repo,many\n"
 	out, err = im.run(bad, "--from", "seeyoufarm", "-")
-	if err == nil || !strings.Contains(err.Error(), "line 4: seeyoufarm: total \"many\"") || !strings.Contains(err.Error(), "nothing was imported") || out != "" {
+	if err == nil || out != "" ||
+		!strings.Contains(err.Error(), "line 4: seeyoufarm: total \"many\"") || !strings.Contains(err.Error(), "nothing was imported") {
 		t.Fatalf("import with a bad line 4 = %q, %v; want an error naming line 4 and nothing imported", out, err)
 	}
 	if status, _, _ := get(t, im.in.base+"/get/github.com/a.first-repo"); status != 404 {

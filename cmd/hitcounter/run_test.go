@@ -748,7 +748,8 @@ func TestStartLogsCapacityAndKeyWarnings(t *testing.T) {
 		return nil
 	})
 	logs := in.stdout.String()
-	if !strings.Contains(logs, `"fits":false`) || !strings.Contains(logs, `"maxmemory":104857600`) || !strings.Contains(logs, `"level":"WARN","msg":"redis capacity`) {
+	if !strings.Contains(logs, `"fits":false`) || !strings.Contains(logs, `"maxmemory":104857600`) ||
+		!strings.Contains(logs, `"level":"WARN","msg":"redis capacity`) {
 		t.Fatalf("capacity line for 100,000 counters in 100 MB: want a warning that they do not fit:\n%s", logs)
 	}
 	if strings.Contains(logs, "VISITOR_KEY_FILE is not set") || strings.Contains(logs, "0123456789abcdef0123456789abcdef") {
