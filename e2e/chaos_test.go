@@ -84,7 +84,9 @@ func (s *stack) startLoad(rate int, bound time.Duration) *loader {
 				at := time.Now()
 				v := s.visit("/")
 				l.mu.Lock()
-				l.samples = append(l.samples, sample{at: at, took: v.took, status: v.status, count: v.count, servedBy: v.servedBy, err: v.err, attempts: v.attempts})
+				l.samples = append(l.samples, sample{
+					at: at, took: v.took, status: v.status, count: v.count, servedBy: v.servedBy, err: v.err, attempts: v.attempts,
+				})
 				l.mu.Unlock()
 			})
 		}
@@ -178,7 +180,8 @@ var (
 
 func record(t *testing.T, o outcome) {
 	t.Logf("%s: sent %d, 2xx %d, 503 %d, other %d, failed sends %d, counted %d, lost %d, duplicates %d, p99 %s, recovery %s %s",
-		o.scenario, o.sent, o.ok, o.unavail, o.other, o.failedSends, o.grew, o.lost, o.duplicates, o.p99.Round(time.Millisecond), o.recovery.Round(time.Millisecond), o.note)
+		o.scenario, o.sent, o.ok, o.unavail, o.other, o.failedSends, o.grew, o.lost, o.duplicates,
+		o.p99.Round(time.Millisecond), o.recovery.Round(time.Millisecond), o.note)
 	if o.lost != 0 {
 		t.Errorf("%s: %d acknowledged visits lost", o.scenario, o.lost)
 	}
@@ -342,7 +345,8 @@ func killReplicas(t *testing.T, name string, midWrite bool) {
 	// show up here as growth beyond 2xx + failed sends.
 	fails := failures(samples)
 	if grew := after - before; grew < int64(o.ok) || grew > int64(o.ok+o.failedSends) {
-		t.Errorf("counter grew by %d with %d 2xx and %d failed requests (%d without an answer, %d sent again by the client); want 2xx <= growth <= 2xx + failed",
+		t.Errorf("counter grew by %d with %d 2xx and %d failed requests (%d without an answer, %d sent again by the client); "+
+			"want 2xx <= growth <= 2xx + failed",
 			grew, o.ok, o.failedSends, len(fails), o.failedSends-len(fails))
 	}
 	if limit := max(cfg.kills, o.sent/1000); !midWrite && len(fails) > limit {
@@ -586,7 +590,8 @@ func TestChaosFreezeRedis(t *testing.T) {
 	}); err != nil {
 		t.Errorf("after the freeze: goroutines %v -> %v, open fds %v -> %v; want no leak", goroutinesBefore, goroutinesAfter, fdsBefore, fdsAfter)
 	}
-	o.note = fmt.Sprintf("(paused %s; goroutines %v -> %v, fds %v -> %v)", unpausedAt.Sub(pausedAt).Round(10*time.Millisecond), goroutinesBefore, goroutinesAfter, fdsBefore, fdsAfter)
+	o.note = fmt.Sprintf("(paused %s; goroutines %v -> %v, fds %v -> %v)",
+		unpausedAt.Sub(pausedAt).Round(10*time.Millisecond), goroutinesBefore, goroutinesAfter, fdsBefore, fdsAfter)
 	record(t, o)
 }
 

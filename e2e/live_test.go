@@ -267,7 +267,11 @@ func TestLiveDropInThroughStack(t *testing.T) {
 	// streams (the subscriber above holds one of them), so at most 3×(perClient-1) are
 	// accepted; every other one is refused with 429 before any stream starts.
 	other := s.sources(1)
-	otherClient := &http.Client{Transport: &http.Transport{DialContext: other.dialer(0).DialContext, DisableKeepAlives: true, ResponseHeaderTimeout: 10 * time.Second}}
+	otherClient := &http.Client{Transport: &http.Transport{
+		DialContext:           other.dialer(0).DialContext,
+		DisableKeepAlives:     true,
+		ResponseHeaderTimeout: 10 * time.Second,
+	}}
 	otherHits := other.client(0, true)
 
 	var accepted []*liveStream

@@ -377,7 +377,8 @@ func TestGrafanaProfileConfig(t *testing.T) {
 	if u := g.User; u == "" || u == "0" || strings.HasPrefix(u, "root") || strings.HasPrefix(u, "0:") || strings.HasSuffix(u, ":0") {
 		t.Errorf("grafana runs as %q, want a user and group that are not root", u)
 	}
-	if !g.ReadOnly || !slices.Equal(g.CapDrop, []string{"ALL"}) || !slices.Contains(g.SecurityOpt, "no-new-privileges:true") || g.MemLimit == nil || g.PidsLimit == 0 {
+	if !g.ReadOnly || !slices.Equal(g.CapDrop, []string{"ALL"}) || !slices.Contains(g.SecurityOpt, "no-new-privileges:true") ||
+		g.MemLimit == nil || g.PidsLimit == 0 {
 		t.Errorf("grafana is not hardened: read_only %v, cap_drop %v, security_opt %v, mem_limit %v, pids_limit %d",
 			g.ReadOnly, g.CapDrop, g.SecurityOpt, g.MemLimit, g.PidsLimit)
 	}
@@ -387,7 +388,8 @@ func TestGrafanaProfileConfig(t *testing.T) {
 	if got := slices.Sorted(maps.Keys(g.Networks)); !slices.Equal(got, []string{"grafana", "monitoring"}) {
 		t.Errorf("grafana networks %v, want [grafana monitoring]: never frontend or backend", got)
 	}
-	if g.Environment["GF_AUTH_ANONYMOUS_ORG_ROLE"] != "Viewer" || g.Environment["GF_AUTH_DISABLE_LOGIN_FORM"] != "true" || g.Environment["GF_AUTH_BASIC_ENABLED"] != "false" {
+	env := g.Environment
+	if env["GF_AUTH_ANONYMOUS_ORG_ROLE"] != "Viewer" || env["GF_AUTH_DISABLE_LOGIN_FORM"] != "true" || env["GF_AUTH_BASIC_ENABLED"] != "false" {
 		t.Errorf("grafana environment %v: want anonymous Viewers and no way to log in", g.Environment)
 	}
 

@@ -47,7 +47,8 @@ func TestMain(m *testing.M) {
 	}
 	composeFile = abs
 	if err := testkit.CheckDocker(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\nThe end-to-end tests need a Docker engine with Compose v2 and Buildx: run scripts/prepare-docker.sh (machines without a registry) or install Docker.\n", err)
+		fmt.Fprintf(os.Stderr, "e2e: %v\nThe end-to-end tests need a Docker engine with Compose v2 and Buildx: "+
+			"run scripts/prepare-docker.sh (machines without a registry) or install Docker.\n", err)
 		// `go test ./...` on a laptop without Docker runs the unit tests and passes; in CI, and
 		// under `make test` / `make test-e2e` (HITCOUNTER_E2E=1), a missing engine is a failure.
 		if os.Getenv("CI") == "" && os.Getenv("HITCOUNTER_E2E") != "1" {

@@ -177,7 +177,8 @@ func TestChartRefusesAJobNameThatBreaksPromQL(t *testing.T) {
 		out, err := runHelm(t, "template", "r", chartDir, "-f", values)
 		if err == nil {
 			t.Errorf("jobs.web=%q rendered, want a refusal:\n%s", job, out)
-		} else if !strings.Contains(out, "values don't meet the specifications of the schema") || !strings.Contains(out, "/monitoring/prometheusRule/jobs/web") {
+		} else if !strings.Contains(out, "values don't meet the specifications of the schema") ||
+			!strings.Contains(out, "/monitoring/prometheusRule/jobs/web") {
 			t.Errorf("jobs.web=%q: the refusal does not name the schema and the value:\n%s", job, out)
 		}
 	}
