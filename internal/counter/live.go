@@ -124,7 +124,8 @@ func (l *Live) Watch(name Name, client Client) (*Watch, error) {
 }
 
 func (l *Live) refuse(limit int, msg string) error {
-	return Errorf(ERATELIMITED, &LimitError{Limit: LimitStreams, Allowance: Allowance{Limit: int64(limit), Reset: l.cfg.RetryAfter}}, "%s: close one, or try again later", msg)
+	le := &LimitError{Limit: LimitStreams, Allowance: Allowance{Limit: int64(limit), Reset: l.cfg.RetryAfter}}
+	return Errorf(ERATELIMITED, le, "%s: close one, or try again later", msg)
 }
 
 // Open is how many watches the process holds.

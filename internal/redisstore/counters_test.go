@@ -410,7 +410,12 @@ func TestExportImportRoundTrip(t *testing.T) {
 		if i%2 == 0 {
 			hash = ""
 		}
-		info := counter.Info{Name: counter.Name{Namespace: fmt.Sprintf("site-%02d", i%7), Key: fmt.Sprintf("page-%04d", i)}, Value: int64(i * 3), Created: testTime.Add(time.Duration(i) * time.Second), AdminKeyHash: hash}
+		info := counter.Info{
+			Name:         counter.Name{Namespace: fmt.Sprintf("site-%02d", i%7), Key: fmt.Sprintf("page-%04d", i)},
+			Value:        int64(i * 3),
+			Created:      testTime.Add(time.Duration(i) * time.Second),
+			AdminKeyHash: hash,
+		}
 		if err := s.Reserve(ctx, info.Name, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -535,7 +540,8 @@ func TestWritesSurviveAOFReload(t *testing.T) {
 	if _, err := c.Hit(ctx, windowed, visitorAt("192.0.2.7")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ChangeSettings(ctx, windowed, counter.Settings{TimeZone: "Asia/Tokyo", RepeatWindow: time.Hour}.All(), counter.Auth{Operator: true}); err != nil {
+	tokyoHourly := counter.Settings{TimeZone: "Asia/Tokyo", RepeatWindow: time.Hour}.All()
+	if _, err := s.ChangeSettings(ctx, windowed, tokyoHourly, counter.Auth{Operator: true}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 { // a fresh service, which reads the settings

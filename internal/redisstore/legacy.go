@@ -100,7 +100,8 @@ func (s *Store) IndexNamespaces(ctx context.Context, now time.Time) (bool, error
 		}
 	}
 	err := do(ctx, s, plain, func(ctx context.Context, c rueidis.Client) error {
-		return s.write(ctx, c, true, c.B().Hset().Key(legacyMarkers).FieldValue().FieldValue(namespacesIndexed, strconv.FormatInt(now.Unix(), 10)).Build()).Error()
+		mark := c.B().Hset().Key(legacyMarkers).FieldValue().FieldValue(namespacesIndexed, strconv.FormatInt(now.Unix(), 10)).Build()
+		return s.write(ctx, c, true, mark).Error()
 	})
 	return err == nil, err
 }

@@ -270,7 +270,8 @@ func TestNamespaceCap(t *testing.T) {
 	start := time.Now()
 	page, err := c.ListNamespace(ctx, "full.example", counter.ListOptions{Sort: counter.SortByValue, Limit: 3}, owner, client)
 	t.Logf("listing %d counters by value: %s", page.Total, time.Since(start))
-	if err != nil || page.Total != counter.MaxNamespaceCounters || !slices.Equal(infoKeysValues(page.Counters), []string{"k09998=9998", "k09997=9997", "k09996=9996"}) {
+	if err != nil || page.Total != counter.MaxNamespaceCounters ||
+		!slices.Equal(infoKeysValues(page.Counters), []string{"k09998=9998", "k09997=9997", "k09996=9996"}) {
 		t.Fatalf("listing of a full namespace = %v (total %d), %v", infoKeysValues(page.Counters), page.Total, err)
 	}
 	if _, _, err := c.CreateAs(ctx, counter.Name{Namespace: "full.example", Key: "operators"}, 1, counter.Auth{Operator: true}, client); err != nil {
