@@ -357,7 +357,9 @@ type Image struct {
 // Images returns every <img> of the page, in document order.
 func (p *Page) Images() ([]Image, error) {
 	var imgs []Image
-	err := p.Eval(`Array.from(document.images, i => ({src: i.currentSrc || i.src, alt: i.alt, complete: i.complete, naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight}))`, &imgs)
+	err := p.Eval(`Array.from(document.images, i => ({
+		src: i.currentSrc || i.src, alt: i.alt, complete: i.complete, naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight,
+	}))`, &imgs)
 	return imgs, err
 }
 
