@@ -45,7 +45,8 @@ func Poll(within time.Duration, check func() error) error {
 		if err == nil {
 			return nil
 		}
-		if s := (stopped{}); errors.As(err, &s) {
+		var s stopped
+		if errors.As(err, &s) {
 			return s.err
 		}
 		if !time.Now().Before(deadline) {
