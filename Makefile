@@ -1,18 +1,22 @@
 # hitcounter: the README is the contract for these targets.
 SHELL := /bin/bash
-GO ?= go
-# Every version pin (STATICCHECK_VERSION, the Docker plugins, the test cluster): one file.
+# Every version pin (Docker plugins, Go tools, the test cluster's binaries): one file, read by the
+# scripts too. `make prepare K8S_VERSION=...` overrides one.
 include scripts/versions.env
+# Go where the machines of this kind have it, also for a shell whose PATH lacks it.
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
-# The server the tests start (internal/redistest, e2e's snapshot reader): where
-# scripts/prepare-machine.sh copied the stack's own (scripts/test-server.sh), so the version tested
-# is the version pinned; otherwise redis-server from PATH. Set REDIS_SERVER_BIN to choose another.
+# The server the tests start (internal/redistest, e2e's snapshot reader): where `make prepare`
+# copied the stack's own (scripts/test-server.sh), so the version tested is the version pinned;
+# otherwise redis-server from PATH. Set REDIS_SERVER_BIN to choose another. (Read when make
+# starts: so `make test` runs its tests in a second make, started after prepare.)
 HITCOUNTER_CACHE ?= /var/cache/hitcounter
 REDIS_SERVER_BIN ?= $(wildcard $(HITCOUNTER_CACHE)/bin/redis-server)
 export REDIS_SERVER_BIN
 
-.PHONY: build test test-unit test-rules test-fuzz test-e2e test-k8s test-k8s-if-cached k8s-binaries chaos run lint bench clean
+.PHONY: build prepare up test test-unit test-rules test-monitoring test-fuzz test-e2e test-k8s k8s-binaries chaos run lint bench clean
 
 # Fuzz targets (package:function:executions), from the seeds in the code plus the corpus under
 # the package's testdata/fuzz. Counts, not durations: a duration (-fuzztime 10s) can fail at its
@@ -27,7 +31,15 @@ FUZZ_TARGETS := ./internal/httpapi:FuzzNegotiate:80000x ./internal/httpapi:FuzzR
 build: ## static binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hitcounter ./cmd/hitcounter
 
-test: test-unit test-rules test-fuzz test-e2e test-k8s-if-cached ## every test: unit, integration (real redis-server), Prometheus rules, fuzzing, end-to-end (real Docker engine), Kubernetes (when its binaries are cached)
+prepare: ## make this machine ready for every test: packages, Docker, stand-in images, the test cluster's binaries (idempotent; seconds when ready)
+	bash scripts/prepare-machine.sh
+
+up: ## the stack on a fresh machine without a registry: prepare what Docker needs, then docker compose up --build
+	bash scripts/prepare-machine.sh --stack
+	docker compose up --build
+
+test: prepare ## every test, after prepare: unit, integration (real redis-server), lint, Prometheus rules and the dashboard, fuzzing, end-to-end (real Docker engine), Kubernetes
+	@$(MAKE) --no-print-directory lint test-unit test-monitoring test-fuzz test-e2e test-k8s
 
 test-unit: ## everything but the Docker end-to-end tests
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
@@ -47,6 +59,13 @@ test-rules: ## the Prometheus alerting and recording rules (monitoring/rules-tes
 		-v "$(CURDIR)/$(RULES):/etc/prometheus/rules/prometheus-rules.yml:ro" \
 		$(PROMETHEUS_IMAGE) check config /etc/prometheus/prometheus.yml
 
+# Helm, for rendering the chart without a cluster: the test cluster's own build, cached by version.
+HELM_DIR := $(HITCOUNTER_CACHE)/k8s-helm-$(HELM_VERSION)
+
+test-monitoring: test-rules ## the rules, then the dashboard's queries (promtool) and the chart's PrometheusRule and dashboard ConfigMap (helm template); builds Helm once (a few minutes) when it is not cached
+	@[ -x "$(HELM_DIR)/helm" ] || command -v helm >/dev/null || bash scripts/k8s/build-binaries.sh helm
+	PATH="$(HELM_DIR):$$PATH" HITCOUNTER_E2E=1 $(GO) test -count=1 ./monitoring
+
 test-fuzz: ## each fuzz target for a bounded number of executions (FUZZTIME overrides)
 	@set -e; for target in $(FUZZ_TARGETS); do \
 		IFS=: read -r pkg name budget <<<"$$target"; \
@@ -62,16 +81,7 @@ test-e2e: ## the Docker end-to-end tests, then the browser tests (e2e/browser, o
 test-k8s: ## the Helm chart on a real single-node Kubernetes built here (root; see docs/kubernetes.md)
 	bash scripts/k8s/test.sh
 
-# make test runs test-k8s only where the cluster's binaries are cached: building them cold takes
-# longer than CI's budget allows on a fresh machine (see docs/kubernetes.md, "Measured times").
-test-k8s-if-cached:
-	@if bash scripts/k8s/build-binaries.sh --check; then \
-		$(MAKE) --no-print-directory test-k8s; \
-	else \
-		echo "test-k8s NOT RUN: the Kubernetes binaries are not cached; 'make k8s-binaries' builds them (about 15-35 min on 2 cores), then make test runs it"; \
-	fi
-
-k8s-binaries: ## build and cache the test cluster's binaries (Kubernetes, etcd, Helm, CoreDNS, kube-router, crictl)
+k8s-binaries: ## build and cache only the test cluster's binaries (make prepare does it too)
 	bash scripts/k8s/build-binaries.sh
 
 chaos: ## the chaos suite in its long form; rewrites the table in docs/reliability.md
@@ -80,12 +90,13 @@ chaos: ## the chaos suite in its long form; rewrites the table in docs/reliabili
 run: ## the service against a Redis on localhost:6379
 	REDIS_HOST=$${REDIS_HOST:-127.0.0.1} $(GO) run -ldflags '-X main.version=$(VERSION)' ./cmd/hitcounter
 
-lint: ## gofmt, go vet, staticcheck (the main module and e2e/browser)
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	$(GO) vet -tags k8s ./e2e/k8s/
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
-	cd e2e/browser && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+# golangci-lint at the pinned version, built once by `go run` (Go caches the binary), with
+# .golangci.yml: errcheck, staticcheck, govet, a line-length limit and the rest listed there.
+GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+lint: ## golangci-lint (.golangci.yml: gofmt, go vet, errcheck, staticcheck, line length, ...) on the main module and e2e/browser
+	$(GOLANGCI_LINT) run ./...
+	cd e2e/browser && $(GOLANGCI_LINT) run --config ../../.golangci.yml ./...
 
 bench: ## side-by-side throughput and latency in one run (bench/harness); writes docs/benchmarks.md and .png
 	$(GO) run ./bench/harness

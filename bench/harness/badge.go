@@ -112,8 +112,11 @@ func getBadge(ctx context.Context, client *http.Client, url, agent string) (badg
 		return badgeAnswer{}, fmt.Errorf("GET %s: Cache-Control %q: a counting badge must not be stored", url, cc)
 	}
 	root, texts, err := svgTexts(body)
-	if err != nil || root != "svg" {
-		return badgeAnswer{}, fmt.Errorf("GET %s: not an SVG document (root %q, %v): %.80q", url, root, err, body)
+	if err != nil {
+		return badgeAnswer{}, fmt.Errorf("GET %s: not an SVG document (%w): %.80q", url, err, body)
+	}
+	if root != "svg" {
+		return badgeAnswer{}, fmt.Errorf("GET %s: not an SVG document (root %q): %.80q", url, root, body)
 	}
 	// The badge's last text is its message: the total, as the default view shows it.
 	if len(texts) == 0 {
@@ -279,11 +282,13 @@ func (b *bench) badgeIntro(m *md) {
 	case b.metric("badge_sampled") == 0:
 		m.w("That sample was not taken in this run.")
 	case b.metric("badge_day_changed") > 0:
-		m.w("All %.0f passed. The UTC day changed during the run, so today's unique visitors (%.0f) were not", b.metric("badge_sampled"), b.metric("badge_uniques"))
+		m.w("All %.0f passed. The UTC day changed during the run, so today's unique visitors (%.0f) were not",
+			b.metric("badge_sampled"), b.metric("badge_uniques"))
 		m.w("compared with the %s user agents.", num(badgeAgents))
 	default:
 		m.w("All %.0f passed, and the counter's unique visitors today (`GET /stats`) were %s, the", b.metric("badge_sampled"), num(b.metric("badge_uniques")))
-		m.w("HyperLogLog's estimate of the %s user agents (the harness fails beyond 3%%), after %s hits today.", num(badgeAgents), num(b.metric("badge_today_hits")))
+		m.w("HyperLogLog's estimate of the %s user agents (the harness fails beyond 3%%), after %s hits today.",
+			num(badgeAgents), num(b.metric("badge_today_hits")))
 	}
 	m.w("")
 }

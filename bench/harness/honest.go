@@ -88,7 +88,8 @@ func (b *bench) startHonestRows(ctx context.Context, redisAddr string) (rows []p
 	if err := drive(ctx, strings.TrimSuffix(url, "/"), http.MethodGet, paths, 64, http.StatusOK, firstHit); err != nil {
 		return nil, fmt.Errorf("creating the window row's counters: %w", err)
 	}
-	if _, err := redistest.Do(redisAddr, "EVAL", windowScript, "0", windowNamespace, hitKeyFormat, "1", strconv.Itoa(hitKeys), strconv.Itoa(windowSeconds)); err != nil {
+	args := []string{"EVAL", windowScript, "0", windowNamespace, hitKeyFormat, "1", strconv.Itoa(hitKeys), strconv.Itoa(windowSeconds)}
+	if _, err := redistest.Do(redisAddr, args...); err != nil {
 		return nil, fmt.Errorf("setting the window: %w", err)
 	}
 	plain, err := b.writeVisitorsScript(hitNamespace)
@@ -119,7 +120,8 @@ func (b *bench) honestTargets(m *md) {
 			continue
 		}
 		r := window / plain
-		m.w("| process level, `/hit` with a 30-minute repeat window and the crawler check within 10%% of `/hit` without the window (10,000 keys, a new visitor each, same run, %d connections) | %s / %s req/s | %s |",
+		m.w("| process level, `/hit` with a 30-minute repeat window and the crawler check within 10%% of `/hit` without the window "+
+			"(10,000 keys, a new visitor each, same run, %d connections) | %s / %s req/s | %s |",
 			c, num(window), num(plain), mark(r, .9, pct(window, plain), false))
 	}
 }

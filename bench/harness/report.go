@@ -185,7 +185,8 @@ func (b *bench) report() error {
 		if ceiling[c] > 0 {
 			r = hc[c] / ceiling[c]
 		}
-		m.w("| process level, `GET /` at ≥ 75%% of the no-Redis ceiling (%d connections) | %s / %s req/s | %s |", c, num(hc[c]), num(ceiling[c]), mark(r, .75, pct(hc[c], ceiling[c]), false))
+		m.w("| process level, `GET /` at ≥ 75%% of the no-Redis ceiling (%d connections) | %s / %s req/s | %s |",
+			c, num(hc[c]), num(ceiling[c]), mark(r, .75, pct(hc[c], ceiling[c]), false))
 	}
 	for _, c := range levels {
 		before := b.rps("process", rowBaseline, c)
@@ -204,27 +205,33 @@ func (b *bench) report() error {
 	if flask > 0 {
 		fr = hc[64] / flask
 	}
-	m.w("| ≥ 10x the Flask original under gunicorn (64 connections) | %s / %s req/s | %s |", num(hc[64]), num(flask), mark(fr, 10, fmt.Sprintf("%.1fx", fr), false))
+	m.w("| ≥ 10x the Flask original under gunicorn (64 connections) | %s / %s req/s | %s |",
+		num(hc[64]), num(flask), mark(fr, 10, fmt.Sprintf("%.1fx", fr), false))
 	for _, c := range levels {
 		r := 0.0
 		if hc[c] > 0 {
 			r = stack3[c] / hc[c]
 		}
-		m.w("| stack, 3 replicas, ≥ 60%% of the process level (%d connections, lb's container address) | %s / %s req/s | %s |", c, num(stack3[c]), num(hc[c]), mark(r, .6, pct(stack3[c], hc[c]), false))
+		m.w("| stack, 3 replicas, ≥ 60%% of the process level (%d connections, lb's container address) | %s / %s req/s | %s |",
+			c, num(stack3[c]), num(hc[c]), mark(r, .6, pct(stack3[c], hc[c]), false))
 	}
 	pr := 0.0
 	if hc[64] > 0 {
 		pr = stack3Published / hc[64]
 	}
-	m.w("| the same through the published port (64 connections, via docker-proxy) | %s / %s req/s | %s |", num(stack3Published), num(hc[64]), mark(pr, .6, pct(stack3Published, hc[64]), false))
+	m.w("| the same through the published port (64 connections, via docker-proxy) | %s / %s req/s | %s |",
+		num(stack3Published), num(hc[64]), mark(pr, .6, pct(stack3Published, hc[64]), false))
 	if l := b.latency; l != nil {
-		m.w("| p99 ≤ 5 ms at 50%% of peak through the stack | p99 %.2f ms at %d req/s | %s |", l.P99, l.Rate, mark(l.P99, 5, fmt.Sprintf("%.2f ms", l.P99), true))
+		m.w("| p99 ≤ 5 ms at 50%% of peak through the stack | p99 %.2f ms at %d req/s | %s |",
+			l.P99, l.Rate, mark(l.P99, 5, fmt.Sprintf("%.2f ms", l.P99), true))
 	} else {
 		m.w("| p99 ≤ 5 ms at 50% of peak through the stack | n/a | not measured |")
 	}
-	m.w("| web RSS under load ≤ 30 MB | peak %s MB | %s |", b.fig("web_rss_load_mb"), mark(b.metric("web_rss_load_mb"), 30, b.fig("web_rss_load_mb")+" MB", true))
+	m.w("| web RSS under load ≤ 30 MB | peak %s MB | %s |",
+		b.fig("web_rss_load_mb"), mark(b.metric("web_rss_load_mb"), 30, b.fig("web_rss_load_mb")+" MB", true))
 	m.w("| web image ≤ 12 MB | %s MB | %s |", b.fig("web_image_mb"), mark(b.metric("web_image_mb"), 12, b.fig("web_image_mb")+" MB", true))
-	m.w("| process start to ready < 100 ms | median of 7: %s ms | %s |", b.fig("start_to_ready_ms"), mark(b.metric("start_to_ready_ms"), 100, b.fig("start_to_ready_ms")+" ms", true))
+	m.w("| process start to ready < 100 ms | median of 7: %s ms | %s |",
+		b.fig("start_to_ready_ms"), mark(b.metric("start_to_ready_ms"), 100, b.fig("start_to_ready_ms")+" ms", true))
 	m.w("")
 
 	m.w("## Throughput")
@@ -243,7 +250,8 @@ func (b *bench) report() error {
 	m.w("counted, and the excess is at most what wrk left in flight when it stopped (one per connection)")
 	m.w("plus requests that failed (a 503 when Redis is slower than `REDIS_TIMEOUT` may still count);")
 	m.w("the harness fails if not, and shows any failed requests. The Flask app counts in")
-	m.w("its own key; a `/hit` row's counter is the sum of its named counters ([below](#named-counters)). Stack rows go through HAProxy to the web containers and the Redis container, all")
+	m.w("its own key; a `/hit` row's counter is the sum of its named counters ([below](#named-counters)). " +
+		"Stack rows go through HAProxy to the web containers and the Redis container, all")
 	m.w("as shipped (access log on, `appendfsync always`).")
 	m.w("")
 	m.w("`%s` is the service as of commit `%s` (`BENCH_BASELINE`), the one whose run recorded", rowBaseline, b.baselineName())
@@ -260,7 +268,8 @@ func (b *bench) report() error {
 	m.w("only in the counter path, so their ratios to each other are what the path costs.")
 	m.w("")
 	for _, e := range b.exact {
-		m.w("Exact run, %s (`bench/hitload`, closed loop, 64 connections): %d requests, %d 2xx, %d failed, %d duplicate counts, counts %d..%d, counter +%d, %s req/s (a Go client, heavier than wrk), p50 %.3f ms, p99 %.3f ms.",
+		m.w("Exact run, %s (`bench/hitload`, closed loop, 64 connections): %d requests, %d 2xx, %d failed, %d duplicate counts, "+
+			"counts %d..%d, counter +%d, %s req/s (a Go client, heavier than wrk), p50 %.3f ms, p99 %.3f ms.",
 			e.Name, e.Requests, e.OK, e.Other+e.Errors, e.Duplicates, e.MinCount, e.MaxCount, e.Delta, num(e.RPS), e.P50ms, e.P99ms)
 		m.w("")
 	}
@@ -290,7 +299,8 @@ func (b *bench) report() error {
 	m.w("| web RSS, idle (after start) | %s MB |", mb("web_rss_idle_mb"))
 	m.w("| web RSS, peak under load (VmHWM after the 1-replica runs) | %s MB |", mb("web_rss_load_mb"))
 	m.w("| web CPU time per 1,000 requests (1 replica, 64 connections) | %s ms |", mb("web_cpu_ms_per_1000"))
-	m.w("| images: web / redis / lb | %s / %s / %s MB (redis and lb: stand-in bases on machines without a registry) |", mb("web_image_mb"), mb("redis_image_mb"), mb("lb_image_mb"))
+	m.w("| images: web / redis / lb | %s / %s / %s MB (redis and lb: stand-in bases on machines without a registry) |",
+		mb("web_image_mb"), mb("redis_image_mb"), mb("lb_image_mb"))
 	m.w("| process start to ready (`bench/startup`, median of 7) | %s ms |", mb("start_to_ready_ms"))
 	m.w("| `docker compose up --wait`, built images, to all healthy | %s s |", mb("compose_up_seconds"))
 	b.memoryResourceRow(&m)
@@ -326,7 +336,8 @@ func (b *bench) report() error {
 	m.w("|---|---|---|---|")
 	for _, c := range levels {
 		incr, coal := b.rps("process", rowMinIncr, c), b.rps("process", rowMinCoal, c)
-		m.w("| %d | %s req/s (%s of ceiling) | %s req/s (%s of ceiling) | %s |", c, num(incr), pct(incr, ceiling[c]), num(coal), pct(coal, ceiling[c]), ratio(coal, incr))
+		m.w("| %d | %s req/s (%s of ceiling) | %s req/s (%s of ceiling) | %s |",
+			c, num(incr), pct(incr, ceiling[c]), num(coal), pct(coal, ceiling[c]), ratio(coal, incr))
 	}
 	m.w("")
 	m.w("The counter alone, no HTTP (`bench/clientcmp`, %s per figure, the median of %d interleaved", b.clientDuration, b.clientRounds())

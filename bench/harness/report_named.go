@@ -35,7 +35,8 @@ func (b *bench) hitTargets(m *md) {
 		if get > 0 {
 			r = badge / get
 		}
-		m.w("| process level, counting badge `GET /hit/{ns}/{key}/shield` on one key, %s user agents, at ≥ %.0f%% of `GET /` (same run, %d connections) | %s / %s req/s | %s |",
+		m.w("| process level, counting badge `GET /hit/{ns}/{key}/shield` on one key, %s user agents, "+
+			"at ≥ %.0f%% of `GET /` (same run, %d connections) | %s / %s req/s | %s |",
 			num(badgeAgents), 100*badgeGoal, c, num(badge), num(get), mark(r, badgeGoal, pct(badge, get), false))
 	}
 }
@@ -179,7 +180,10 @@ func (b *bench) namedSection(m *md, ceiling map[int]float64) {
 
 	b.badgeIntro(m)
 
-	rowsOrder := []string{rowHC, rowHitOne, rowHitMany, rowHitManyNoPersist, rowHitVisitors, rowHitWindow, rowBadge, rowHitOneBefore, rowHitManyBefore, rowBadgeBefore}
+	rowsOrder := []string{
+		rowHC, rowHitOne, rowHitMany, rowHitManyNoPersist, rowHitVisitors, rowHitWindow, rowBadge,
+		rowHitOneBefore, rowHitManyBefore, rowBadgeBefore,
+	}
 	have := false
 	for _, name := range rowsOrder {
 		for _, c := range levels {
@@ -198,7 +202,8 @@ func (b *bench) namedSection(m *md, ceiling map[int]float64) {
 	m.w("its CPU time from `INFO cpu`; the service's CPU time from `/proc/PID/stat`; per answered request,")
 	m.w("and as cores (CPU seconds per second of the run):")
 	m.w("")
-	m.w("| row | connections | requests per counter write | Redis commands per request | Redis CPU per request | Redis cores | service CPU per request | service cores |")
+	m.w("| row | connections | requests per counter write | Redis commands per request | Redis CPU per request | Redis cores " +
+		"| service CPU per request | service cores |")
 	m.w("|---|---|---|---|---|---|---|---|")
 	cost := map[string]map[int]runCost{}
 	for _, name := range rowsOrder {
@@ -403,7 +408,8 @@ func (b *bench) memorySection(m *md) {
 	m.w("keys (the hash `hitcounter:c:{ns/key}` and any other key under its name) and its name in the set")
 	m.w("`hitcounter:index`.")
 	m.w("")
-	m.w("| created by | namespace + key | counters | `used_memory` growth | per counter | a million counters | keys per counter (besides the index) | hash fields | hash encoding | index per name |")
+	m.w("| created by | namespace + key | counters | `used_memory` growth | per counter | a million counters " +
+		"| keys per counter (besides the index) | hash fields | hash encoding | index per name |")
 	m.w("|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range b.memoryResults {
 		idx := "n/a"

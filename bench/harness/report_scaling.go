@@ -56,7 +56,8 @@ func (b *bench) scalingSection(m *md) {
 	m.w("  there, so each is followed by its own `WAITAOF`. After the runs the harness checks that every")
 	m.w("  replica is linked and has applied its primary's replication stream.")
 	m.w("")
-	m.w("| connections | `/hit` one key | `/hit` 10,000 keys | primary + replica, WAITAOF 1 | cluster, 1 primary | cluster, 3 primaries | cluster, 3 primaries + replicas, WAITAOF 1 |")
+	m.w("| connections | `/hit` one key | `/hit` 10,000 keys | primary + replica, WAITAOF 1 | cluster, 1 primary | cluster, 3 primaries " +
+		"| cluster, 3 primaries + replicas, WAITAOF 1 |")
 	m.w("|---|---|---|---|---|---|---|")
 	for _, c := range levels {
 		m.w("| %d | %s | %s | %s | %s | %s | %s |", c, num(b.rps("process", rowHitOne, c)), num(b.rps("process", rowHitMany, c)),
@@ -66,7 +67,8 @@ func (b *bench) scalingSection(m *md) {
 	m.w("")
 	m.w("Same-run ratios:")
 	m.w("")
-	m.w("| connections | 10,000 keys ÷ one key (target ≥ 80%) | replicated ÷ standalone (the wait for the replica) | cluster of 1 ÷ standalone | cluster of 3 ÷ cluster of 1 | cluster of 3 with replicas ÷ without (the wait, per hit) |")
+	m.w("| connections | 10,000 keys ÷ one key (target ≥ 80%) | replicated ÷ standalone (the wait for the replica) " +
+		"| cluster of 1 ÷ standalone | cluster of 3 ÷ cluster of 1 | cluster of 3 with replicas ÷ without (the wait, per hit) |")
 	m.w("|---|---|---|---|---|---|")
 	for _, c := range levels {
 		many := b.rps("process", rowHitMany, c)
@@ -79,7 +81,8 @@ func (b *bench) scalingSection(m *md) {
 	m.w("hit and per script call (one per batch of hits); Redis's figures are every primary's together,")
 	m.w("the replicas' apart; cores are CPU seconds per second of the run:")
 	m.w("")
-	m.w("| row | connections | hits per script call | WAITAOF per hit | Redis CPU per hit | Redis CPU per call | Redis cores | replica CPU per hit | service CPU per hit | service cores | wrk cores |")
+	m.w("| row | connections | hits per script call | WAITAOF per hit | Redis CPU per hit | Redis CPU per call | Redis cores " +
+		"| replica CPU per hit | service CPU per hit | service cores | wrk cores |")
 	m.w("|---|---|---|---|---|---|---|---|---|---|---|")
 	have := false
 	for _, name := range []string{rowHitOne, rowHitMany, rowHitManyReplicated, rowHitManyCluster1, rowHitManyCluster3, rowHitManyCluster3R} {

@@ -57,7 +57,8 @@ func (b *bench) load(path string) error {
 		return err
 	}
 	b.rows, b.metrics, b.exact, b.latency, b.clients, b.cpuShare = r.Rows, r.Metrics, r.Exact, r.Latency, r.Clients, r.CPUShare
-	b.loadAtStart, b.loadAtEnd, b.commit, b.goVersion, b.redisVersion, b.dockerVersion = r.LoadAtStart, r.LoadAtEnd, r.Commit, r.GoVersion, r.RedisVersion, r.DockerVersion
+	b.loadAtStart, b.loadAtEnd = r.LoadAtStart, r.LoadAtEnd
+	b.commit, b.goVersion, b.redisVersion, b.dockerVersion = r.Commit, r.GoVersion, r.RedisVersion, r.DockerVersion
 	b.started, b.durationArg, b.threads, b.rounds, b.baseline, b.stack = r.Started, r.DurationArg, r.Threads, r.Rounds, r.Baseline, r.Stack
 	b.vegetaDuration, b.clientDuration, b.failures = r.VegetaDuration, r.ClientDuration, r.Failures
 	b.costs, b.memoryResults, b.onlyRows = r.Costs, r.Memory, r.OnlyRows

@@ -71,7 +71,11 @@ func start(t *testing.T, env map[string]string) *instance {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-in.done:
+		case err := <-in.done:
+			// The tests that expect a result check stop's; here it only explains a failure.
+			if err != nil && t.Failed() {
+				t.Logf("run returned: %v", err)
+			}
 		case <-time.After(15 * time.Second):
 			t.Errorf("run did not return within 15s of cancel")
 		}
@@ -211,7 +215,8 @@ func TestNamedCountersWired(t *testing.T) {
 	in := start(t, redisEnv(srv, "OPERATOR_TOKEN_FILE", token, "RATE_LIMIT_HITS", "3", "RATE_LIMIT_WINDOW", "1h",
 		"TRUSTED_PROXIES", "127.0.0.1", "COUNTER_LIMIT", "3", "RATE_LIMIT_CREATES_PER_DAY", "2"))
 	for i := 1; i <= 3; i++ {
-		if status, body, _ := get(t, in.base+"/hit/wired/page", "X-Forwarded-For", "198.51.100.7"); status != 200 || body != fmt.Sprintf(`{"value":%d}`+"\n", i) {
+		status, body, _ := get(t, in.base+"/hit/wired/page", "X-Forwarded-For", "198.51.100.7")
+		if status != 200 || body != fmt.Sprintf(`{"value":%d}`+"\n", i) {
 			t.Fatalf("hit %d: %d %q", i, status, body)
 		}
 	}
@@ -552,7 +557,9 @@ func TestHealthcheckCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"hitcounter", "healthcheck", "-live"}, env, nil, &out, io.Discard); err != nil {
 		t.Fatalf("healthcheck -live with Redis down = %v, want nil", err)
 	}
-	in.stop(t)
+	if err := in.stop(t); err != nil {
+		t.Fatalf("stopping the server with Redis down = %v, want nil", err)
+	}
 	if err := run(context.Background(), []string{"hitcounter", "healthcheck", "-live"}, env, nil, &out, io.Discard); err == nil {
 		t.Fatal("healthcheck with the server stopped = nil, want an error")
 	}
@@ -596,7 +603,7 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(dir, "hitcounter")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	return bin, nil
 })
@@ -636,7 +643,12 @@ func TestProcess(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			defer cmd.Process.Kill()
+			defer func() {
+				// Done already when the signal stopped it, as it should.
+				if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+					t.Errorf("killing the program: %v", err)
+				}
+			}()
 			t.Cleanup(func() {
 				if t.Failed() {
 					t.Logf("the program's output:\n%s", stdout.String())
@@ -759,7 +771,8 @@ func TestStartLogsCapacityAndKeyWarnings(t *testing.T) {
 		return nil
 	})
 	logs := in.stdout.String()
-	if !strings.Contains(logs, `"fits":false`) || !strings.Contains(logs, `"maxmemory":104857600`) || !strings.Contains(logs, `"level":"WARN","msg":"redis capacity`) {
+	if !strings.Contains(logs, `"fits":false`) || !strings.Contains(logs, `"maxmemory":104857600`) ||
+		!strings.Contains(logs, `"level":"WARN","msg":"redis capacity`) {
 		t.Fatalf("capacity line for 100,000 counters in 100 MB: want a warning that they do not fit:\n%s", logs)
 	}
 	if strings.Contains(logs, "VISITOR_KEY_FILE is not set") || strings.Contains(logs, "0123456789abcdef0123456789abcdef") {

@@ -166,7 +166,8 @@ func checkOwnerListing(t *testing.T, b *Browser, s *composeStack, shots string) 
 	type row struct{ Key, Value string }
 	var rows []row
 	read := func() error {
-		return p.Eval(`Array.from(document.querySelectorAll("#listing tbody tr")).map(tr => ({key: tr.cells[0].textContent, value: tr.cells[1].textContent}))`, &rows)
+		return p.Eval(`Array.from(document.querySelectorAll("#listing tbody tr"))
+			.map(tr => ({key: tr.cells[0].textContent, value: tr.cells[1].textContent}))`, &rows)
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for len(rows) < len(values) {

@@ -193,7 +193,10 @@ func TestBadgesAndPageInBrowser(t *testing.T) {
 					return b.x < v.x || b.y < v.y || b.x + b.width > v.x + v.width || b.y + b.height > v.y + v.height;
 				}).map(e => {
 					const b = e.getBBox(), v = e.ownerSVGElement.viewBox.baseVal;
-					return JSON.stringify(e.textContent) + " spans x " + b.x.toFixed(1) + " to " + (b.x + b.width).toFixed(1) + ", y " + b.y.toFixed(1) + " to " + (b.y + b.height).toFixed(1) + " of a " + v.width + "x" + v.height + " viewBox";
+					return JSON.stringify(e.textContent) +
+						" spans x " + b.x.toFixed(1) + " to " + (b.x + b.width).toFixed(1) +
+						", y " + b.y.toFixed(1) + " to " + (b.y + b.height).toFixed(1) +
+						" of a " + v.width + "x" + v.height + " viewBox";
 				}),
 			};
 		})()`, &got); err != nil {

@@ -36,7 +36,7 @@ func parseSVG(svg []byte) (parsed, error) {
 	var stack []xml.StartElement
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -61,7 +61,7 @@ func NewOperatorHandler(d Deps) http.Handler { return newHandler(d, operatorRout
 
 func withDefaults(d Deps) Deps {
 	if d.Named.HistoryDays == 0 {
-		d.Named.HistoryDays = 400
+		d.Named.HistoryDays = counter.DefaultHistoryDays
 	}
 	if d.Drain == nil {
 		d.Drain = make(chan struct{}) // never closed

@@ -68,6 +68,11 @@ func NewMetrics(version string) *Metrics {
 			Help: "Event streams open right now, by route pattern.",
 		}, []string{"route"}),
 	}
+	// Every limit at 0 from the start: rate() of a series that appears with its first refusal
+	// misses that refusal, and a panel by limit would have nothing to draw until then.
+	for _, limit := range counter.LimitNames {
+		m.rateLimited.WithLabelValues(limit)
+	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "hitcounter_build_info",
 		Help:        "Always 1; the labels say which build is running.",
