@@ -130,7 +130,8 @@ var errUnknownLogo = errors.New("unknown logo")
 // checkLogo refuses a logo name the set does not have, saying where the names are.
 func checkLogo(name string) error {
 	if _, ok := badge.LookupLogo(name); name != "" && !ok {
-		return counter.Errorf(counter.EINVALID, errUnknownLogo, "logo: %s is not a logo this server has; GET /badges/logos lists them (docs/badges.md)", quoteShort(name))
+		return counter.Errorf(counter.EINVALID, errUnknownLogo,
+			"logo: %s is not a logo this server has; GET /badges/logos lists them (docs/badges.md)", quoteShort(name))
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func serve(render errorRenderer, h handlerFunc) http.Handler {
 		if err == nil {
 			return
 		}
-		if f, ok := err.(*inFormat); ok {
+		if f, ok := errors.AsType[*inFormat](err); ok {
 			f.render(w, r, f.err)
 			return
 		}
@@ -195,5 +195,7 @@ func renderPageError(w http.ResponseWriter, _ *http.Request, err error) {
 	h.Set("Content-Security-Policy", pagePolicy)
 	setErrorHeaders(h, status, err)
 	w.WriteHeader(status)
-	_, _ = fmt.Fprintf(w, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>%d</title><p>%s</p></html>\n", status, escapeText.Replace(msg))
+	_, _ = fmt.Fprintf(w, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"+
+		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>%d</title><p>%s</p></html>\n",
+		status, escapeText.Replace(msg))
 }

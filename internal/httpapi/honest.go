@@ -65,7 +65,8 @@ func settingsFromQuery(r *http.Request) (counter.SettingsChange, error) {
 			}
 			s.CountBots = &b
 		default:
-			return s, counter.Errorf(counter.EINVALID, nil, "unknown query parameter %q: the settings are time_zone, repeat_window and count_bots", clipParam(param))
+			return s, counter.Errorf(counter.EINVALID, nil,
+				"unknown query parameter %q: the settings are time_zone, repeat_window and count_bots", clipParam(param))
 		}
 	}
 	return s, nil
@@ -103,7 +104,7 @@ func handleOwnerMark(d CounterDeps, m *Metrics) handlerFunc {
 		}
 		fromForm := strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded")
 		var auth counter.Auth
-		exclude := true
+		var exclude bool
 		if fromForm {
 			r.Body = http.MaxBytesReader(w, r.Body, maxOwnerForm)
 			if err := r.ParseForm(); err != nil {

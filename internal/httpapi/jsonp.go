@@ -31,7 +31,8 @@ func callbackOf(r *http.Request) (string, error) {
 	}
 	cb := vals[0]
 	if len(cb) > maxCallback || !callbackPattern.MatchString(cb) {
-		return "", counter.Errorf(counter.EINVALID, nil, "query parameter \"callback\" must be a JavaScript function name: up to four identifiers of 1 to 64 characters of A-Z a-z 0-9 _ $ (not starting with a digit) joined by dots")
+		return "", counter.Errorf(counter.EINVALID, nil, "query parameter \"callback\" must be a JavaScript function name: "+
+			"up to four identifiers of 1 to 64 characters of A-Z a-z 0-9 _ $ (not starting with a digit) joined by dots")
 	}
 	return cb, nil
 }

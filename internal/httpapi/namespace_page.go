@@ -25,7 +25,8 @@ func handleNamespacePageForm() handlerFunc {
 		}
 		writePage(w, r, "namespace "+ns, `<h1><span class="ns">namespace</span> `+escapeText.Replace(ns)+`</h1>
 <p>The owner's list of this namespace's counters. Enter the namespace's key (the one its claim answered) to see it.</p>
-`+listingForm(ns, "", counter.SortByName, 0, "Show the counters", `type="password" placeholder="namespace key" autocomplete="off" aria-label="namespace key" required`))
+`+listingForm(ns, "", counter.SortByName, 0, "Show the counters",
+			`type="password" placeholder="namespace key" autocomplete="off" aria-label="namespace key" required`))
 		return nil
 	}
 }
@@ -105,7 +106,8 @@ func renderListing(ns, key string, o counter.ListOptions, page counter.Namespace
 	if page.Next > 0 {
 		b.WriteString(listingForm(ns, key, o.Sort, page.Next, "Next page", ""))
 	}
-	fmt.Fprintf(&b, `<p class="note">The same list as JSON: <code>GET /namespace/%s</code> with the key as a bearer token; every counter as JSON lines, for <code>hitcounter import</code>: <code>GET /namespace/%s/export</code>.</p>
+	fmt.Fprintf(&b, `<p class="note">The same list as JSON: <code>GET /namespace/%s</code> with the key as a bearer token; `+
+		`every counter as JSON lines, for <code>hitcounter import</code>: <code>GET /namespace/%s/export</code>.</p>
 `, escapeText.Replace(ns), escapeText.Replace(ns))
 	return b.String()
 }
@@ -121,7 +123,8 @@ func writePage(w http.ResponseWriter, r *http.Request, title, body string) {
 		return
 	}
 	var b strings.Builder
-	b.WriteString("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"color-scheme\" content=\"light dark\">\n<title>")
+	b.WriteString("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n" +
+		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"color-scheme\" content=\"light dark\">\n<title>")
 	b.WriteString(escapeText.Replace(title))
 	b.WriteString(" · hitcounter</title>\n")
 	b.WriteString(pageStyle)
