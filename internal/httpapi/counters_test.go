@@ -138,7 +138,9 @@ func TestCounterRoutes(t *testing.T) {
 		{"HEAD", "/hit/site/one", nil, 200, `^$`},
 		{"GET", "/get/site/one", nil, 200, `^\{"value":2\}\n$`},
 		{"GET", "/get/site/none", nil, 404, `"code":"not_found"`},
-		{"GET", "/info/site/one", nil, 200, `^\{"namespace":"site","key":"one","value":2,"created":"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ","admin_key_set":false,"bots":0,"settings":\{"time_zone":"UTC","repeat_window":0,"count_bots":false\}\}\n$`},
+		{"GET", "/info/site/one", nil, 200,
+			`^\{"namespace":"site","key":"one","value":2,"created":"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ","admin_key_set":false,"bots":0,` +
+				`"settings":\{"time_zone":"UTC","repeat_window":0,"count_bots":false\}\}\n$`},
 		{"GET", "/info/site/none", nil, 404, `"code":"not_found"`},
 		{"GET", "/hit/ab/one", nil, 400, invalidNS},
 		{"GET", "/hit/site/o", nil, 400, invalidKey},
@@ -216,7 +218,8 @@ func TestCounterHeaders(t *testing.T) {
 		if resp.StatusCode != tc.wantStatus {
 			t.Errorf("GET %s: %d, want %d", tc.path, resp.StatusCode, tc.wantStatus)
 		}
-		if resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Cache-Control") != "no-store" {
+		h := resp.Header
+		if h.Get("Access-Control-Allow-Origin") != "*" || h.Get("Content-Type") != "application/json" || h.Get("Cache-Control") != "no-store" {
 			t.Errorf("GET %s: headers %v, want CORS *, JSON, no-store", tc.path, resp.Header)
 		}
 	}
@@ -302,14 +305,21 @@ func TestExportImportOverHTTP(t *testing.T) {
 	})
 
 	for _, tt := range []struct{ body, want string }{
-		{`{"namespace":"ok-ns","key":"ok-key","value":1,"created":"2026-11-26T07:00:00Z"}` + "\n" + `{"namespace":"x","key":"ok-key","value":1,"created":"2026-11-26T07:00:00Z"}`, `line 2: namespace`},
+		{`{"namespace":"ok-ns","key":"ok-key","value":1,"created":"2026-11-26T07:00:00Z"}` + "\n" +
+			`{"namespace":"x","key":"ok-key","value":1,"created":"2026-11-26T07:00:00Z"}`, `line 2: namespace`},
 		{`{"namespace":"ok-ns","key":"ok-key","created":"2026-11-26T07:00:00Z"}`, `line 1: value is missing`},
 		{`{"namespace":"ok-ns","key":"ok-key","value":"7","created":"2026-11-26T07:00:00Z"}`, `line 1: not an export line`},
 		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"yesterday"}`, `line 1: created must be`},
 		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","extra":1}`, `line 1: not an export line`},
 		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","admin_key_sha256":"XYZ"}`, `line 1: admin_key_sha256`},
-		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","settings":{"time_zone":"Mars/Base","repeat_window":0,"count_bots":false}}`, `line 1: time_zone`},
-		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","settings":{"time_zone":"UTC","repeat_window":1441,"count_bots":false}}`, `line 1: settings.repeat_window`},
+		{
+			`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","settings":{"time_zone":"Mars/Base",` +
+				`"repeat_window":0,"count_bots":false}}`,
+			`line 1: time_zone`},
+		{
+			`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","settings":{"time_zone":"UTC",` +
+				`"repeat_window":1441,"count_bots":false}}`,
+			`line 1: settings.repeat_window`},
 		{"\n\n" + strings.Repeat("x", maxImportLine+1), `line 3: a line is longer`},
 	} {
 		resp, body := to.post(t, "/admin/import", tt.body, operator...)

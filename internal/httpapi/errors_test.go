@@ -54,8 +54,10 @@ func TestErrorRenderers(t *testing.T) {
 		{"json route, page error", asJSON(fails(inPage(notFound))), "", 404, "text/html; charset=utf-8", "<p>counter a/b not found</p>", "cause"},
 		{"visit as text", serve(renderVisitError, fails(notFound)), "text/html", 404, "text/plain; charset=utf-8", "counter a/b not found\n", "cause"},
 		{"visit as json", serve(renderVisitError, fails(notFound)), "application/json", 404, "application/json", `"code":"not_found"`, "cause"},
-		{"protocol", serve(renderVisitError, fails(&protocolError{http.StatusNotAcceptable, "not acceptable"})), "image/png", 406, "text/plain; charset=utf-8", "not acceptable\n", "code"},
-		{"not a domain error", asJSON(fails(errors.New("secret detail"))), "", 500, "application/json", `{"error":"internal error","code":"internal"}`, "secret"},
+		{"protocol", serve(renderVisitError, fails(&protocolError{http.StatusNotAcceptable, "not acceptable"})), "image/png",
+			406, "text/plain; charset=utf-8", "not acceptable\n", "code"},
+		{"not a domain error", asJSON(fails(errors.New("secret detail"))), "",
+			500, "application/json", `{"error":"internal error","code":"internal"}`, "secret"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest("GET", "/x", nil)

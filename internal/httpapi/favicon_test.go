@@ -51,7 +51,8 @@ func TestFavicon(t *testing.T) {
 	} {
 		resp, body := get(tc.method, "If-None-Match", tc.ifNoneMatch)
 		if resp.StatusCode != tc.wantStatus || len(body) != tc.wantLen {
-			t.Errorf("%s with If-None-Match %q: %d, %d bytes; want %d, %d bytes", tc.method, tc.ifNoneMatch, resp.StatusCode, len(body), tc.wantStatus, tc.wantLen)
+			t.Errorf("%s with If-None-Match %q: %d, %d bytes; want %d, %d bytes",
+				tc.method, tc.ifNoneMatch, resp.StatusCode, len(body), tc.wantStatus, tc.wantLen)
 		}
 	}
 	if resp, _ := get("POST"); resp.StatusCode != http.StatusMethodNotAllowed {

@@ -134,7 +134,9 @@ func (c fixedCounter) Visit(context.Context) (int64, error) { return int64(c), n
 // HTML parser must find the count and the hostname as text, with no element the page did not
 // write (a hostname of "<script>" is text, never a tag).
 func FuzzVisitEncoders(f *testing.F) {
-	for _, host := range []string{"web-1", "<script>alert(1)</script>", `"quoted" & 'single'`, "tab\there\x7f\a", "ünïcödé", "\xff\xfe", "</code><p>", "", "nul\x00byte"} {
+	for _, host := range []string{
+		"web-1", "<script>alert(1)</script>", `"quoted" & 'single'`, "tab\there\x7f\a", "ünïcödé", "\xff\xfe", "</code><p>", "", "nul\x00byte",
+	} {
 		f.Add(host, int64(42))
 	}
 	f.Add("web-1", int64(math.MaxInt64))
