@@ -108,18 +108,3 @@ func (b *bench) startHonestRows(ctx context.Context, redisAddr string) (rows []p
 			count: namedCounter(redisAddr, windowNamespace, 1, hitKeys), redis: redisAddr, pid: pid},
 	}, nil
 }
-
-// honestTargets writes the targets table's row of issue #17: the window and the crawler check
-// cost at most 10% of /hit.
-func (b *bench) honestTargets(m *md) {
-	for _, c := range levels {
-		window, plain := b.rps("process", rowHitWindow, c), b.rps("process", rowHitVisitors, c)
-		if plain == 0 || window == 0 {
-			m.w("| process level, `/hit` with a repeat window within 10%% of `/hit` without (%d connections) | not measured in this run | - |", c)
-			continue
-		}
-		r := window / plain
-		m.w("| process level, `/hit` with a 30-minute repeat window and the crawler check within 10%% of `/hit` without the window (10,000 keys, a new visitor each, same run, %d connections) | %s / %s req/s | %s |",
-			c, num(window), num(plain), mark(r, .9, pct(window, plain), false))
-	}
-}
