@@ -180,7 +180,7 @@ func (b *bench) createBadgeCounter(ctx context.Context, base string) error {
 	if a.count != 1 {
 		return fmt.Errorf("creating the badge row's counter: its first badge shows %d, want 1 (a counter created by this hit)", a.count)
 	}
-	b.metrics["badge_created_day"] = float64(time.Now().UTC().Unix() / 86400)
+	b.Metrics["badge_created_day"] = float64(time.Now().UTC().Unix() / 86400)
 	return nil
 }
 
@@ -210,8 +210,8 @@ func (b *bench) checkBadges(ctx context.Context, base, redisAddr string) {
 		}
 		size = a.size
 	}
-	b.metrics["badge_sampled"] = badgeSamples
-	b.metrics["badge_svg_bytes"] = float64(size)
+	b.Metrics["badge_sampled"] = badgeSamples
+	b.Metrics["badge_svg_bytes"] = float64(size)
 	logf("badge check ok: %d counting badges, each an SVG (%d bytes) with the next count", badgeSamples, size)
 	b.measureRender(before + badgeSamples)
 
@@ -236,11 +236,11 @@ func (b *bench) checkBadges(ctx context.Context, base, redisAddr string) {
 		b.fail("badge check: reading the counter's stats: %d, %v", resp.StatusCode, err)
 		return
 	}
-	b.metrics["badge_uniques"] = float64(st.Today.Uniques)
-	b.metrics["badge_today_hits"] = float64(st.Today.Hits)
-	if float64(time.Now().UTC().Unix()/86400) != b.metrics["badge_created_day"] {
+	b.Metrics["badge_uniques"] = float64(st.Today.Uniques)
+	b.Metrics["badge_today_hits"] = float64(st.Today.Hits)
+	if float64(time.Now().UTC().Unix()/86400) != b.Metrics["badge_created_day"] {
 		logf("badge check: the UTC day changed during the run; today's %d unique visitors not checked", st.Today.Uniques)
-		b.metrics["badge_day_changed"] = 1
+		b.Metrics["badge_day_changed"] = 1
 		return
 	}
 	// HyperLogLog's standard error in Redis is 0.81%; 3% is well outside it.
@@ -391,8 +391,8 @@ func (b *bench) measureRender(count int64) {
 	if r.N == 0 {
 		return
 	}
-	b.metrics["badge_render_ns"] = float64(r.NsPerOp())
-	b.metrics["badge_render_allocs"] = float64(r.AllocsPerOp())
-	b.metrics["badge_render_bytes"] = float64(r.AllocedBytesPerOp())
+	b.Metrics["badge_render_ns"] = float64(r.NsPerOp())
+	b.Metrics["badge_render_allocs"] = float64(r.AllocsPerOp())
+	b.Metrics["badge_render_bytes"] = float64(r.AllocedBytesPerOp())
 	logf("badge.Render: %s", r.String()+r.MemString())
 }

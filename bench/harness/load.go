@@ -116,7 +116,7 @@ func (b *bench) wrkRunScript(ctx context.Context, level, name, url, script strin
 			return row{}, fmt.Errorf("%s: counter before: %w", name, err)
 		}
 	}
-	args := []string{"-t" + strconv.Itoa(b.threads), "-c" + strconv.Itoa(conns), "-d" + b.durationArg, "--latency"}
+	args := []string{"-t" + strconv.Itoa(b.Threads), "-c" + strconv.Itoa(conns), "-d" + b.DurationArg, "--latency"}
 	if script != "" {
 		args = append(args, "-s", script)
 	}
@@ -159,7 +159,7 @@ func (b *bench) wrkRunScript(ctx context.Context, level, name, url, script strin
 			r.Check = fmt.Sprintf("%d 2xx, counter +%d", ok, delta)
 		}
 	}
-	b.rows = append(b.rows, r)
+	b.Rows = append(b.Rows, r)
 	if r.Failed {
 		b.fail("%s %s c=%d: %s", level, name, conns, r.Check)
 	}

@@ -358,7 +358,7 @@ func (b *bench) costRun(ctx context.Context, r processRow, conns int) error {
 			c.Calls[cmd] = d
 		}
 	}
-	b.costs = append(b.costs, c)
+	b.Costs = append(b.Costs, c)
 	return nil
 }
 
@@ -366,7 +366,7 @@ func (b *bench) costRun(ctx context.Context, r processRow, conns int) error {
 func (b *bench) costSum(name string, conns int) (runCost, int) {
 	sum := runCost{Name: name, Conns: conns, Calls: map[string]int64{}}
 	n := 0
-	for _, c := range b.costs {
+	for _, c := range b.Costs {
 		if c.Name != name || c.Conns != conns {
 			continue
 		}
@@ -418,7 +418,7 @@ func (b *bench) checkNotLimited(ctx context.Context, base string) {
 			limited += v
 		}
 	}
-	b.metrics["hit_rate_limited"] += limited
+	b.Metrics["hit_rate_limited"] += limited
 	if limited > 0 {
 		b.fail("the /hit service refused %.0f requests by its rate limits (RATE_LIMIT_HITS=1000000000 should never bind)", limited)
 	}
@@ -534,7 +534,7 @@ func (b *bench) memory(ctx context.Context, n int) error {
 		r.KeyUsage, _ = redisInt(addr, "MEMORY", "USAGE", one)
 		r.IndexUsage, _ = redisInt(addr, "MEMORY", "USAGE", "hitcounter:index", "SAMPLES", "0")
 		r.Encoding, _ = redistest.Do(addr, "OBJECT", "ENCODING", one)
-		b.memoryResults = append(b.memoryResults, r)
+		b.Memory = append(b.Memory, r)
 		logf("memory per counter: %s, %d+%d: %.0f bytes (%d counters in %.1fs)", r.How, r.NamespaceLen, r.KeyLen, r.perCounter(), n, r.Seconds)
 		b.procs.stopFrom(mark)
 	}

@@ -14,10 +14,10 @@ import (
 )
 
 func (b *bench) baselineName() string {
-	if b.baseline == "" {
+	if b.Baseline == "" {
 		return "none"
 	}
-	return b.baseline
+	return b.Baseline
 }
 
 // summary has, for every (level, name, connections), the run with the median req/s of its
@@ -26,7 +26,7 @@ func (b *bench) baselineName() string {
 func (b *bench) summary() []row {
 	var keys []row
 	groups := map[[3]string][]row{}
-	for _, r := range b.rows {
+	for _, r := range b.Rows {
 		k := [3]string{r.Level, r.Name, fmt.Sprint(r.Conns)}
 		if _, ok := groups[k]; !ok {
 			keys = append(keys, r)
@@ -54,7 +54,7 @@ func (b *bench) rps(level, name string, conns int) float64 {
 // clientMedian is the median of the rounds of one clientcmp measurement.
 func (b *bench) clientMedian(group, name string, clients int) float64 {
 	var v []float64
-	for _, r := range b.clients {
+	for _, r := range b.Clients {
 		if r.Group == group && r.Name == name && r.Clients == clients {
 			v = append(v, r.Ops)
 		}
@@ -69,7 +69,7 @@ func (b *bench) clientMedian(group, name string, clients int) float64 {
 // clientRounds is how many rounds clientcmp ran.
 func (b *bench) clientRounds() int {
 	n := 0
-	for _, r := range b.clients {
+	for _, r := range b.Clients {
 		n = max(n, r.Round)
 	}
 	return n
@@ -131,7 +131,7 @@ func mark(value, goal float64, text string, lowerIsBetter bool) string {
 	return text + " **missed**"
 }
 
-func (b *bench) metric(name string) float64 { return b.metrics[name] }
+func (b *bench) metric(name string) float64 { return b.Metrics[name] }
 
 // fig formats a metric with one decimal, or "n/a" when it was not measured.
 func (b *bench) fig(name string) string {
@@ -148,12 +148,12 @@ func (b *bench) report() error {
 	}
 
 	var m md
-	m.p("report-1", b.started.UTC().Format("2006-01-02 15:04 UTC"), b.commit, runtime.NumCPU(), b.goVersion, b.redisVersion, b.dockerVersion, b.loadAtStart, b.loadAtEnd, runtime.NumCPU(), b.threads, b.durationArg, b.rounds)
-	if !b.stack {
+	m.p("report-1", b.Started.UTC().Format("2006-01-02 15:04 UTC"), b.Commit, runtime.NumCPU(), b.GoVersion, b.RedisVersion, b.DockerVersion, b.LoadAtStart, b.LoadAtEnd, runtime.NumCPU(), b.Threads, b.DurationArg, b.Rounds)
+	if !b.Stack {
 		m.w("- **stack level not measured in this run** (`BENCH_STACK=0`, or `BENCH_ROWS` without `BENCH_STACK=1`).")
 	}
-	if b.onlyRows != nil {
-		m.p("report-2", strings.Join(b.onlyRows, ","))
+	if b.OnlyRows != nil {
+		m.p("report-2", strings.Join(b.OnlyRows, ","))
 	}
 	m.p("report-3", filepath.Base(b.chartPath()))
 	b.writeTargets(&m)
@@ -168,7 +168,7 @@ func (b *bench) report() error {
 		m.w("| %s | %s | %d | %s | %s | %s | %s | %s |", r.Level, r.Name, r.Conns, num(r.RPS), pct(r.RPS, ceil), r.P50, r.P99, r.Check)
 	}
 	m.p("report-6", rowBaseline, b.baselineName())
-	for _, e := range b.exact {
+	for _, e := range b.Exact {
 		m.p("report-7", e.Name, e.Requests, e.OK, e.Other+e.Errors, e.Duplicates, e.MinCount, e.MaxCount, e.Delta, num(e.RPS), e.P50ms, e.P99ms)
 	}
 
@@ -177,8 +177,8 @@ func (b *bench) report() error {
 	b.memorySection(&m)
 
 	m.p("report-8")
-	if l := b.latency; l != nil {
-		m.p("report-9", l.Rate, b.vegetaDuration, l.Requests, l.OK, l.Delta, l.P50, l.P99, l.P999, l.Max)
+	if l := b.Latency; l != nil {
+		m.p("report-9", l.Rate, b.VegetaDuration, l.Requests, l.OK, l.Delta, l.P50, l.P99, l.P999, l.Max)
 	} else {
 		m.w("Not measured in this run.")
 	}
@@ -191,10 +191,10 @@ func (b *bench) report() error {
 	m.w("")
 
 	m.p("report-12", rowStack3)
-	for _, s := range b.cpuShare {
+	for _, s := range b.CPUShare {
 		m.w("| %s | %.0f%% |", s.Name, 100*s.Share)
 	}
-	if len(b.cpuShare) == 0 {
+	if len(b.CPUShare) == 0 {
 		m.w("| not measured | |")
 	}
 	m.p("report-13")
@@ -204,7 +204,7 @@ func (b *bench) report() error {
 		incr, coal := b.rps("process", rowMinIncr, c), b.rps("process", rowMinCoal, c)
 		m.w("| %d | %s req/s (%s of ceiling) | %s req/s (%s of ceiling) | %s |", c, num(incr), pct(incr, ceiling[c]), num(coal), pct(coal, ceiling[c]), ratio(coal, incr))
 	}
-	m.p("report-15", b.clientDuration, b.clientRounds())
+	m.p("report-15", b.ClientDuration, b.clientRounds())
 	for _, s := range []struct{ label, group, name string }{
 		{"INCR per visit", "store", "INCR per visit"},
 		{"coalesce-1", "store", "coalesce-1"},
@@ -217,7 +217,7 @@ func (b *bench) report() error {
 
 	m.p("report-17", num(b.metric("redis_incr_p1")), num(b.metric("redis_incr_p16")))
 
-	m.p("report-18", b.clientDuration, b.clientRounds())
+	m.p("report-18", b.ClientDuration, b.clientRounds())
 	for _, c := range levels {
 		g, r := b.rps("process", rowMinGoRed, c), b.rps("process", rowMinCoal, c)
 		m.w("| HTTP, `GET /` | %d connections | %s req/s | %s req/s | %s |", c, num(g), num(r), ratio(r, g))
@@ -279,7 +279,7 @@ set key top right
 set bmargin 14
 set rmargin 20
 plot %q using 2:xtic(1) title "64 connections", "" using 3 title "256 connections"
-`, b.chartPath(), runtime.NumCPU(), b.started.UTC().Format("2006-01-02"), dat)
+`, b.chartPath(), runtime.NumCPU(), b.Started.UTC().Format("2006-01-02"), dat)
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	scriptPath := filepath.Join(b.work, "chart.gp")

@@ -12,7 +12,7 @@ import (
 
 // memoryResult returns the first memory figure measured as how with names of nsLen + keyLen.
 func (b *bench) memoryFigure(how string, nsLen, keyLen int) (memoryResult, bool) {
-	for _, r := range b.memoryResults {
+	for _, r := range b.Memory {
 		if r.How == how && r.NamespaceLen == nsLen && r.KeyLen == keyLen {
 			return r, true
 		}
@@ -111,7 +111,7 @@ func (b *bench) namedSection(m *md, ceiling map[int]float64) {
 		m.p("report_named-4")
 		return
 	}
-	m.p("report_named-5", b.rounds)
+	m.p("report_named-5", b.Rounds)
 	cost := map[string]map[int]runCost{}
 	for _, name := range rowsOrder {
 		cost[name] = map[int]runCost{}
@@ -257,13 +257,13 @@ func (r memoryResult) keysPerCounter() float64 {
 // memorySection is the report's section on Redis memory per counter.
 func (b *bench) memorySection(m *md) {
 	m.p("report_named-17")
-	if len(b.memoryResults) == 0 {
+	if len(b.Memory) == 0 {
 		m.p("report_named-18")
 		return
 	}
-	r0 := b.memoryResults[0]
-	m.p("report_named-19", b.redisVersion, num(float64(r0.Warmup)), num(float64(r0.Counters)))
-	for _, r := range b.memoryResults {
+	r0 := b.Memory[0]
+	m.p("report_named-19", b.RedisVersion, num(float64(r0.Warmup)), num(float64(r0.Counters)))
+	for _, r := range b.Memory {
 		idx := "n/a"
 		if r.IndexUsage > 0 {
 			idx = fmt.Sprintf("%.0f bytes", float64(r.IndexUsage)/float64(r.Warmup+r.Counters))

@@ -18,7 +18,7 @@ func perCall(c runCost, v float64) float64 {
 
 // scalingSection is the report's section on the replicated and cluster rows.
 func (b *bench) scalingSection(m *md) {
-	m.p("report_scaling-1", b.redisVersion, rowHitManyReplicated, rowHitManyCluster1, rowHitManyCluster3, rowHitManyCluster3R)
+	m.p("report_scaling-1", b.RedisVersion, rowHitManyReplicated, rowHitManyCluster1, rowHitManyCluster3, rowHitManyCluster3R)
 	for _, c := range levels {
 		m.w("| %d | %s | %s | %s | %s | %s | %s |", c, num(b.rps("process", rowHitOne, c)), num(b.rps("process", rowHitMany, c)),
 			num(b.rps("process", rowHitManyReplicated, c)), num(b.rps("process", rowHitManyCluster1, c)), num(b.rps("process", rowHitManyCluster3, c)),

@@ -87,7 +87,7 @@ func (b *bench) writeTargets(m *md) {
 			m.w("| "+t.text+" | %s | %s |", c, shown, mark(r, t.goal, verdict, false))
 		}
 	}
-	if l := b.latency; l != nil {
+	if l := b.Latency; l != nil {
 		m.w("| p99 ≤ 5 ms at 50%% of peak through the stack | p99 %.2f ms at %d req/s | %s |", l.P99, l.Rate, mark(l.P99, 5, fmt.Sprintf("%.2f ms", l.P99), true))
 	} else {
 		m.w("| p99 ≤ 5 ms at 50% of peak through the stack | n/a | not measured |")
