@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -44,26 +43,13 @@ func (b *bench) tools(ctx context.Context) error {
 	b.vegeta = filepath.Join(b.cacheDir, "bin", "vegeta-"+vegetaVersion)
 	if _, err := os.Stat(b.vegeta); err != nil && b.Stack {
 		logf("building vegeta %s", vegetaVersion)
-		gobin, err := os.MkdirTemp("", "hcbench-vegeta-")
-		if err != nil {
+		// Installed beside the cache's binaries, then renamed into place in one step, so that an
+		// interrupted build leaves no half-written vegeta-VERSION behind.
+		gobin := filepath.Join(b.cacheDir, "bin", "vegeta-build")
+		if _, err := output(ctx, 10*time.Minute, os.TempDir(), []string{"GOBIN=" + gobin}, "go", "install", "github.com/tsenart/vegeta/v12@"+vegetaVersion); err != nil {
 			return err
 		}
-		defer os.RemoveAll(gobin)
-		env := []string{"GOBIN=" + gobin}
-		if _, err := output(ctx, 10*time.Minute, os.TempDir(), env, "go", "install", "github.com/tsenart/vegeta/v12@"+vegetaVersion); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Dir(b.vegeta), 0o755); err != nil {
-			return err
-		}
-		data, err := os.ReadFile(filepath.Join(gobin, "vegeta"))
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(b.vegeta+".tmp", data, 0o755); err != nil {
-			return err
-		}
-		if err := os.Rename(b.vegeta+".tmp", b.vegeta); err != nil {
+		if err := os.Rename(filepath.Join(gobin, "vegeta"), b.vegeta); err != nil {
 			return err
 		}
 	}
@@ -158,19 +144,22 @@ func (b *bench) build(ctx context.Context) error {
 			return err
 		}
 	}
-	if b.baselineHits != "" {
-		commit, err := b.buildCommit(ctx, b.baselineHits, "hitcounter-before15")
-		if err != nil {
-			logf("no /hit baseline rows: %v", err)
-			b.baselineHits = ""
-		} else {
-			b.baselineHits = commit
+	// The services as of BENCH_BASELINE and BENCH_BASELINE_HITS, so that "no worse than before"
+	// is measured in the same run as rows of their own, not against figures of another day.
+	// When one does not build, its rows are missing and the report says so; the rest still runs.
+	for _, p := range []struct {
+		commit *string
+		name   string
+	}{{&b.baselineHits, "hitcounter-before15"}, {&b.Baseline, "hitcounter-baseline"}} {
+		if *p.commit == "" {
+			continue
 		}
-	}
-	if err := b.buildBaseline(ctx); err != nil {
-		// The comparison row is then missing, and the report says so; the rest still runs.
-		logf("no baseline row: %v", err)
-		b.Baseline = ""
+		commit, err := b.buildCommit(ctx, *p.commit, p.name)
+		if err != nil {
+			logf("no %s rows: %v", p.name, err)
+			commit = ""
+		}
+		*p.commit = commit
 	}
 	dir := filepath.Join(b.root, "bench", "clientcmp")
 	for _, p := range []struct{ name, pkg string }{{"clientcmp", "."}, {"visitsrv", "./visitsrv"}} {
@@ -179,18 +168,6 @@ func (b *bench) build(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// buildBaseline builds the service as of BENCH_BASELINE (a commit; "none" to skip), so that "no
-// worse than before" is measured in the same run as a row of its own rather than against
-// figures of another day.
-func (b *bench) buildBaseline(ctx context.Context) error {
-	if b.Baseline == "" {
-		return errors.New("BENCH_BASELINE=none")
-	}
-	commit, err := b.buildCommit(ctx, b.Baseline, "hitcounter-baseline")
-	b.Baseline = commit
-	return err
 }
 
 // buildCommit builds the service as of commit, from `git archive` into the work directory, as
@@ -488,15 +465,10 @@ func (b *bench) processLevel(ctx context.Context) error {
 	for round := 1; round <= b.Rounds; round++ {
 		for _, c := range levels {
 			for _, r := range rows {
-				if r.url == "" || (r.levels != nil && !containsInt(r.levels, c)) {
+				if r.url == "" || (r.levels != nil && !slices.Contains(r.levels, c)) {
 					continue
 				}
-				if r.redis != "" {
-					err = b.costRun(ctx, r, c)
-				} else {
-					_, err = b.wrkRunScript(ctx, "process", r.name, r.url, r.script, c, r.count, nil)
-				}
-				if err != nil {
+				if _, err := b.runRow(ctx, "process", r, c); err != nil {
 					return err
 				}
 			}
@@ -634,15 +606,6 @@ func parseRedisBenchmark(out string) (float64, error) {
 		return 0, fmt.Errorf("redis-benchmark printed no INCR figure: %q", out)
 	}
 	return v, nil
-}
-
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // starter starts processLevel's servers one after another and keeps the first error, so that
