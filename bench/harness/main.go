@@ -56,6 +56,10 @@
 // REDIS_SERVER_BIN (redis-server from PATH) the server every local Redis runs (the Makefile
 // sets the stack's own Valkey when scripts/prepare-machine.sh cached it);
 // BENCH_SAVE=FILE keeps the raw results, BENCH_RENDER=FILE rewrites the report from them.
+//
+// Where things are: every process-level row is one declaration in processLevel's table (what
+// runs, what load, what it counts), every wrk run goes through runRow, the throughput targets
+// are the table in targets.go, and the report's fixed text is prose.md, block by block.
 package main
 
 import (
