@@ -16,7 +16,7 @@ HITCOUNTER_CACHE ?= /var/cache/hitcounter
 REDIS_SERVER_BIN ?= $(wildcard $(HITCOUNTER_CACHE)/bin/redis-server)
 export REDIS_SERVER_BIN
 
-.PHONY: build prepare up test test-unit test-rules test-fuzz test-e2e test-k8s k8s-binaries chaos run lint bench clean
+.PHONY: build prepare up test test-unit test-rules test-monitoring test-fuzz test-e2e test-k8s k8s-binaries chaos run lint bench clean
 
 # Fuzz targets (package:function:executions), from the seeds in the code plus the corpus under
 # the package's testdata/fuzz. Counts, not durations: a duration (-fuzztime 10s) can fail at its
@@ -38,8 +38,8 @@ up: ## the stack on a fresh machine without a registry: prepare what Docker need
 	bash scripts/prepare-machine.sh --stack
 	docker compose up --build
 
-test: prepare ## every test, after prepare: unit, integration (real redis-server), Prometheus rules, fuzzing, end-to-end (real Docker engine), Kubernetes
-	@$(MAKE) --no-print-directory test-unit test-rules test-fuzz test-e2e test-k8s
+test: prepare ## every test, after prepare: unit, integration (real redis-server), lint, Prometheus rules and the dashboard, fuzzing, end-to-end (real Docker engine), Kubernetes
+	@$(MAKE) --no-print-directory lint test-unit test-monitoring test-fuzz test-e2e test-k8s
 
 test-unit: ## everything but the Docker end-to-end tests
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
@@ -58,6 +58,13 @@ test-rules: ## the Prometheus alerting and recording rules (monitoring/rules-tes
 		-v "$(CURDIR)/monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro" \
 		-v "$(CURDIR)/$(RULES):/etc/prometheus/rules/prometheus-rules.yml:ro" \
 		$(PROMETHEUS_IMAGE) check config /etc/prometheus/prometheus.yml
+
+# Helm, for rendering the chart without a cluster: the test cluster's own build, cached by version.
+HELM_DIR := $(HITCOUNTER_CACHE)/k8s-helm-$(HELM_VERSION)
+
+test-monitoring: test-rules ## the rules, then the dashboard's queries (promtool) and the chart's PrometheusRule and dashboard ConfigMap (helm template); builds Helm once (a few minutes) when it is not cached
+	@[ -x "$(HELM_DIR)/helm" ] || command -v helm >/dev/null || bash scripts/k8s/build-binaries.sh helm
+	PATH="$(HELM_DIR):$$PATH" HITCOUNTER_E2E=1 $(GO) test -count=1 ./monitoring
 
 test-fuzz: ## each fuzz target for a bounded number of executions (FUZZTIME overrides)
 	@set -e; for target in $(FUZZ_TARGETS); do \
@@ -83,12 +90,13 @@ chaos: ## the chaos suite in its long form; rewrites the table in docs/reliabili
 run: ## the service against a Redis on localhost:6379
 	REDIS_HOST=$${REDIS_HOST:-127.0.0.1} $(GO) run -ldflags '-X main.version=$(VERSION)' ./cmd/hitcounter
 
-lint: ## gofmt, go vet, staticcheck (the main module and e2e/browser)
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	$(GO) vet -tags k8s ./e2e/k8s/
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
-	cd e2e/browser && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+# golangci-lint at the pinned version, built once by `go run` (Go caches the binary), with
+# .golangci.yml: errcheck, staticcheck, govet, a line-length limit and the rest listed there.
+GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+lint: ## golangci-lint (.golangci.yml: gofmt, go vet, errcheck, staticcheck, line length, ...) on the main module and e2e/browser
+	$(GOLANGCI_LINT) run ./...
+	cd e2e/browser && $(GOLANGCI_LINT) run --config ../../.golangci.yml ./...
 
 bench: ## side-by-side throughput and latency in one run (bench/harness); writes docs/benchmarks.md and .png
 	$(GO) run ./bench/harness

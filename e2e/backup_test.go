@@ -219,7 +219,8 @@ func TestBackupRestore(t *testing.T) {
 	}
 
 	s.MustCompose(3*time.Minute, "down", "-v")
-	if left := strings.TrimSpace(s.mustRunHost(30*time.Second, "docker", "volume", "ls", "-q", "--filter", "label=com.docker.compose.project="+s.Name)); left != "" {
+	left := strings.TrimSpace(s.mustRunHost(30*time.Second, "docker", "volume", "ls", "-q", "--filter", "label=com.docker.compose.project="+s.Name))
+	if left != "" {
 		t.Fatalf("after down -v these volumes are left: %s", left)
 	}
 

@@ -84,7 +84,9 @@ func (s *stack) startLoad(rate int, bound time.Duration) *loader {
 				at := time.Now()
 				v := s.visit("/")
 				l.mu.Lock()
-				l.samples = append(l.samples, sample{at: at, took: v.took, status: v.status, count: v.count, servedBy: v.servedBy, err: v.err, attempts: v.attempts})
+				l.samples = append(l.samples, sample{
+					at: at, took: v.took, status: v.status, count: v.count, servedBy: v.servedBy, err: v.err, attempts: v.attempts,
+				})
 				l.mu.Unlock()
 			})
 		}
@@ -178,7 +180,8 @@ var (
 
 func record(t *testing.T, o outcome) {
 	t.Logf("%s: sent %d, 2xx %d, 503 %d, other %d, failed sends %d, counted %d, lost %d, duplicates %d, p99 %s, recovery %s %s",
-		o.scenario, o.sent, o.ok, o.unavail, o.other, o.failedSends, o.grew, o.lost, o.duplicates, o.p99.Round(time.Millisecond), o.recovery.Round(time.Millisecond), o.note)
+		o.scenario, o.sent, o.ok, o.unavail, o.other, o.failedSends, o.grew, o.lost, o.duplicates,
+		o.p99.Round(time.Millisecond), o.recovery.Round(time.Millisecond), o.note)
 	if o.lost != 0 {
 		t.Errorf("%s: %d acknowledged visits lost", o.scenario, o.lost)
 	}
@@ -217,7 +220,8 @@ func writeReliabilityReport() error {
 		if o.recovery > 0 {
 			rec = o.recovery.Round(10 * time.Millisecond).String()
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %s | %s |\n", o.scenario, o.sent, o.ok, o.unavail, o.other, o.failedSends, o.grew, o.lost, o.duplicates, o.p99.Round(time.Millisecond), rec)
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %s | %s |\n",
+			o.scenario, o.sent, o.ok, o.unavail, o.other, o.failedSends, o.grew, o.lost, o.duplicates, o.p99.Round(time.Millisecond), rec)
 	}
 	out := string(doc[:i]) + b.String() + string(doc[j:])
 	return os.WriteFile(path, []byte(out), 0o644)
@@ -341,7 +345,8 @@ func killReplicas(t *testing.T, name string, midWrite bool) {
 	// show up here as growth beyond 2xx + failed sends.
 	fails := failures(samples)
 	if grew := after - before; grew < int64(o.ok) || grew > int64(o.ok+o.failedSends) {
-		t.Errorf("counter grew by %d with %d 2xx and %d failed requests (%d without an answer, %d sent again by the client); want 2xx <= growth <= 2xx + failed",
+		t.Errorf("counter grew by %d with %d 2xx and %d failed requests (%d without an answer, %d sent again by the client); "+
+			"want 2xx <= growth <= 2xx + failed",
 			grew, o.ok, o.failedSends, len(fails), o.failedSends-len(fails))
 	}
 	if limit := max(cfg.kills, o.sent/1000); !midWrite && len(fails) > limit {
@@ -363,7 +368,8 @@ func killReplicas(t *testing.T, name string, midWrite bool) {
 			}
 		}
 		if f.at.Sub(last) > 2*time.Second {
-			t.Errorf("a request failed %s after the last kill; the balancer should have dropped the replica within 2s: %s", f.at.Sub(last).Round(time.Millisecond), describe([]sample{f}))
+			t.Errorf("a request failed %s after the last kill; the balancer should have dropped the replica within 2s: %s",
+				f.at.Sub(last).Round(time.Millisecond), describe([]sample{f}))
 			break
 		}
 	}
@@ -449,7 +455,7 @@ func TestChaosKillRedis(t *testing.T) {
 	waitfor.Until(t, 60*time.Second, func() error {
 		out, err := s.Compose(10*time.Second, "exec", "-T", "redis", "hitcounter-redis-healthcheck")
 		if err != nil {
-			return fmt.Errorf("redis does not answer: %v %s", err, out)
+			return fmt.Errorf("redis does not answer: %w %s", err, out)
 		}
 		return nil
 	})
@@ -584,7 +590,8 @@ func TestChaosFreezeRedis(t *testing.T) {
 	}); err != nil {
 		t.Errorf("after the freeze: goroutines %v -> %v, open fds %v -> %v; want no leak", goroutinesBefore, goroutinesAfter, fdsBefore, fdsAfter)
 	}
-	o.note = fmt.Sprintf("(paused %s; goroutines %v -> %v, fds %v -> %v)", unpausedAt.Sub(pausedAt).Round(10*time.Millisecond), goroutinesBefore, goroutinesAfter, fdsBefore, fdsAfter)
+	o.note = fmt.Sprintf("(paused %s; goroutines %v -> %v, fds %v -> %v)",
+		unpausedAt.Sub(pausedAt).Round(10*time.Millisecond), goroutinesBefore, goroutinesAfter, fdsBefore, fdsAfter)
 	record(t, o)
 }
 

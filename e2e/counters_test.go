@@ -285,7 +285,8 @@ func growthProblems(o outcome, before, after int64) []string {
 		p = append(p, fmt.Sprintf("%s: %d numbers handed out twice", o.scenario, o.duplicates))
 	}
 	if grew := after - before; grew < int64(o.ok) || grew > int64(o.ok+o.failedSends) {
-		p = append(p, fmt.Sprintf("%s: grew by %d with %d 2xx and %d failed sends; want 2xx <= growth <= 2xx + failed sends", o.scenario, grew, o.ok, o.failedSends))
+		p = append(p, fmt.Sprintf("%s: grew by %d with %d 2xx and %d failed sends; want 2xx <= growth <= 2xx + failed sends",
+			o.scenario, grew, o.ok, o.failedSends))
 	}
 	return p
 }
@@ -313,7 +314,8 @@ func exactProblems(samples []sample, o outcome, value int64) []string {
 func reportProblems(t *testing.T, phase string, problems []string, counters int) {
 	t.Helper()
 	if len(problems) > 0 {
-		t.Errorf("%s: %d problems over %d counters; the first ones:\n  %s", phase, len(problems), counters, strings.Join(problems[:min(6, len(problems))], "\n  "))
+		t.Errorf("%s: %d problems over %d counters; the first ones:\n  %s",
+			phase, len(problems), counters, strings.Join(problems[:min(6, len(problems))], "\n  "))
 	}
 }
 
@@ -443,7 +445,8 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 				t.Fatalf("RateLimit-Reset %d at the first hit, want 1..%d", r, want)
 			}
 		} else if r > firstReset+1 {
-			t.Fatalf("the rate-limit window ended during the test (RateLimit-Reset went from %d to %d s): the client may get up to twice the limit, so the bounds below cannot be checked; run it again", firstReset, r)
+			t.Fatalf("the rate-limit window ended during the test (RateLimit-Reset went from %d to %d s): the client may get up to twice the limit, "+
+				"so the bounds below cannot be checked; run it again", firstReset, r)
 		}
 	}
 
@@ -499,13 +502,15 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 	for k := range numKeys {
 		growth += s.getValue(ns, fmt.Sprintf("key-%d", k))
 	}
-	t.Logf("%d hits (%d with a forged X-Forwarded-For): %d accepted (%d forged), %d refused, failed sends %d; replicas %v; counters grew by %d; window reset in %d s at the first hit",
+	t.Logf("%d hits (%d with a forged X-Forwarded-For): %d accepted (%d forged), %d refused, failed sends %d; replicas %v; counters grew by %d; "+
+		"window reset in %d s at the first hit",
 		len(answers), forged, accepted, acceptedForged, refused, failedSends, replicas, growth, firstReset)
 	if accepted > limit {
 		t.Errorf("the stack accepted %d hits from one client, want at most the limit %d", accepted, limit)
 	}
 	if accepted < limit-stranded {
-		t.Errorf("the stack accepted %d hits, want at least %d (the limit %d less %d tokens that may be stranded on 3 replicas)", accepted, limit-stranded, limit, stranded)
+		t.Errorf("the stack accepted %d hits, want at least %d (the limit %d less %d tokens that may be stranded on 3 replicas)",
+			accepted, limit-stranded, limit, stranded)
 	}
 	if len(replicas) != 3 {
 		t.Errorf("answers came from %d replicas %v, want 3", len(replicas), replicas)

@@ -120,8 +120,10 @@ func TestHostileUserAgents(t *testing.T) {
 		worst = max(worst, rss)
 		peaks = append(peaks, fmt.Sprintf("%.1f MB", rss))
 	}
-	fmt.Printf("e2e: hostile user agents: %d hits with distinct %d-byte user agents from %d addresses in %s: %d 2xx, %d other, %d failed sends; counter %d; web peak RSS %s (limit 64 MiB)\n",
-		ok.Load()+failed.Load()+failedSends.Load(), agentSize, addresses, took.Round(time.Millisecond), ok.Load(), failed.Load(), failedSends.Load(), value, strings.Join(peaks, ", "))
+	fmt.Printf("e2e: hostile user agents: %d hits with distinct %d-byte user agents from %d addresses in %s: %d 2xx, %d other, %d failed sends; "+
+		"counter %d; web peak RSS %s (limit 64 MiB)\n",
+		ok.Load()+failed.Load()+failedSends.Load(), agentSize, addresses, took.Round(time.Millisecond), ok.Load(), failed.Load(), failedSends.Load(),
+		value, strings.Join(peaks, ", "))
 	if n := ok.Load() + failed.Load() + failedSends.Load(); n != addresses*perAddr {
 		t.Fatalf("sent %d of %d hits within the bound", n, addresses*perAddr)
 	}
@@ -171,7 +173,8 @@ func TestHostileCreates(t *testing.T) {
 		})
 	other := tryCreates(1, func(int) string { return "other-net" },
 		func(int) http.Header { return http.Header{"X-Forwarded-For": {"2001:db8:15:16::1"}} })
-	fmt.Printf("e2e: hostile creates: camo's user agent from one address created %d of 40, 100 addresses of one /64 created %d of 100 (daily quota 5 = 1%% of COUNTER_LIMIT 500); another /64 %d of 1\n", camo, v6, other)
+	fmt.Printf("e2e: hostile creates: camo's user agent from one address created %d of 40, 100 addresses of one /64 created %d of 100 "+
+		"(daily quota 5 = 1%% of COUNTER_LIMIT 500); another /64 %d of 1\n", camo, v6, other)
 	if camo != 5 || v6 != 5 {
 		t.Errorf("created %d with camo's user agent and %d from one /64, want the daily quota of 5 each", camo, v6)
 	}
@@ -293,14 +296,17 @@ func TestRedisFullRefusesOnlyNewCounters(t *testing.T) {
 		}
 	}
 	counted := used - notCounted
-	fmt.Printf("e2e: Redis full (maxmemory 3mb) after %d creates (%d in all before 50 refusals in a row): creates answer 507, %d of 2,000 hits on existing counters from new clients refused, %d clients' rate-limit counts; used_memory %d (%d not counted for eviction) of maxmemory %d\n",
+	fmt.Printf("e2e: Redis full (maxmemory 3mb) after %d creates (%d in all before 50 refusals in a row): creates answer 507, "+
+		"%d of 2,000 hits on existing counters from new clients refused, %d clients' rate-limit counts; "+
+		"used_memory %d (%d not counted for eviction) of maxmemory %d\n",
 		fullAt.Load(), created.Load(), refusedHits, clientSeq.Load(), used, notCounted, maxmemory)
 	// Past maxmemory go only what is allowed there: each new client's rate-limit count (a key
 	// with an expiry: about 400 bytes each measured on Valkey 8.1, 1.0-1.15 MB for ~2,660
 	// clients) and the hits' day fields on counters that exist. 512 bytes a client bounds it.
 	clients := clientSeq.Load()
 	if maxmemory != 3<<20 || counted-maxmemory > 512*clients {
-		t.Errorf("used_memory %d less %d not counted for eviction with maxmemory %d: want maxmemory 3 MiB and at most 512 bytes a client (%d) past it", used, notCounted, maxmemory, clients)
+		t.Errorf("used_memory %d less %d not counted for eviction with maxmemory %d: want maxmemory 3 MiB and at most 512 bytes a client (%d) past it",
+			used, notCounted, maxmemory, clients)
 	}
 
 	s.MustCompose(time.Minute, "kill", "-s", "SIGKILL", "redis")
@@ -498,7 +504,8 @@ func TestPersistedDataRevealsNoVisitor(t *testing.T) {
 	for what, k := range map[string][]byte{
 		"the visitor key": bytes.TrimSpace(secret), "today's key": pseudonyms.DayKey(now), "yesterday's key": pseudonyms.DayKey(now.Add(-24 * time.Hour)),
 	} {
-		if bytes.Contains(all, k) || bytes.Contains(all, []byte(hex.EncodeToString(k))) || bytes.Contains(all, []byte(base64.RawURLEncoding.EncodeToString(k))) {
+		if bytes.Contains(all, k) || bytes.Contains(all, []byte(hex.EncodeToString(k))) ||
+			bytes.Contains(all, []byte(base64.RawURLEncoding.EncodeToString(k))) {
 			t.Fatalf("Redis's files hold %s", what)
 		}
 	}
@@ -536,7 +543,9 @@ func TestPersistedDataRevealsNoVisitor(t *testing.T) {
 					for _, limit := range []string{"hits", "creates", "creates_per_day"} {
 						key := counter.LimitKey{Client: c.Prefix}
 						if asSecret != nil {
-							gs = append(gs, guess{"as the secret", asSecret.Limit(today, limit, key)}, guess{"as the secret", asSecret.Limit(yesterday, limit, key)})
+							gs = append(gs,
+								guess{"as the secret", asSecret.Limit(today, limit, key)},
+								guess{"as the secret", asSecret.Limit(yesterday, limit, key)})
 						}
 						input := append(append([]byte(limit+"\x00"), c.AppendIdentity(nil, false)...), '/')
 						gs = append(gs, guess{"as a day key", pseudonymUnder([]byte(k), "limit", input)})
@@ -571,15 +580,19 @@ func TestPersistedDataRevealsNoVisitor(t *testing.T) {
 			limitsWithKey++
 		}
 	}
-	fmt.Printf("e2e: persisted data: %d visitors from known addresses; files %v hold %d pseudonym-shaped values; %d key-like values tried as secret, day key and old salt over %d addresses x %d buckets, for visitors and rate-limit counts: 0 found; with the visitor key (kept out of Redis): %d of %d visitors, %d of %d rate-limit counts found\n",
+	fmt.Printf("e2e: persisted data: %d visitors from known addresses; files %v hold %d pseudonym-shaped values; "+
+		"%d key-like values tried as secret, day key and old salt over %d addresses x %d buckets, for visitors and rate-limit counts: 0 found; "+
+		"with the visitor key (kept out of Redis): %d of %d visitors, %d of %d rate-limit counts found\n",
 		visitors, names, len(tokens), len(candidates), visitors, counter.AgentBuckets, withKey, visitors, limitsWithKey, visitors)
 	// Not quite all: a PFADD that changes no register of the sketch is not written to the
 	// append-only file (a few in a thousand, by the sketch's collisions).
 	if limitsWithKey != visitors {
-		t.Errorf("with the visitor key, %d of %d clients' rate-limit counts were found: the brute force would not have found them either", limitsWithKey, visitors)
+		t.Errorf("with the visitor key, %d of %d clients' rate-limit counts were found: the brute force would not have found them either",
+			limitsWithKey, visitors)
 	}
 	if withKey < visitors*95/100 {
-		t.Errorf("with the visitor key, %d of %d visitors' pseudonyms were found in the files: the brute force would not have found them either, so it proves nothing", withKey, visitors)
+		t.Errorf("with the visitor key, %d of %d visitors' pseudonyms were found in the files: "+
+			"the brute force would not have found them either, so it proves nothing", withKey, visitors)
 	}
 }
 
@@ -639,7 +652,8 @@ func TestTrustedProxyDNSFailure(t *testing.T) {
 			gotB++
 		}
 	}
-	fmt.Printf("e2e: trusted proxy's DNS failing (%v failed look-ups): client A got %d of %d hits (limit %d), client B then %d of 5\n", failures(), gotA, limit+5, limit, gotB)
+	fmt.Printf("e2e: trusted proxy's DNS failing (%v failed look-ups): client A got %d of %d hits (limit %d), client B then %d of 5\n",
+		failures(), gotA, limit+5, limit, gotB)
 	if gotA != limit || gotB != 5 {
 		t.Errorf("with the proxy's name failing to resolve, A got %d (want its limit %d) and B %d of 5 (want all: its own limit)", gotA, limit, gotB)
 	}

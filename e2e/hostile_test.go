@@ -118,7 +118,8 @@ func TestHostileClients(t *testing.T) {
 		}
 	}
 	webAfter, lbAfter := s.rssMB("web"), s.rssMB("lb")
-	fmt.Printf("e2e: hostile clients: web RSS %.1f -> %.1f MB, lb RSS %.1f -> %.1f MB (1,000 idle connections, 10 slowloris, oversized headers and body)\n", webBefore, webAfter, lbBefore, lbAfter)
+	fmt.Printf("e2e: hostile clients: web RSS %.1f -> %.1f MB, lb RSS %.1f -> %.1f MB (1,000 idle connections, 10 slowloris, oversized headers and body)\n",
+		webBefore, webAfter, lbBefore, lbAfter)
 	if webAfter > 48 || lbAfter > 96 {
 		t.Errorf("memory under hostile load: web %.1f MB, lb %.1f MB; want well inside the 64/128 MB limits", webAfter, lbAfter)
 	}

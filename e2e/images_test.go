@@ -56,7 +56,8 @@ func TestRedisImageBuiltOnce(t *testing.T) {
 	}
 
 	for _, image := range images {
-		if out, err := testkit.Run(30*time.Second, nil, "docker", "image", "inspect", image); err == nil || !strings.Contains(strings.ToLower(out), "no such image") {
+		out, err := testkit.Run(30*time.Second, nil, "docker", "image", "inspect", image)
+		if err == nil || !strings.Contains(strings.ToLower(out), "no such image") {
 			t.Fatalf("image %s should not exist before the test: %v %s", image, err, out)
 		}
 	}

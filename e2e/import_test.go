@@ -34,7 +34,10 @@ func TestImportIntoStack(t *testing.T) {
 		want  [2]string // the summary's counts, first and second time
 	}{
 		{"hits.sh", hitssh, []string{"--from", "hits.sh", "--page", "https://github.com/e2e-owner/e2e-repo", "-"},
-			[2]string{"1 created, 0 updated, 0 unchanged; days: 3 set, 0 unchanged, 0 skipped", "0 created, 0 updated, 1 unchanged; days: 0 set, 3 unchanged, 0 skipped"}},
+			[2]string{
+				"1 created, 0 updated, 0 unchanged; days: 3 set, 0 unchanged, 0 skipped",
+				"0 created, 0 updated, 1 unchanged; days: 0 set, 3 unchanged, 0 skipped",
+			}},
 		{"seeyoufarm", seeyoufarm, []string{"--from", "seeyoufarm", "-"},
 			[2]string{"2 created, 0 updated, 0 unchanged; days: 1 set", "0 created, 0 updated, 2 unchanged; days: 0 set, 1 unchanged"}},
 	}

@@ -359,8 +359,11 @@ func TestLBHalfOpenFlood(t *testing.T) {
 
 	basep99, underp99 := lbPercentile(base, .99), lbPercentile(under, .99)
 	slowestRefusal := lbPercentile(f.refusedIn, 1)
-	fmt.Printf("e2e: lb half-open flood: %d connections from one source in %s: %d held (limit %d; %d established in lb's namespace), %d refused within 1 s (p99 %s, slowest %s), %d answered, %d not made; other source, %d GET /get each at %d/s: p50 %s p99 %s idle, p50 %s p99 %s under the flood, %d failed; lb RSS %.1f -> %.1f MB\n",
-		floodConns, f.dialling.Round(time.Millisecond), f.held, limit, server, f.refused, lbPercentile(f.refusedIn, .99).Round(time.Microsecond), slowestRefusal.Round(time.Microsecond),
+	fmt.Printf("e2e: lb half-open flood: %d connections from one source in %s: %d held (limit %d; %d established in lb's namespace), "+
+		"%d refused within 1 s (p99 %s, slowest %s), %d answered, %d not made; "+
+		"other source, %d GET /get each at %d/s: p50 %s p99 %s idle, p50 %s p99 %s under the flood, %d failed; lb RSS %.1f -> %.1f MB\n",
+		floodConns, f.dialling.Round(time.Millisecond), f.held, limit, server,
+		f.refused, lbPercentile(f.refusedIn, .99).Round(time.Microsecond), slowestRefusal.Round(time.Microsecond),
 		f.answered, f.dialFailed, probes, perSecond, lbPercentile(base, .5).Round(time.Microsecond), basep99.Round(time.Microsecond),
 		lbPercentile(under, .5).Round(time.Microsecond), underp99.Round(time.Microsecond), len(failed), lbBefore, lbAfter)
 
@@ -432,7 +435,8 @@ func TestLBRatesPerSource(t *testing.T) {
 			accepted++
 			replicaReads++
 			if firstRefused >= 0 {
-				t.Errorf("connection %d was served after connection %d was refused: a refused source must stay refused while it keeps trying", i+1, firstRefused+1)
+				t.Errorf("connection %d was served after connection %d was refused: a refused source must stay refused while it keeps trying",
+					i+1, firstRefused+1)
 			}
 		case r.err != nil:
 			if firstRefused < 0 {
@@ -491,8 +495,10 @@ func TestLBRatesPerSource(t *testing.T) {
 			t.Errorf("request %d: %s (served by %q), want a 200 from a replica or the balancer's 429", i+1, r, r.header.Get("X-Served-By"))
 		}
 	}
-	fmt.Printf("e2e: lb request rate: %d requests on keep-alive from one source in %s (limit %d per 10 s): %d served, %d answered 429 by the balancer (%q, Retry-After %s)\n",
-		len(reqs), took.Round(time.Millisecond), reqRate, accepted, len(reqs)-accepted, strings.TrimSpace(reqs[len(reqs)-1].body), reqs[len(reqs)-1].header.Get("Retry-After"))
+	last := reqs[len(reqs)-1]
+	fmt.Printf("e2e: lb request rate: %d requests on keep-alive from one source in %s (limit %d per 10 s): "+
+		"%d served, %d answered 429 by the balancer (%q, Retry-After %s)\n",
+		len(reqs), took.Round(time.Millisecond), reqRate, accepted, len(reqs)-accepted, strings.TrimSpace(last.body), last.header.Get("Retry-After"))
 	if took > 8*time.Second {
 		t.Fatalf("the %d requests took %s; a 10 s window cannot be judged", len(reqs), took)
 	}
@@ -586,7 +592,8 @@ func TestLBForwardedProto(t *testing.T) {
 		for _, forged := range [][]string{{"https"}, {"https", "https"}} {
 			r := lbMustDo(t, via.c, 200, "GET", "http://"+via.host+page, http.Header{"X-Forwarded-Proto": forged})
 			if !strings.Contains(r.body, hitURL("http", via.host)) || strings.Contains(r.body, "https://") {
-				t.Errorf("via %s with X-Forwarded-Proto %q: the page does not show %s only (the replica got the client's header)", via.name, forged, hitURL("http", via.host))
+				t.Errorf("via %s with X-Forwarded-Proto %q: the page does not show %s only (the replica got the client's header)",
+					via.name, forged, hitURL("http", via.host))
 			}
 		}
 	}

@@ -140,7 +140,7 @@ func (s *stack) metricSum(webID, name string, labels ...string) float64 {
 	sum := 0.0
 	for line := range strings.Lines(string(b)) {
 		series, value, ok := strings.Cut(strings.TrimSpace(line), " ")
-		if !ok || !(series == name || strings.HasPrefix(series, name+"{")) {
+		if !ok || (series != name && !strings.HasPrefix(series, name+"{")) {
 			continue
 		}
 		match := true
@@ -259,14 +259,19 @@ func TestLiveDropInThroughStack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("%d hits in %s (by replica %v); every replica's subscriber at %d %s after the first hit", hits, sent.Round(time.Millisecond), hitBy, 1+hits, time.Since(begin).Round(time.Millisecond))
+	t.Logf("%d hits in %s (by replica %v); every replica's subscriber at %d %s after the first hit",
+		hits, sent.Round(time.Millisecond), hitBy, 1+hits, time.Since(begin).Round(time.Millisecond))
 
 	// The flood: 10,000 streams from the test's one address through the balancer, a new
 	// connection each, from a bounded pool. Each replica lets this client hold perClient
 	// streams (the subscriber above holds one of them), so at most 3×(perClient-1) are
 	// accepted; every other one is refused with 429 before any stream starts.
 	other := s.sources(1)
-	otherClient := &http.Client{Transport: &http.Transport{DialContext: other.dialer(0).DialContext, DisableKeepAlives: true, ResponseHeaderTimeout: 10 * time.Second}}
+	otherClient := &http.Client{Transport: &http.Transport{
+		DialContext:           other.dialer(0).DialContext,
+		DisableKeepAlives:     true,
+		ResponseHeaderTimeout: 10 * time.Second,
+	}}
 	otherHits := other.client(0, true)
 
 	var accepted []*liveStream
@@ -287,8 +292,12 @@ func TestLiveDropInThroughStack(t *testing.T) {
 		// Another client, from another address, while the flood is on: its stream opens, its
 		// hits count, and its stream sees them.
 		ls, status, body, err := openLive(t, otherClient, other.url("/stream/"+ns+"/visits"))
-		if err != nil || ls == nil {
-			otherErr = fmt.Errorf("the other client's stream: %d %q %v", status, body, err)
+		if err != nil {
+			otherErr = fmt.Errorf("the other client's stream: %w", err)
+			return
+		}
+		if ls == nil {
+			otherErr = fmt.Errorf("the other client's stream: %d %q", status, body)
 			return
 		}
 		otherStream = ls
@@ -299,7 +308,7 @@ func TestLiveDropInThroughStack(t *testing.T) {
 		for i := range 20 {
 			resp, err := otherHits.Get(other.url("/hit/" + ns + "/visits"))
 			if err != nil {
-				otherErr = fmt.Errorf("the other client's hit %d: %v", i+1, err)
+				otherErr = fmt.Errorf("the other client's hit %d: %w", i+1, err)
 				return
 			}
 			resp.Body.Close()

@@ -4,14 +4,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/testkit"
 	"github.com/hitcounter/hitcounter/internal/waitfor"
+	"github.com/hitcounter/hitcounter/monitoring"
 )
 
 // The monitoring profile: Prometheus finds every web replica by DNS and scrapes each one, and
@@ -83,6 +89,8 @@ func TestMonitoringProfile(t *testing.T) {
 			t.Errorf("GET %s through the published port = %s, want 404", path, a)
 		}
 	}
+
+	checkDashboardQueries(t, s, prom)
 
 	// GOMEMLIMIT in effect in every replica: 90% of web's mem_limit (64 MiB), as the runtime
 	// itself reports it, and as the start log line says.
@@ -166,6 +174,51 @@ func TestMonitoringProfile(t *testing.T) {
 	}
 }
 
+// checkDashboardQueries sends every query of the Grafana dashboard (read from its file, the
+// one the grafana profile and the Helm chart ship) to the live Prometheus after some traffic:
+// each must return at least one series, or its panel would say "No data" on a healthy stack.
+// Grafana itself never runs here (no Debian package to stand in for its image), so this is
+// how the dashboard is tested against the real metrics.
+func checkDashboardQueries(t *testing.T, s *stack, prom string) {
+	t.Helper()
+	d, err := monitoring.ReadDashboard(filepath.Join("..", monitoring.DashboardFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries := d.Queries()
+	if len(queries) == 0 {
+		t.Fatal("the dashboard has no queries")
+	}
+	// Traffic for the per-route, per-code and latency series, a visit and a hit on a named
+	// counter (created by that hit).
+	for _, path := range []string{"/", "/", "/hit/e2e-dashboard/page", "/get/e2e-dashboard/page"} {
+		if a := s.call("GET", path, nil, nil); a.status != 200 {
+			t.Fatalf("GET %s = %s, want 200", path, a)
+		}
+	}
+	// Bounded: a rate needs two scrapes (10 s apart) of a series, and hitcounter_counters is
+	// first counted 10 s after a replica starts; 90 s leaves room for a busy machine.
+	var empty []string
+	waitfor.Until(t, 90*time.Second, func() error {
+		empty = empty[:0]
+		for _, q := range queries {
+			series, err := promVector(prom, q.Expr)
+			if err != nil {
+				// Prometheus refused the query: waiting will not change that.
+				return waitfor.Stop(fmt.Errorf("%s: %w", q, err))
+			}
+			if len(series) == 0 {
+				empty = append(empty, q.String())
+			}
+		}
+		if len(empty) > 0 {
+			return fmt.Errorf("%d of the dashboard's %d queries return no series:\n%s", len(empty), len(queries), strings.Join(empty, "\n"))
+		}
+		return nil
+	})
+	t.Logf("each of the dashboard's %d queries returns series from the live Prometheus", len(queries))
+}
+
 // loopbackPort is the host address a service's port is published on; it must be loopback.
 func (s *stack) loopbackPort(service, port string) string {
 	s.t.Helper()
@@ -199,7 +252,7 @@ func promGet(addr, path string, data any) error {
 		Data   json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &answer); err != nil {
-		return fmt.Errorf("GET %s: %d %q: %v", path, resp.StatusCode, body, err)
+		return fmt.Errorf("GET %s: %d %q: %w", path, resp.StatusCode, body, err)
 	}
 	if answer.Status != "success" {
 		return fmt.Errorf("GET %s: %d, status %q: %s", path, resp.StatusCode, answer.Status, answer.Error)
@@ -275,4 +328,121 @@ func keys(m map[string]bool) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// The grafana profile, as Compose reads it: Grafana never starts in a test (its image has no
+// stand-in on machines without a registry), so what can be checked without it is checked
+// here: the monitoring services come with it, it is hardened like the others, it listens on
+// loopback only, and it mounts its provisioning and the dashboard read-only from files that
+// exist, where its provisioning looks for them.
+func TestGrafanaProfileConfig(t *testing.T) {
+	out, err := testkit.Run(time.Minute, nil, "docker", "compose", "-f", composeFile, "--profile", "grafana", "config", "--format", "json")
+	if err != nil {
+		t.Fatalf("docker compose --profile grafana config: %v\n%s", err, out)
+	}
+	type mount struct {
+		Type, Source, Target string
+		ReadOnly             bool `json:"read_only"`
+	}
+	var cfg struct {
+		Services map[string]struct {
+			Image       string
+			User        string
+			ReadOnly    bool     `json:"read_only"`
+			CapDrop     []string `json:"cap_drop"`
+			SecurityOpt []string `json:"security_opt"`
+			MemLimit    any      `json:"mem_limit"`
+			PidsLimit   int      `json:"pids_limit"`
+			Ports       []struct {
+				HostIP string `json:"host_ip"`
+				Target int
+			}
+			Networks    map[string]any
+			Volumes     []mount
+			Environment map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, service := range []string{"grafana", "prometheus", "redis-exporter"} {
+		if _, ok := cfg.Services[service]; !ok {
+			t.Errorf("the grafana profile has no %s service", service)
+		}
+	}
+	g := cfg.Services["grafana"]
+	if !regexp.MustCompile(`^grafana/grafana:\d+\.\d+\.\d+$`).MatchString(g.Image) {
+		t.Errorf("grafana image %q, want grafana/grafana pinned to a version", g.Image)
+	}
+	if u := g.User; u == "" || u == "0" || strings.HasPrefix(u, "root") || strings.HasPrefix(u, "0:") || strings.HasSuffix(u, ":0") {
+		t.Errorf("grafana runs as %q, want a user and group that are not root", u)
+	}
+	if !g.ReadOnly || !slices.Equal(g.CapDrop, []string{"ALL"}) || !slices.Contains(g.SecurityOpt, "no-new-privileges:true") ||
+		g.MemLimit == nil || g.PidsLimit == 0 {
+		t.Errorf("grafana is not hardened: read_only %v, cap_drop %v, security_opt %v, mem_limit %v, pids_limit %d",
+			g.ReadOnly, g.CapDrop, g.SecurityOpt, g.MemLimit, g.PidsLimit)
+	}
+	if len(g.Ports) != 1 || g.Ports[0].HostIP != "127.0.0.1" || g.Ports[0].Target != 3000 {
+		t.Errorf("grafana ports %+v, want 3000 on 127.0.0.1 only", g.Ports)
+	}
+	if got := slices.Sorted(maps.Keys(g.Networks)); !slices.Equal(got, []string{"grafana", "monitoring"}) {
+		t.Errorf("grafana networks %v, want [grafana monitoring]: never frontend or backend", got)
+	}
+	env := g.Environment
+	if env["GF_AUTH_ANONYMOUS_ORG_ROLE"] != "Viewer" || env["GF_AUTH_DISABLE_LOGIN_FORM"] != "true" || env["GF_AUTH_BASIC_ENABLED"] != "false" {
+		t.Errorf("grafana environment %v: want anonymous Viewers and no way to log in", g.Environment)
+	}
+
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each file grafana mounts, by where it goes: the repository's file it must be.
+	want := map[string]string{
+		"/etc/grafana/provisioning/datasources/hitcounter.yml": "monitoring/grafana/datasources.yml",
+		"/etc/grafana/provisioning/dashboards/hitcounter.yml":  "monitoring/grafana/dashboards.yml",
+		"/etc/grafana/dashboards/hitcounter.json":              monitoring.DashboardFile,
+	}
+	got := map[string]string{}
+	for _, m := range g.Volumes {
+		switch {
+		case m.Type == "volume" && m.Target == "/var/lib/grafana":
+			// Grafana's database: the one writable mount.
+		case m.Type == "bind" && m.ReadOnly:
+			rel, err := filepath.Rel(repo, m.Source)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[m.Target] = filepath.ToSlash(rel)
+		default:
+			t.Errorf("grafana mounts %+v; want only read-only files and its data volume", m)
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("grafana's read-only mounts %v, want %v", got, want)
+	}
+	for _, file := range want {
+		if _, err := os.Stat(filepath.Join(repo, file)); err != nil {
+			t.Errorf("grafana mounts %s: %v", file, err)
+		}
+	}
+	// The provider reads the directory the dashboard is mounted in; the data source is the
+	// profile's Prometheus, on the network the two share.
+	provider, err := os.ReadFile(filepath.Join(repo, "monitoring/grafana/dashboards.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(provider), "path: /etc/grafana/dashboards\n") {
+		t.Errorf("monitoring/grafana/dashboards.yml does not read /etc/grafana/dashboards:\n%s", provider)
+	}
+	datasource, err := os.ReadFile(filepath.Join(repo, "monitoring/grafana/datasources.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(datasource), "url: http://prometheus:9090\n") || cfg.Services["prometheus"].Networks == nil {
+		t.Errorf("monitoring/grafana/datasources.yml does not ask the profile's Prometheus:\n%s", datasource)
+	}
+	if _, ok := cfg.Services["prometheus"].Networks["monitoring"]; !ok {
+		t.Errorf("prometheus is not on the monitoring network, where grafana reaches it")
+	}
 }

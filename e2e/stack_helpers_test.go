@@ -47,7 +47,8 @@ func TestMain(m *testing.M) {
 	}
 	composeFile = abs
 	if err := testkit.CheckDocker(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\nThe end-to-end tests need a Docker engine with Compose v2 and Buildx: run scripts/prepare-docker.sh (machines without a registry) or install Docker.\n", err)
+		fmt.Fprintf(os.Stderr, "e2e: %v\nThe end-to-end tests need a Docker engine with Compose v2 and Buildx: "+
+			"run scripts/prepare-docker.sh (machines without a registry) or install Docker.\n", err)
 		// `go test ./...` on a laptop without Docker runs the unit tests and passes; in CI, and
 		// under `make test` / `make test-e2e` (HITCOUNTER_E2E=1), a missing engine is a failure.
 		if os.Getenv("CI") == "" && os.Getenv("HITCOUNTER_E2E") != "1" {
@@ -58,7 +59,8 @@ func TestMain(m *testing.M) {
 	}
 	testkit.RemoveLeftovers(projectPrefix)
 	// Build once; each test's `up --build` then only checks the cache.
-	if out, err := testkit.Run(10*time.Minute, []string{"HITCOUNTER_TAG=" + runTag}, "docker", "compose", "-p", runPrefix+"build", "-f", composeFile, "build"); err != nil {
+	build := []string{"compose", "-p", runPrefix + "build", "-f", composeFile, "build"}
+	if out, err := testkit.Run(10*time.Minute, []string{"HITCOUNTER_TAG=" + runTag}, "docker", build...); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: building the images failed: %v\n%s\n", err, out)
 		os.Exit(1)
 	}
@@ -249,8 +251,10 @@ func (s *stack) waitVisit(within time.Duration) visit {
 	s.t.Helper()
 	var v visit
 	waitfor.Until(s.t, within, func() error {
-		if v = s.visit("/"); v.err != nil || v.status != 200 {
-			return fmt.Errorf("GET / = %d %v", v.status, v.err)
+		if v = s.visit("/"); v.err != nil {
+			return fmt.Errorf("GET /: %w", v.err)
+		} else if v.status != 200 {
+			return fmt.Errorf("GET / = %d", v.status)
 		}
 		return nil
 	})

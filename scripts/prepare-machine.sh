@@ -41,7 +41,7 @@ command -v go >/dev/null || {
 # PROGRAM:PACKAGE, the package installed when PROGRAM is missing (a path: when it does not exist).
 wanted=(dockerd:docker.io mmdebstrap:mmdebstrap make:make)
 $stack_only || wanted+=(
-	redis-server:redis-server redis-cli:redis-tools chromium:chromium
+	redis-server:redis-server redis-cli:redis-tools chromium:chromium # chromium: the browser tests (e2e/browser), through chromedp
 	containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins
 	iptables:iptables conntrack:conntrack socat:socat ipset:ipset openssl:openssl
 	ip:iproute2 curl:curl

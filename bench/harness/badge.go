@@ -112,8 +112,11 @@ func getBadge(ctx context.Context, client *http.Client, url, agent string) (badg
 		return badgeAnswer{}, fmt.Errorf("GET %s: Cache-Control %q: a counting badge must not be stored", url, cc)
 	}
 	root, texts, err := svgTexts(body)
-	if err != nil || root != "svg" {
-		return badgeAnswer{}, fmt.Errorf("GET %s: not an SVG document (root %q, %v): %.80q", url, root, err, body)
+	if err != nil {
+		return badgeAnswer{}, fmt.Errorf("GET %s: not an SVG document (%w): %.80q", url, err, body)
+	}
+	if root != "svg" {
+		return badgeAnswer{}, fmt.Errorf("GET %s: not an SVG document (root %q): %.80q", url, root, body)
 	}
 	// The badge's last text is its message: the total, as the default view shows it.
 	if len(texts) == 0 {
@@ -296,7 +299,15 @@ func (b *bench) badgeAnalysis(m *md, cost map[string]map[int]runCost) {
 		m.w("")
 		return
 	}
-	m.p("badge-6", batchOf(x, rowBadge), batchOf(g, rowHC), fmt.Sprintf("%.2f", callsPerRequest(x)), callsList(x), us(perRequest(x, x.RedisCPU)), us(perRequest(g, g.RedisCPU)))
+	m.p(
+		"badge-6",
+		batchOf(x, rowBadge),
+		batchOf(g, rowHC),
+		fmt.Sprintf("%.2f", callsPerRequest(x)),
+		callsList(x),
+		us(perRequest(x, x.RedisCPU)),
+		us(perRequest(g, g.RedisCPU)),
+	)
 	fx, fg := perRequest(x, x.ServiceCPU), perRequest(g, g.ServiceCPU)
 	m.w("At 64 connections the service spent %s of CPU per badge against %s per `GET /`", us(fx), us(fg))
 	if okH && perRequest(h, h.ServiceCPU) > 0 {

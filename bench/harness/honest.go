@@ -94,7 +94,17 @@ func (b *bench) startHonest(ctx context.Context, redisAddr string) (h honestRows
 	if err := drive(ctx, strings.TrimSuffix(h.url, "/"), http.MethodGet, paths, 64, http.StatusOK, firstHit); err != nil {
 		return h, fmt.Errorf("creating the window row's counters: %w", err)
 	}
-	if _, err := redistest.Do(redisAddr, "EVAL", windowScript, "0", windowNamespace, hitKeyFormat, "1", strconv.Itoa(hitKeys), strconv.Itoa(windowSeconds)); err != nil {
+	if _, err := redistest.Do(
+		redisAddr,
+		"EVAL",
+		windowScript,
+		"0",
+		windowNamespace,
+		hitKeyFormat,
+		"1",
+		strconv.Itoa(hitKeys),
+		strconv.Itoa(windowSeconds),
+	); err != nil {
 		return h, fmt.Errorf("setting the window: %w", err)
 	}
 	if h.plainScript, err = b.writeVisitorsScript(hitNamespace); err != nil {

@@ -516,8 +516,11 @@ func (b *bench) memory(ctx context.Context, n int) error {
 		// The index names every counter created; the other keys are what the service writes per
 		// counter (the limits are off, so it writes nothing else): the report counts them.
 		names, err := redisInt(addr, "SCARD", "hitcounter:index")
-		if err != nil || names != int64(warmup+n) {
-			return fmt.Errorf("memory: after creating %d counters the index holds %d names (%v)", warmup+n, names, err)
+		if err != nil {
+			return fmt.Errorf("memory: counting the index's names: %w", err)
+		}
+		if names != int64(warmup+n) {
+			return fmt.Errorf("memory: after creating %d counters the index holds %d names", warmup+n, names)
 		}
 		if r.Keys, err = redisInt(addr, "DBSIZE"); err != nil {
 			return err

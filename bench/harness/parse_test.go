@@ -37,7 +37,9 @@ func TestParseWrk(t *testing.T) {
 }
 
 func TestParseRedisBenchmark(t *testing.T) {
-	out := "INCR: rps=0.0 (overall: nan) avg_msec=nan (overall: nan)\rINCR: 45123.4 requests per second, p50=0.9 msec\r\nINCR: 66181.02 requests per second, p50=0.703 msec\n"
+	out := "INCR: rps=0.0 (overall: nan) avg_msec=nan (overall: nan)\r" +
+		"INCR: 45123.4 requests per second, p50=0.9 msec\r\n" +
+		"INCR: 66181.02 requests per second, p50=0.703 msec\n"
 	v, err := parseRedisBenchmark(out)
 	if err != nil || v != 66181.02 {
 		t.Errorf("parseRedisBenchmark = %v, %v; want 66181.02", v, err)

@@ -46,7 +46,15 @@ func (b *bench) tools(ctx context.Context) error {
 		// Installed beside the cache's binaries, then renamed into place in one step, so that an
 		// interrupted build leaves no half-written vegeta-VERSION behind.
 		gobin := filepath.Join(b.cacheDir, "bin", "vegeta-build")
-		if _, err := output(ctx, 10*time.Minute, os.TempDir(), []string{"GOBIN=" + gobin}, "go", "install", "github.com/tsenart/vegeta/v12@"+vegetaVersion); err != nil {
+		if _, err := output(
+			ctx,
+			10*time.Minute,
+			os.TempDir(),
+			[]string{"GOBIN=" + gobin},
+			"go",
+			"install",
+			"github.com/tsenart/vegeta/v12@"+vegetaVersion,
+		); err != nil {
 			return err
 		}
 		if err := os.Rename(filepath.Join(gobin, "vegeta"), b.vegeta); err != nil {

@@ -148,7 +148,21 @@ func (b *bench) report() error {
 	}
 
 	var m md
-	m.p("report-1", b.Started.UTC().Format("2006-01-02 15:04 UTC"), b.Commit, runtime.NumCPU(), b.GoVersion, b.RedisVersion, b.DockerVersion, b.LoadAtStart, b.LoadAtEnd, runtime.NumCPU(), b.Threads, b.DurationArg, b.Rounds)
+	m.p(
+		"report-1",
+		b.Started.UTC().Format("2006-01-02 15:04 UTC"),
+		b.Commit,
+		runtime.NumCPU(),
+		b.GoVersion,
+		b.RedisVersion,
+		b.DockerVersion,
+		b.LoadAtStart,
+		b.LoadAtEnd,
+		runtime.NumCPU(),
+		b.Threads,
+		b.DurationArg,
+		b.Rounds,
+	)
 	if !b.Stack {
 		m.w("- **stack level not measured in this run** (`BENCH_STACK=0`, or `BENCH_ROWS` without `BENCH_STACK=1`).")
 	}
@@ -186,7 +200,17 @@ func (b *bench) report() error {
 
 	m.p("report-10")
 	mb := b.fig
-	m.p("report-11", mb("web_rss_idle_mb"), mb("web_rss_load_mb"), mb("web_cpu_ms_per_1000"), mb("web_image_mb"), mb("redis_image_mb"), mb("lb_image_mb"), mb("start_to_ready_ms"), mb("compose_up_seconds"))
+	m.p(
+		"report-11",
+		mb("web_rss_idle_mb"),
+		mb("web_rss_load_mb"),
+		mb("web_cpu_ms_per_1000"),
+		mb("web_image_mb"),
+		mb("redis_image_mb"),
+		mb("lb_image_mb"),
+		mb("start_to_ready_ms"),
+		mb("compose_up_seconds"),
+	)
 	b.memoryResourceRow(&m)
 	m.w("")
 
@@ -202,7 +226,15 @@ func (b *bench) report() error {
 	m.p("report-14")
 	for _, c := range levels {
 		incr, coal := b.rps("process", rowMinIncr, c), b.rps("process", rowMinCoal, c)
-		m.w("| %d | %s req/s (%s of ceiling) | %s req/s (%s of ceiling) | %s |", c, num(incr), pct(incr, ceiling[c]), num(coal), pct(coal, ceiling[c]), ratio(coal, incr))
+		m.w(
+			"| %d | %s req/s (%s of ceiling) | %s req/s (%s of ceiling) | %s |",
+			c,
+			num(incr),
+			pct(incr, ceiling[c]),
+			num(coal),
+			pct(coal, ceiling[c]),
+			ratio(coal, incr),
+		)
 	}
 	m.p("report-15", b.ClientDuration, b.clientRounds())
 	for _, s := range []struct{ label, group, name string }{

@@ -98,7 +98,18 @@ func (b *bench) namedSection(m *md, ceiling map[int]float64) {
 
 	b.badgeIntro(m)
 
-	rowsOrder := []string{rowHC, rowHitOne, rowHitMany, rowHitManyNoPersist, rowHitVisitors, rowHitWindow, rowBadge, rowHitOneBefore, rowHitManyBefore, rowBadgeBefore}
+	rowsOrder := []string{
+		rowHC,
+		rowHitOne,
+		rowHitMany,
+		rowHitManyNoPersist,
+		rowHitVisitors,
+		rowHitWindow,
+		rowBadge,
+		rowHitOneBefore,
+		rowHitManyBefore,
+		rowBadgeBefore,
+	}
 	have := false
 	for _, name := range rowsOrder {
 		for _, c := range levels {
@@ -192,7 +203,20 @@ func (b *bench) namedSection(m *md, ceiling map[int]float64) {
 		m.w("")
 	}
 	get64, one64, many64, many256 := cost[rowHC][64], cost[rowHitOne][64], cost[rowHitMany][64], cost[rowHitMany][256]
-	m.p("report_named-11", batchOf(one64, rowHitOne), batchOf(get64, rowHC), us(perRequest(one64, one64.RedisCPU)), us(perRequest(get64, get64.RedisCPU)), us(perRequest(one64, one64.ServiceCPU)), us(perRequest(get64, get64.ServiceCPU)), batchOf(many64, rowHitMany), batchOf(many256, rowHitMany), us(perRequest(many64, many64.ServiceCPU)), us(perRequest(one64, one64.ServiceCPU)), us(perRequest(many64, many64.RedisCPU)))
+	m.p(
+		"report_named-11",
+		batchOf(one64, rowHitOne),
+		batchOf(get64, rowHC),
+		us(perRequest(one64, one64.RedisCPU)),
+		us(perRequest(get64, get64.RedisCPU)),
+		us(perRequest(one64, one64.ServiceCPU)),
+		us(perRequest(get64, get64.ServiceCPU)),
+		batchOf(many64, rowHitMany),
+		batchOf(many256, rowHitMany),
+		us(perRequest(many64, many64.ServiceCPU)),
+		us(perRequest(one64, one64.ServiceCPU)),
+		us(perRequest(many64, many64.RedisCPU)),
+	)
 	redisCores := max(many64.RedisCPU/nonZero(many64.Seconds), many256.RedisCPU/nonZero(many256.Seconds))
 	if redisCores < .8 {
 		m.p("report_named-12", us(perRequest(one64, one64.RedisCPU)), redisCores)

@@ -231,8 +231,10 @@ func (b *bench) startCluster(ctx context.Context, name string, n int, replicated
 	}
 	// The harness computes slots itself (to read each counter on its node): check it agrees.
 	probe := "hitcounter:c:{" + hitNamespace + "/" + hitKey(1) + "}"
-	if s, err := redistest.Do(nodes[0], "CLUSTER", "KEYSLOT", probe); err != nil || s != strconv.Itoa(keySlot(probe)) {
-		return nil, fmt.Errorf("CLUSTER KEYSLOT %s answered %q (%v), the harness computes %d", probe, s, err, keySlot(probe))
+	if s, err := redistest.Do(nodes[0], "CLUSTER", "KEYSLOT", probe); err != nil {
+		return nil, fmt.Errorf("CLUSTER KEYSLOT %s: %w", probe, err)
+	} else if s != strconv.Itoa(keySlot(probe)) {
+		return nil, fmt.Errorf("CLUSTER KEYSLOT %s answered %q, the harness computes %d", probe, s, keySlot(probe))
 	}
 	env := append(slices.Clone(hitEnv), "REDIS_MODE=cluster", "REDIS_HOST="+strings.Join(all, ","))
 	if replicated {

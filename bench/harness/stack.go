@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -139,9 +140,13 @@ func (b *bench) stackLevel(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ips, err := output(ctx, 30*time.Second, "", nil, "docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", strings.TrimSpace(lbID))
-	if err != nil || len(strings.Fields(ips)) == 0 {
-		return fmt.Errorf("lb address: %q %v", ips, err)
+	ips, err := output(ctx, 30*time.Second, "", nil,
+		"docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", strings.TrimSpace(lbID))
+	if err != nil {
+		return fmt.Errorf("lb address: %q %w", ips, err)
+	}
+	if len(strings.Fields(ips)) == 0 {
+		return fmt.Errorf("lb address: %q", ips)
 	}
 	lbDirect := "http://" + strings.Fields(ips)[0] + ":8080/"
 	if err := waitHTTP(ctx, lbDirect+"healthz"); err != nil {
@@ -238,7 +243,7 @@ func parseVegetaCSV(r io.Reader) (latencyResult, error) {
 	var lat []int64
 	for i := 0; i < 100_000_000; i++ {
 		rec, err := rd.Read()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

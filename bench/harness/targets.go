@@ -30,12 +30,15 @@ func (b *bench) targets() []target {
 		{text: "process level, `GET /` no worse than before issue #8 (`" + b.baselineName() + "`, same run; %d connections; within 5%% for noise)",
 			num: rowHC, den: rowBaseline, goal: .95, times: "%.2fx", shareOf: rowCeiling},
 		{text: "process level, `GET /hit/{ns}/{key}` on one key at ≥ 80%% of `GET /` (same run, %d connections)", num: rowHitOne, den: rowHC, goal: .8},
-		{text: "process level, `GET /hit/{ns}/{key}` on 10,000 random keys at ≥ 60%% of `GET /` (same run, %d connections)", num: rowHitMany, den: rowHC, goal: .6},
-		{text: fmt.Sprintf("process level, counting badge `GET /hit/{ns}/{key}/shield` on one key, %s user agents, at ≥ %.0f%%%% of `GET /` (same run, %%d connections)",
+		{text: "process level, `GET /hit/{ns}/{key}` on 10,000 random keys at ≥ 60%% of `GET /` (same run, %d connections)",
+			num: rowHitMany, den: rowHC, goal: .6},
+		{text: fmt.Sprintf("process level, counting badge `GET /hit/{ns}/{key}/shield` on one key, %s user agents, "+
+			"at ≥ %.0f%%%% of `GET /` (same run, %%d connections)",
 			num(badgeAgents), 100*badgeGoal), num: rowBadge, den: rowHC, goal: badgeGoal},
 	}
 	if b.baselineHits == "" {
-		ts = append(ts, target{missing: "process level, the hit paths within 5%% of before issue #15 (%d connections) | not measured (BENCH_BASELINE_HITS=none)"})
+		ts = append(ts, target{missing: "process level, the hit paths within 5%% of before issue #15 (%d connections) | " +
+			"not measured (BENCH_BASELINE_HITS=none)"})
 	} else {
 		ts = append(ts,
 			target{text: before15("`/hit` one key"), num: rowHitOne, den: rowHitOneBefore, goal: .95, times: "%.2fx"},
@@ -43,14 +46,18 @@ func (b *bench) targets() []target {
 			target{text: before15("counting badge"), num: rowBadge, den: rowBadgeBefore, goal: .95, times: "%.2fx"})
 	}
 	return append(ts,
-		target{text: "process level, `/hit` with a 30-minute repeat window and the crawler check within 10%% of `/hit` without the window (10,000 keys, a new visitor each, same run, %d connections)",
+		target{text: "process level, `/hit` with a 30-minute repeat window and the crawler check within 10%% of `/hit` " +
+			"without the window (10,000 keys, a new visitor each, same run, %d connections)",
 			num: rowHitWindow, den: rowHitVisitors, goal: .9,
 			missing: "process level, `/hit` with a repeat window within 10%% of `/hit` without (%d connections) | not measured in this run"},
-		target{text: fmt.Sprintf("process level, `/hit` on 10,000 random keys at ≥ %.0f%%%% of `/hit` on one key (issue #16; same run, %%d connections)", 100*hitManyGoal),
+		target{text: fmt.Sprintf("process level, `/hit` on 10,000 random keys at ≥ %.0f%%%% of `/hit` on one key "+
+			"(issue #16; same run, %%d connections)", 100*hitManyGoal),
 			num: rowHitMany, den: rowHitOne, goal: hitManyGoal},
 		target{text: "≥ 10x the Flask original under gunicorn (%d connections)", num: rowHC, den: rowFlask, goal: 10, times: "%.1fx", conns: levels[:1]},
-		target{text: "stack, 3 replicas, ≥ 60%% of the process level (%d connections, lb's container address)", num: "stack:" + rowStack3Direct, den: rowHC, goal: .6},
-		target{text: "the same through the published port (%d connections, via docker-proxy)", num: "stack:" + rowStack3, den: rowHC, goal: .6, conns: levels[:1]},
+		target{text: "stack, 3 replicas, ≥ 60%% of the process level (%d connections, lb's container address)",
+			num: "stack:" + rowStack3Direct, den: rowHC, goal: .6},
+		target{text: "the same through the published port (%d connections, via docker-proxy)",
+			num: "stack:" + rowStack3, den: rowHC, goal: .6, conns: levels[:1]},
 	)
 }
 
@@ -88,7 +95,12 @@ func (b *bench) writeTargets(m *md) {
 		}
 	}
 	if l := b.Latency; l != nil {
-		m.w("| p99 ≤ 5 ms at 50%% of peak through the stack | p99 %.2f ms at %d req/s | %s |", l.P99, l.Rate, mark(l.P99, 5, fmt.Sprintf("%.2f ms", l.P99), true))
+		m.w(
+			"| p99 ≤ 5 ms at 50%% of peak through the stack | p99 %.2f ms at %d req/s | %s |",
+			l.P99,
+			l.Rate,
+			mark(l.P99, 5, fmt.Sprintf("%.2f ms", l.P99), true),
+		)
 	} else {
 		m.w("| p99 ≤ 5 ms at 50% of peak through the stack | n/a | not measured |")
 	}

@@ -55,8 +55,12 @@ func waitHTTP(ctx context.Context, url string) error {
 
 func waitRedis(ctx context.Context, addr string) error {
 	return waitUntil(ctx, "redis on "+addr, 10*time.Second, func() error {
-		if pong, err := redistest.Do(addr, "PING"); err != nil || pong != "PONG" {
-			return fmt.Errorf("PING: %q, %v", pong, err)
+		pong, err := redistest.Do(addr, "PING")
+		if err != nil {
+			return fmt.Errorf("PING: %w", err)
+		}
+		if pong != "PONG" {
+			return fmt.Errorf("PING: %q", pong)
 		}
 		return nil
 	})

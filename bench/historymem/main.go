@@ -31,7 +31,7 @@ import (
 
 func main() {
 	counters := flag.Int("counters", 1000, "counters to create")
-	days := flag.Int("days", 400, "days with hits")
+	days := flag.Int("days", counter.DefaultHistoryDays, "days with hits")
 	visitors := flag.Int("visitors", 1, "distinct visitors per counter and day")
 	longest := flag.Bool("longest", false, "64-character namespaces and keys")
 	flag.Parse()
@@ -51,7 +51,11 @@ func main() {
 	if err := srv.Start(); err != nil {
 		log.Fatal(err)
 	}
-	defer srv.Process.Kill()
+	defer func() {
+		if err := srv.Process.Kill(); err != nil {
+			log.Printf("stopping redis-server: %v", err)
+		}
+	}()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	if err := waitfor.Poll(10*time.Second, func() error { _, err := redistest.Do(addr, "PING"); return err }); err != nil {
 		log.Fatal(err)
@@ -104,7 +108,8 @@ func main() {
 	}
 	dropSketches := func() {
 		// The day sketches expire by TTL in real time; drop them as their expiry would.
-		if out, err := exec.Command("sh", "-c", fmt.Sprintf("redis-cli -p %d --scan --pattern '*:u:*' | xargs -r -n 500 redis-cli -p %d DEL >/dev/null", port, port)).CombinedOutput(); err != nil {
+		script := fmt.Sprintf("redis-cli -p %d --scan --pattern '*:u:*' | xargs -r -n 500 redis-cli -p %d DEL >/dev/null", port, port)
+		if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {
 			log.Fatalf("dropping the day sketches: %v %s", err, out)
 		}
 	}

@@ -59,7 +59,7 @@ func parseImportFlags(args []string) (importFlags, error) {
 	fs.IntVar(&f.concurrency, "concurrency", 4, "")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "")
 	if err := fs.Parse(args); err != nil {
-		return f, usageError{fmt.Errorf("import: %v\n%s", err, importUsage)}
+		return f, usageError{fmt.Errorf("import: %w\n%s", err, importUsage)}
 	}
 	if fs.NArg() > 1 {
 		return f, usageError{fmt.Errorf("import: one source at most, got %d\n%s", fs.NArg(), importUsage)}

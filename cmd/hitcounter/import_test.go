@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -56,7 +57,7 @@ func (im importer) run(stdin string, args ...string) (string, error) {
 	env := envFunc(map[string]string{"OPERATOR_PORT": strconv.Itoa(im.in.port), "OPERATOR_TOKEN_FILE": im.token})
 	err := run(context.Background(), append([]string{"hitcounter", "import"}, args...), env, strings.NewReader(stdin), &out, &errOut)
 	if errOut.Len() > 0 {
-		return out.String(), fmt.Errorf("wrote to stderr (not a terminal): %q; %v", errOut.String(), err)
+		return out.String(), errors.Join(fmt.Errorf("wrote to stderr (not a terminal): %q", errOut.String()), err)
 	}
 	return out.String(), err
 }
@@ -164,7 +165,8 @@ func TestImportDryRunAndBadRecord(t *testing.T) {
 	im := startForImport(t)
 	csv := "url,total,today\nhttps://github.com/a/first-repo,120,4\nhttps://github.com/a/second-repo,80\n"
 	out, err := im.run(csv, "--from", "seeyoufarm", "--dry-run", "-")
-	wantOut := "github.com/a.first-repo total=120 days=1 (" + time.Now().UTC().Format(time.DateOnly) + " to " + time.Now().UTC().Format(time.DateOnly) + ") from \"https://github.com/a/first-repo\"\n" +
+	today := time.Now().UTC().Format(time.DateOnly)
+	wantOut := "github.com/a.first-repo total=120 days=1 (" + today + " to " + today + ") from \"https://github.com/a/first-repo\"\n" +
 		"github.com/a.second-repo total=80 from \"https://github.com/a/second-repo\"\n" +
 		"dry run: 2 counters, 1 days of history; nothing was sent\n"
 	if err != nil || out != wantOut {
@@ -176,7 +178,8 @@ func TestImportDryRunAndBadRecord(t *testing.T) {
 
 	bad := csv + "https://github.com/a/third-repo,many\n"
 	out, err = im.run(bad, "--from", "seeyoufarm", "-")
-	if err == nil || !strings.Contains(err.Error(), "line 4: seeyoufarm: total \"many\"") || !strings.Contains(err.Error(), "nothing was imported") || out != "" {
+	if err == nil || out != "" ||
+		!strings.Contains(err.Error(), "line 4: seeyoufarm: total \"many\"") || !strings.Contains(err.Error(), "nothing was imported") {
 		t.Fatalf("import with a bad line 4 = %q, %v; want an error naming line 4 and nothing imported", out, err)
 	}
 	if status, _, _ := get(t, im.in.base+"/get/github.com/a.first-repo"); status != 404 {

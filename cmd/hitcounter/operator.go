@@ -99,8 +99,11 @@ func adminKeyCommand(ctx context.Context, args []string, getenv func(string) str
 	var a struct {
 		AdminKey string `json:"admin_key"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&a); err != nil || a.AdminKey == "" {
-		return fmt.Errorf("admin-key: reading the answer: %v", err)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&a); err != nil {
+		return fmt.Errorf("admin-key: reading the answer: %w", err)
+	}
+	if a.AdminKey == "" {
+		return errors.New("admin-key: reading the answer: it has no admin_key")
 	}
 	fmt.Fprintln(stdout, a.AdminKey)
 	return nil

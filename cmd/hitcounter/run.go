@@ -73,7 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, version)
 		return nil
 	case "help", "-h", "-help", "--help":
-		fmt.Fprintln(stdout, "usage: hitcounter [serve | healthcheck [-live] | export | import [FILE] | import --from FORMAT FILE|URL | admin-key NS/KEY | version]; configuration from environment variables, see README")
+		fmt.Fprintln(stdout, "usage: hitcounter [serve | healthcheck [-live] | export | import [FILE] | import --from FORMAT FILE|URL | "+
+			"admin-key NS/KEY | version]; configuration from environment variables, see README")
 		return nil
 	}
 	return usageError{fmt.Errorf("unknown command %q (want serve, healthcheck, export, import, admin-key or version)", cmd)}
@@ -120,7 +121,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 			return usageError{fmt.Errorf("VISITOR_KEY_FILE: %w", err)}
 		}
 	} else {
-		log.Warn("VISITOR_KEY_FILE is not set: visitor pseudonyms use a key of this process alone, so replicas name one client differently (unique visitors overcounted, shared limits counted per replica); Compose and the Helm chart set it")
+		log.Warn("VISITOR_KEY_FILE is not set: visitor pseudonyms use a key of this process alone, so replicas name one client differently " +
+			"(unique visitors overcounted, shared limits counted per replica); Compose and the Helm chart set it")
 	}
 	// Background work (proxy look-ups, the capacity check) ends with the server.
 	bg, stopBackground := context.WithCancel(context.Background())
@@ -253,7 +255,8 @@ func purgeLegacySalts(ctx context.Context, log *slog.Logger, store *redisstore.S
 			}
 			return
 		case redisstore.Refused(err):
-			log.Warn("redis: could not remove the visitor salts earlier versions kept (the Redis user needs HSETNX, DEL and BGREWRITEAOF); copies of Redis's files may hold them", "error", err)
+			log.Warn("redis: could not remove the visitor salts earlier versions kept (the Redis user needs HSETNX, DEL and BGREWRITEAOF); "+
+				"copies of Redis's files may hold them", "error", err)
 			return
 		}
 		select {
@@ -277,7 +280,8 @@ func indexNamespaces(ctx context.Context, log *slog.Logger, store *redisstore.St
 			}
 			return
 		case redisstore.Refused(err):
-			log.Warn("redis: could not list the counters of each namespace (the Redis user needs SSCAN, SADD and HSET); only the operator can claim namespaces", "error", err)
+			log.Warn("redis: could not list the counters of each namespace (the Redis user needs SSCAN, SADD and HSET); only the operator can claim namespaces",
+				"error", err)
 			return
 		}
 		select {
@@ -294,7 +298,8 @@ func indexNamespaces(ctx context.Context, log *slog.Logger, store *redisstore.St
 func logCapacity(log *slog.Logger, counterLimit int64, historyDays int) func(redisstore.Capacity, error) {
 	return func(c redisstore.Capacity, err error) {
 		if err != nil {
-			log.Warn("redis capacity: cannot read Redis's memory figures, so maxmemory is not checked and a full Redis is seen only by its refusals", "error", err)
+			log.Warn("redis capacity: cannot read Redis's memory figures, so maxmemory is not checked and a full Redis is seen only by its refusals",
+				"error", err)
 			return
 		}
 		attrs := []any{"counter_limit", counterLimit, "history_days", historyDays,
@@ -307,7 +312,8 @@ func logCapacity(log *slog.Logger, counterLimit int64, historyDays int) func(red
 		case counterLimit == 0:
 			log.Warn("redis capacity: no COUNTER_LIMIT, so new counters can fill maxmemory; creates then answer 507 (docs/api.md, Memory)", attrs...)
 		default:
-			log.Warn("redis capacity: maxmemory is smaller than the counter limit with its full history needs; raise REDIS_MAXMEMORY or lower COUNTER_LIMIT or HISTORY_DAYS (docs/api.md, Memory)", attrs...)
+			log.Warn("redis capacity: maxmemory is smaller than the counter limit with its full history needs; "+
+				"raise REDIS_MAXMEMORY or lower COUNTER_LIMIT or HISTORY_DAYS (docs/api.md, Memory)", attrs...)
 		}
 	}
 }

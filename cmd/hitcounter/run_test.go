@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,7 +71,11 @@ func start(t *testing.T, env map[string]string) *instance {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-in.done:
+		case err := <-in.done:
+			// The tests that expect a result check stop's; here it only explains a failure.
+			if err != nil && t.Failed() {
+				t.Logf("run returned: %v", err)
+			}
 		case <-time.After(15 * time.Second):
 			t.Errorf("run did not return within 15s of cancel")
 		}
@@ -212,7 +215,8 @@ func TestNamedCountersWired(t *testing.T) {
 	in := start(t, redisEnv(srv, "OPERATOR_TOKEN_FILE", token, "RATE_LIMIT_HITS", "3", "RATE_LIMIT_WINDOW", "1h",
 		"TRUSTED_PROXIES", "127.0.0.1", "COUNTER_LIMIT", "3", "RATE_LIMIT_CREATES_PER_DAY", "2"))
 	for i := 1; i <= 3; i++ {
-		if status, body, _ := get(t, in.base+"/hit/wired/page", "X-Forwarded-For", "198.51.100.7"); status != 200 || body != fmt.Sprintf(`{"value":%d}`+"\n", i) {
+		status, body, _ := get(t, in.base+"/hit/wired/page", "X-Forwarded-For", "198.51.100.7")
+		if status != 200 || body != fmt.Sprintf(`{"value":%d}`+"\n", i) {
 			t.Fatalf("hit %d: %d %q", i, status, body)
 		}
 	}
@@ -460,42 +464,66 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
-// TestSlowHeadersAreCutOff: a client that trickles its request headers byte by byte is
-// disconnected once the header timeout passes.
+// TestSlowHeadersAreCutOff: a client that trickles its request headers byte by byte (each byte
+// in time, so no per-read timeout would ever fire) is disconnected by the header timeout, its
+// request never served; another connection is served all along. The read timeout is set far
+// beyond the test's own bound, so only the header timeout can have closed the connection: the
+// test checks what happens, not how long it took.
 func TestSlowHeadersAreCutOff(t *testing.T) {
 	srv := redistest.Start(t)
-	in := start(t, redisEnv(srv, "HTTP_READ_HEADER_TIMEOUT", "500ms"))
+	in := start(t, redisEnv(srv, "HTTP_READ_HEADER_TIMEOUT", "200ms", "HTTP_READ_TIMEOUT", "10m"))
 	conn, err := net.Dial("tcp", strings.TrimPrefix(in.base, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 
-	request := "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 200) + "\r\n\r\n"
-	begin := time.Now()
-	var writeErr error
-	for i := 0; i < len(request) && time.Since(begin) < 5*time.Second; i++ {
-		if _, writeErr = conn.Write([]byte{request[i]}); writeErr != nil {
-			break
+	// The slow client: a request line, then a header that never ends, one byte every 10 ms.
+	// The pace is the client being simulated, not a wait; it stops when the server closes the
+	// connection or after 4,000 bytes (40 s, within the 16 KiB header limit).
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "); err != nil {
+			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for range 4000 {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if _, err := conn.Write([]byte{'a'}); err != nil {
+				return
+			}
+		}
+	}()
+
+	// Another client is served meanwhile.
+	if status, body, _ := get(t, in.base+"/"); status != http.StatusOK || body != "Hello World! I have been seen 1 times.\n" {
+		t.Fatalf("GET / beside the slow client = %d %q", status, body)
 	}
-	cutAfter := time.Since(begin)
-	// The server either closed the connection (write fails) or answers and closes; either way
-	// the request must not have been served as a visit, and it must end well before 5s.
-	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-	reply, _ := io.ReadAll(bufio.NewReader(conn))
+
+	// The server closes the slow connection without serving it: the read ends (EOF, or a reset
+	// when the close finds unread bytes) before the read timeout could have, and well before
+	// this bound, which only keeps a broken server from hanging the test.
+	_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+	reply, err := io.ReadAll(conn)
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		t.Fatalf("the slow client's connection is still open after a minute, with a 200ms header timeout")
+	}
 	if strings.Contains(string(reply), "I have been seen") {
-		t.Fatalf("slow request was served: %q", reply)
+		t.Fatalf("the slow request was served: %q", reply)
 	}
-	if writeErr == nil && cutAfter >= 5*time.Second {
-		t.Fatalf("connection still open after trickling for %s", cutAfter)
+
+	// The server goes on serving, and counted only the other client's visit.
+	if status, body, _ := get(t, in.base+"/"); status != http.StatusOK || body != "Hello World! I have been seen 2 times.\n" {
+		t.Fatalf("GET / after the slow client was cut off = %d %q", status, body)
 	}
-	if cutAfter > 2*time.Second {
-		t.Fatalf("slow client cut off after %s, want about the 500ms header timeout", cutAfter)
-	}
-	if got := srv.Int("GET", redisstore.Key); got != 0 {
-		t.Fatalf("counter = %d, want 0", got)
+	if got := srv.Int("GET", redisstore.Key); got != 2 {
+		t.Fatalf("counter = %d, want 2", got)
 	}
 }
 
@@ -529,7 +557,9 @@ func TestHealthcheckCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"hitcounter", "healthcheck", "-live"}, env, nil, &out, io.Discard); err != nil {
 		t.Fatalf("healthcheck -live with Redis down = %v, want nil", err)
 	}
-	in.stop(t)
+	if err := in.stop(t); err != nil {
+		t.Fatalf("stopping the server with Redis down = %v, want nil", err)
+	}
 	if err := run(context.Background(), []string{"hitcounter", "healthcheck", "-live"}, env, nil, &out, io.Discard); err == nil {
 		t.Fatal("healthcheck with the server stopped = nil, want an error")
 	}
@@ -573,7 +603,7 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(dir, "hitcounter")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	return bin, nil
 })
@@ -613,7 +643,12 @@ func TestProcess(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			defer cmd.Process.Kill()
+			defer func() {
+				// Done already when the signal stopped it, as it should.
+				if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+					t.Errorf("killing the program: %v", err)
+				}
+			}()
 			t.Cleanup(func() {
 				if t.Failed() {
 					t.Logf("the program's output:\n%s", stdout.String())
@@ -736,7 +771,8 @@ func TestStartLogsCapacityAndKeyWarnings(t *testing.T) {
 		return nil
 	})
 	logs := in.stdout.String()
-	if !strings.Contains(logs, `"fits":false`) || !strings.Contains(logs, `"maxmemory":104857600`) || !strings.Contains(logs, `"level":"WARN","msg":"redis capacity`) {
+	if !strings.Contains(logs, `"fits":false`) || !strings.Contains(logs, `"maxmemory":104857600`) ||
+		!strings.Contains(logs, `"level":"WARN","msg":"redis capacity`) {
 		t.Fatalf("capacity line for 100,000 counters in 100 MB: want a warning that they do not fit:\n%s", logs)
 	}
 	if strings.Contains(logs, "VISITOR_KEY_FILE is not set") || strings.Contains(logs, "0123456789abcdef0123456789abcdef") {

@@ -1,20 +1,12 @@
-// Package browser drives a headless Chromium over the Chrome DevTools Protocol, for tests that
-// need to see a page the way a person's browser does: rendered text, images that loaded,
-// a phone-sized screen, dark mode, a screenshot.
+// Package browser holds the product's browser tests: a headless Chromium, driven with chromedp,
+// shows the product's pages the way a person's browser does (rendered text, images that
+// loaded, a phone-sized screen, dark mode) and takes the screenshots in docs/screenshots/.
 //
-// It talks to the browser over --remote-debugging-pipe (no port, no websocket, no dependency
-// outside the standard library), and it never sleeps: every step waits for the browser's own
-// answer or event, bounded by Browser.Timeout.
-//
-//	b := browser.Start(t) // skips without Chromium, unless CI or HITCOUNTER_E2E=1
-//	p, err := b.Open("http://127.0.0.1:8000/c/demo/home", browser.Phone)
-//	var count string
-//	err = p.Eval(`document.querySelector("#total").textContent`, &count)
-//	imgs, err := p.Images() // NaturalWidth 0: that image did not load
-//	err = p.Screenshot("docs/page-phone.png")
-//
-// Each Open gets a fresh browser context (like a new incognito window: no cookies, no cache),
-// so every Open is one first visit and loads each of its resources once.
+// This file is the little the tests need on top of chromedp: one browser per test, killed when
+// the test ends, whatever its outcome; a fresh browser context per page (no cookies, no cache:
+// every Open is one first visit); the three screens; every step bounded by Browser.Timeout; and
+// what the pages said (console, exceptions, log entries such as a CSP violation), for the checks
+// and for failures.
 //
 // The browser is Debian's chromium (apt-get install chromium; scripts/prepare-machine.sh does
 // it), or the program HITCOUNTER_CHROMIUM names.
@@ -22,6 +14,7 @@ package browser
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -30,30 +23,38 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/inspector"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
 )
 
 // DefaultTimeout bounds each step (start, one page load, one Eval, one screenshot) unless
 // Browser.Timeout says otherwise. Generous: the machines have two cores shared with Docker tests.
 const DefaultTimeout = 60 * time.Second
 
-// Browser is one running headless Chromium. It and its Pages may be used from several
-// goroutines at once (pages side by side); only Timeout must not change meanwhile.
+// Browser is one running headless Chromium. Its Pages may be used from several goroutines at
+// once, each Page from one at a time.
 type Browser struct {
-	// Timeout bounds each step; DefaultTimeout when zero.
+	// Timeout bounds each step; DefaultTimeout when zero. It must not change while pages work.
 	Timeout time.Duration
 
-	// Version is the browser's product string, e.g. "Chrome/156.0.8078.108".
+	// Version is the browser's product string, e.g. "Chrome/156.0.8078.114".
 	Version string
 
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when cmd.Wait returned
-	conn    *conn
-	profile string
-	stderr  *tailBuffer
+	ctx         context.Context // the browser's own chromedp context: its first tab
+	cancel      func()          // ends the browser, kills what is left of it, removes its profile
+	cancelAlloc func()
+	output      *keptOutput
+	closed      sync.Once
+	closeErr    error
 
 	mu     sync.Mutex
-	events []string // console messages, exceptions and log entries of every page, for failures
-	closed bool
+	events []string // what every page said, oldest first
 }
 
 // Find returns the browser to run: HITCOUNTER_CHROMIUM when set; else Debian's chromium binary
@@ -80,9 +81,9 @@ func MissingIsFailure() bool {
 	return os.Getenv("CI") != "" || os.Getenv("HITCOUNTER_E2E") == "1"
 }
 
-// Start launches a headless Chromium for t and closes it when t ends. Without a browser it skips
-// t, or fails it where MissingIsFailure. When t fails, the browser's stderr and the console
-// messages, exceptions and log entries of its pages are logged.
+// Start launches a headless Chromium for t and closes it when t ends, failed or not. Without a
+// browser it skips t, or fails it where MissingIsFailure. When t failed, what the pages said and
+// the browser's output are logged.
 func Start(t testing.TB) *Browser {
 	t.Helper()
 	path, err := Find()
@@ -92,105 +93,67 @@ func Start(t testing.TB) *Browser {
 		}
 		t.Fatalf("%v", err)
 	}
-	b, err := Launch(path)
+	b, err := Launch(path, 0)
 	if err != nil {
 		t.Fatalf("starting %s: %v", path, err)
 	}
 	t.Cleanup(func() {
-		cerr := b.Close()
-		if cerr != nil {
-			t.Errorf("closing the browser: %v", cerr)
+		if err := b.Close(); err != nil {
+			t.Errorf("closing the browser: %v", err)
 		}
 		if t.Failed() {
 			if ev := b.Events(); len(ev) > 0 {
 				t.Logf("what the pages said (console, exceptions, log):\n%s", strings.Join(ev, "\n"))
 			}
-			t.Logf("browser stderr:\n%s", withoutDBus(b.Stderr()))
+			t.Logf("browser output:\n%s", withoutDBus(b.output.String()))
 		}
 	})
 	return b
 }
 
-// Launch starts the browser at path (see Find) with a fresh temporary profile, and waits until
-// it answers on the DevTools pipe. Close ends it.
-func Launch(path string) (*Browser, error) {
-	profile, err := os.MkdirTemp("", "hitcounter-chromium-")
-	if err != nil {
-		return nil, err
-	}
-	b := &Browser{profile: profile, stderr: newTailBuffer(256 << 10), exited: make(chan struct{})}
-
-	// Our ends and the browser's: it reads commands on fd 3 and writes to fd 4.
-	cmdR, cmdW, err := os.Pipe()
-	if err != nil {
-		os.RemoveAll(profile)
-		return nil, err
-	}
-	evR, evW, err := os.Pipe()
-	if err != nil {
-		cmdR.Close()
-		cmdW.Close()
-		os.RemoveAll(profile)
-		return nil, err
-	}
-	b.cmd = exec.Command(path,
-		"--headless=new",
-		"--no-sandbox", // the tests run as root, where Chromium's sandbox refuses to start
-		"--remote-debugging-pipe",
-		"--user-data-dir="+profile,
-		"--no-first-run",
-		"--no-default-browser-check",
-		"--disable-background-networking", // no update checks, no safe browsing: the machines have no internet
-		"--disable-component-update",
-		"--disable-sync",
-		"--disable-extensions",
-		"--disable-default-apps",
-		"--disable-breakpad",
-		"--disable-dev-shm-usage",
-		"--disable-features=Translate,MediaRouter,OptimizationHints",
-		"--metrics-recording-only",
-		"--password-store=basic",
-		"--use-mock-keychain",
-		"--hide-scrollbars",
-		"--mute-audio",
-		"about:blank",
+// Launch starts the browser at path (see Find) with a fresh temporary profile and waits, at most
+// timeout (DefaultTimeout when zero), until it answers. Close ends it.
+//
+// chromedp talks to it over --remote-debugging-pipe, kills it and every helper process left
+// (found by the profile on their command lines) when its context ends, and has the kernel kill
+// it if the test process dies first (a test binary killed by go test's -timeout runs no Cleanup).
+func Launch(path string, timeout time.Duration) (*Browser, error) {
+	b := &Browser{Timeout: timeout, output: &keptOutput{max: 256 << 10}}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", "new"),
+		// No component updates: these machines reach no update server.
+		chromedp.Flag("disable-component-update", true),
+		chromedp.CombinedOutput(b.output),
 	)
-	b.cmd.ExtraFiles = []*os.File{cmdR, evW}
-	b.cmd.Stdout = b.stderr
-	b.cmd.Stderr = b.stderr
-	// Wait also waits for the copying of stderr, which the helpers hold open too: bounded.
-	b.cmd.WaitDelay = 5 * time.Second
-	b.cmd.Dir = profile
-	setProcessGroup(b.cmd)
-	if err := b.cmd.Start(); err != nil {
-		cmdR.Close()
-		cmdW.Close()
-		evR.Close()
-		evW.Close()
-		os.RemoveAll(profile)
-		return nil, err
-	}
-	// The browser holds its own copies now; ours would keep the pipes open after it died.
-	cmdR.Close()
-	evW.Close()
-	go func() {
-		_ = b.cmd.Wait()
-		close(b.exited)
-		evR.Close()
-	}()
-	b.conn = newConn(cmdW, evR)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	b.ctx, b.cancel, b.cancelAlloc = ctx, cancel, cancelAlloc
 
-	ctx, cancel := b.step()
-	defer cancel()
-	var v struct {
-		Product string `json:"product"`
-	}
-	if err := b.conn.call(ctx, "", "Browser.getVersion", nil, &v); err != nil {
+	if err := b.firstRun(ctx, cancel); err != nil {
 		b.Close()
-		return nil, fmt.Errorf("%w\nbrowser stderr:\n%s", err, b.Stderr())
+		return nil, fmt.Errorf("%w\nbrowser output:\n%s", err, b.output)
+	}
+	step, done := b.step(ctx)
+	defer done()
+	v, err := chromedp.CallBrowser(step, cdpbrowser.GetVersion, cdp.Empty{})
+	if err != nil {
+		b.Close()
+		return nil, err
 	}
 	b.Version = v.Product
 	return b, nil
+}
+
+// firstRun is the first Run on ctx, which starts its browser or tab and binds it to ctx; so it
+// cannot take a context with a deadline: a timer calls cancel instead, after a step's time.
+func (b *Browser) firstRun(ctx context.Context, cancel func()) error {
+	timer := time.AfterFunc(b.timeout(), cancel)
+	err := chromedp.Do(ctx)
+	if !timer.Stop() {
+		return fmt.Errorf("not ready within %s: %w", b.timeout(), err)
+	}
+	return err
 }
 
 func (b *Browser) timeout() time.Duration {
@@ -200,45 +163,23 @@ func (b *Browser) timeout() time.Duration {
 	return DefaultTimeout
 }
 
-func (b *Browser) step() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), b.timeout())
+func (b *Browser) step(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, b.timeout())
 }
 
-// Close asks the browser to quit, kills it (and every process it started) if it has not within
-// a few seconds, and removes its profile. Calling it again does nothing.
+// Close closes the browser: it asks it to quit, then (within a few seconds at most) kills it and
+// its helpers and removes its profile. Calling it again does nothing.
 func (b *Browser) Close() error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return nil
-	}
-	b.closed = true
-	b.mu.Unlock()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = b.conn.call(ctx, "", "Browser.close", nil, nil)
-	var err error
-	select {
-	case <-b.exited:
-	case <-ctx.Done():
-		err = errors.New("the browser did not quit within 5 s of Browser.close; killed it")
-	}
-	// The browser's helpers (zygote, renderers, GPU process) share its process group.
-	killProcessGroup(b.cmd)
-	<-b.exited
-	b.conn.w.Close()
-	if werr := waitProcessGroupGone(b.cmd, 5*time.Second); werr != nil && err == nil {
-		err = werr
-	}
-	if rerr := os.RemoveAll(b.profile); rerr != nil && err == nil {
-		err = rerr
-	}
-	return err
+	b.closed.Do(func() {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		defer cancel()
+		b.closeErr = chromedp.Cancel(ctx)
+		// Cancel leaves the browser running when it could not ask it to quit: this kills it.
+		b.cancel()
+		b.cancelAlloc() // returns once the process is gone and the profile removed
+	})
+	return b.closeErr
 }
-
-// Stderr returns what the browser wrote to stdout and stderr (the last 256 KiB).
-func (b *Browser) Stderr() string { return b.stderr.String() }
 
 // Events returns the console messages, uncaught exceptions and log entries (a blocked resource,
 // a Content-Security-Policy violation) of every page this browser opened, oldest first.
@@ -248,20 +189,206 @@ func (b *Browser) Events() []string {
 	return append([]string(nil), b.events...)
 }
 
-func (b *Browser) addEvent(s string) {
+func (b *Browser) addEvent(format string, args ...any) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.events) < 10000 {
-		b.events = append(b.events, s)
+		b.events = append(b.events, fmt.Sprintf(format, args...))
 	}
+}
+
+// Mode is the screen a page is shown on.
+type Mode struct {
+	Name          string  // for file names and logs: "desktop", "phone", "dark"
+	Width, Height int     // the viewport, in CSS pixels
+	Scale         float64 // device pixels per CSS pixel (window.devicePixelRatio)
+	Mobile        bool    // a phone: mobile viewport meta tag honoured, touch events, (pointer: coarse)
+	Dark          bool    // prefers-color-scheme: dark (light otherwise)
+}
+
+// The screens of the product's browser test.
+var (
+	// Desktop is a laptop-sized window in light mode.
+	Desktop = Mode{Name: "desktop", Width: 1280, Height: 800, Scale: 1}
+	// Phone is an iPhone-12-sized screen: 390x844 CSS pixels at twice the density, touch.
+	Phone = Mode{Name: "phone", Width: 390, Height: 844, Scale: 2, Mobile: true}
+	// Dark is Desktop with prefers-color-scheme: dark.
+	Dark = Mode{Name: "dark", Width: 1280, Height: 800, Scale: 1, Dark: true}
+)
+
+// Page is one tab, in a browser context of its own.
+type Page struct {
+	b      *Browser
+	mode   Mode
+	ctx    context.Context
+	cancel func()
+}
+
+// Open opens url in a new tab of a fresh browser context, shown on mode's screen, and returns
+// once the page's load event fired (every image, style and frame of the page loaded or failed)
+// and its web fonts are ready. It fails on a network error (connection refused, DNS), or when
+// this takes longer than the browser's Timeout; an HTTP error status is a page like any other.
+func (b *Browser) Open(url string, mode Mode) (*Page, error) {
+	p := &Page{b: b, mode: mode}
+	// The listener is there before the tab's first message, so no event of the page is missed.
+	p.ctx, p.cancel = chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext(), chromedp.WithListener(p.event))
+	if err := b.firstRun(p.ctx, p.cancel); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("opening a %s page: %w", mode.Name, err)
+	}
+	scheme := "light"
+	if mode.Dark {
+		scheme = "dark"
+	}
+	viewport := []chromedp.EmulateViewportOption{chromedp.EmulateScale(mode.Scale)}
+	if mode.Mobile {
+		viewport = append(viewport, chromedp.EmulateMobile, chromedp.EmulateTouch)
+	}
+	ctx, done := b.step(p.ctx)
+	defer done()
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(int64(mode.Width), int64(mode.Height), viewport...),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+			})
+			return err
+		}),
+	)
+	if err == nil {
+		err = p.navigate(ctx, url)
+	}
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("opening a %s page: %w", mode.Name, err)
+	}
+	return p, nil
+}
+
+// Navigate loads url in this page (same screen, same browser context: cookies and cache kept, as
+// when a person follows a link), and returns as Open does.
+func (p *Page) Navigate(url string) error {
+	ctx, done := p.b.step(p.ctx)
+	defer done()
+	return p.navigate(ctx, url)
+}
+
+func (p *Page) navigate(ctx context.Context, url string) error {
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		return fmt.Errorf("loading %s: %w", url, err)
+	}
+	// Text drawn in a web font not loaded yet would be measured and screenshot in the fallback.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.fonts.ready.then(() => true)`, chromedp.EvalAwaitPromise)); err != nil {
+		return fmt.Errorf("loading %s: waiting for fonts: %w", url, err)
+	}
+	return nil
+}
+
+// event notes what the page says. It runs on the tab's reader goroutine: it must not block.
+func (p *Page) event(ev any) {
+	switch ev := ev.(type) {
+	case *inspector.EventTargetCrashed:
+		p.b.addEvent("[%s] the page crashed", p.mode.Name)
+	case *runtime.EventConsoleAPICalled:
+		var args []string
+		for _, a := range ev.Args {
+			args = append(args, cmpOr(string(a.Value), a.Description))
+		}
+		p.b.addEvent("[%s] console.%s: %s", p.mode.Name, ev.Type, strings.Join(args, " "))
+	case *runtime.EventExceptionThrown:
+		p.b.addEvent("[%s] uncaught exception: %s", p.mode.Name, exception(ev.ExceptionDetails))
+	case *cdplog.EventEntryAdded:
+		e := ev.Entry
+		p.b.addEvent("[%s] %s %s: %s %s", p.mode.Name, e.Level, e.Source, e.Text, e.URL)
+	}
+}
+
+func exception(e *runtime.ExceptionDetails) string {
+	if e.Exception != nil && e.Exception.Description != "" {
+		return e.Exception.Description
+	}
+	return e.Text
+}
+
+func cmpOr(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+// Eval evaluates the JavaScript expression js in the page and stores its value, as JSON, in out
+// (a pointer, or nil to ignore it). A promise is awaited. A thrown exception, or an undefined
+// value when out is not nil, is an error. The page's Content-Security-Policy does not apply.
+func (p *Page) Eval(js string, out any) error {
+	ctx, done := p.b.step(p.ctx)
+	defer done()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](js, chromedp.EvalAwaitPromise))
+	switch {
+	case err != nil:
+		return fmt.Errorf("evaluating %q: %w", abbreviate(js), err)
+	case out == nil:
+		return nil
+	case raw == nil:
+		return fmt.Errorf("evaluating %q: the value is undefined, not JSON", abbreviate(js))
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("evaluating %q: %w", abbreviate(js), err)
+	}
+	return nil
+}
+
+func abbreviate(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
+}
+
+// Image is an <img> of the page as the browser loaded it.
+type Image struct {
+	Src           string // the absolute URL
+	Alt           string
+	Complete      bool // the browser is done with it (loaded or failed)
+	NaturalWidth  int  // 0 when it failed to load or decode: a broken image
+	NaturalHeight int
+}
+
+// Images returns every <img> of the page, in document order.
+func (p *Page) Images() ([]Image, error) {
+	var imgs []Image
+	err := p.Eval(`Array.from(document.images, i => ({
+		src: i.currentSrc || i.src, alt: i.alt, complete: i.complete, naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight,
+	}))`, &imgs)
+	return imgs, err
+}
+
+// Screenshot writes a PNG of the whole page (not only the viewport) to path, at the mode's
+// device pixel ratio: a Phone page is 780 pixels wide.
+func (p *Page) Screenshot(path string) error {
+	ctx, done := p.b.step(p.ctx)
+	defer done()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG, not JPEG
+	if err != nil {
+		return fmt.Errorf("screenshot of %s: %w", path, err)
+	}
+	return os.WriteFile(path, png, 0o644)
+}
+
+// Close closes the tab and disposes of its browser context, within a few seconds at most. The
+// browser's Close closes any left open.
+func (p *Page) Close() error {
+	err := chromedp.Cancel(p.ctx)
+	p.cancel()
+	return err
 }
 
 // withoutDBus leaves out the browser's complaints that it finds no D-Bus (these machines run
 // none; they come by the dozen and mean nothing to a test).
-func withoutDBus(stderr string) string {
+func withoutDBus(output string) string {
 	var kept []string
 	dropped := 0
-	for line := range strings.Lines(stderr) {
+	for line := range strings.Lines(output) {
 		if strings.Contains(line, ":ERROR:dbus/") {
 			dropped++
 			continue
@@ -274,32 +401,29 @@ func withoutDBus(stderr string) string {
 	return strings.Join(kept, "")
 }
 
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
+// keptOutput keeps the first max bytes of the browser's output: why it did not start, or what
+// it said before a test failed.
+type keptOutput struct {
 	mu      sync.Mutex
 	max     int
-	buf     []byte
+	buf     strings.Builder
 	dropped int
 }
 
-func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.dropped += over
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
+func (k *keptOutput) Write(p []byte) (int, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	room := max(k.max-k.buf.Len(), 0)
+	k.buf.Write(p[:min(room, len(p))])
+	k.dropped += len(p) - min(room, len(p))
 	return len(p), nil
 }
 
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.dropped > 0 {
-		return fmt.Sprintf("[%d bytes before this left out]\n%s", t.dropped, t.buf)
+func (k *keptOutput) String() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.dropped > 0 {
+		return fmt.Sprintf("%s[%d bytes after this left out]\n", k.buf.String(), k.dropped)
 	}
-	return string(t.buf)
+	return k.buf.String()
 }

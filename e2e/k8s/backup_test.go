@@ -44,7 +44,10 @@ func testBackup(t *testing.T) {
 	name, logs := runBackupJob(t, "backup-now")
 	t.Logf("the backup job wrote %s in %.1fs: %s", name, time.Since(at).Seconds(), strings.TrimSpace(logs))
 	pod := kubectl(t, "get", "pod", "-l", "job-name=backup-now", "-o", "jsonpath={.items[0].metadata.name}")
-	sc := kubectl(t, "get", "pod", pod, "-o", `jsonpath={.spec.securityContext.runAsNonRoot} {.spec.securityContext.runAsUser} {.spec.securityContext.seccompProfile.type} {.spec.automountServiceAccountToken} {.spec.containers[0].securityContext.readOnlyRootFilesystem} {.spec.containers[0].securityContext.allowPrivilegeEscalation} {.spec.containers[0].securityContext.capabilities.drop}`)
+	sc := kubectl(t, "get", "pod", pod, "-o", "jsonpath="+
+		"{.spec.securityContext.runAsNonRoot} {.spec.securityContext.runAsUser} {.spec.securityContext.seccompProfile.type} "+
+		"{.spec.automountServiceAccountToken} {.spec.containers[0].securityContext.readOnlyRootFilesystem} "+
+		"{.spec.containers[0].securityContext.allowPrivilegeEscalation} {.spec.containers[0].securityContext.capabilities.drop}")
 	if sc != `true 999 RuntimeDefault false true false ["ALL"]` {
 		t.Errorf("backup pod security context: %s", sc)
 	}

@@ -70,6 +70,7 @@ func testLint(t *testing.T) {
 // Each bad value must stop `helm install` before anything is created, with a message that
 // names the value.
 func testBadValue(t *testing.T) {
+	const notCombined = "cannot be combined with redis.external.url or redis.external.existingSecret"
 	cases := []struct {
 		set  string
 		want []string
@@ -85,15 +86,20 @@ func testBadValue(t *testing.T) {
 		// An external Sentinel or Cluster deployment (issue #16): what it needs, and what it
 		// cannot be combined with.
 		{"redis.external.mode=sentinel,redis.external.sentinelMaster=mymaster", []string{"redis.external.mode is sentinel but redis.external.hosts is empty"}},
-		{"redis.external.mode=sentinel,redis.external.hosts={s-0:26379}", []string{"redis.external.mode is sentinel but redis.external.sentinelMaster is empty"}},
+		{"redis.external.mode=sentinel,redis.external.hosts={s-0:26379}",
+			[]string{"redis.external.mode is sentinel but redis.external.sentinelMaster is empty"}},
 		{"redis.external.mode=cluster", []string{"redis.external.mode is cluster but redis.external.hosts is empty"}},
-		{"redis.external.mode=cluster,redis.external.hosts={n-0:7000},redis.external.url=redis://r:6379", []string{"redis.external.mode is cluster", "cannot be combined with redis.external.url or redis.external.existingSecret"}},
-		{"redis.external.mode=sentinel,redis.external.hosts={s-0},redis.external.sentinelMaster=m,redis.external.existingSecret=mine", []string{"redis.external.mode is sentinel", "cannot be combined with redis.external.url or redis.external.existingSecret"}},
+		{"redis.external.mode=cluster,redis.external.hosts={n-0:7000},redis.external.url=redis://r:6379",
+			[]string{"redis.external.mode is cluster", notCombined}},
+		{"redis.external.mode=sentinel,redis.external.hosts={s-0},redis.external.sentinelMaster=m,redis.external.existingSecret=mine",
+			[]string{"redis.external.mode is sentinel", notCombined}},
 		{"redis.external.mode=cluster,redis.external.hosts={n-0:70000}", []string{`redis.external.hosts: "n-0:70000": the port must be 1 to 65535`}},
 		{"redis.external.mode=cluster,redis.external.hosts={redis://n-0:7000}", []string{"values don't meet the specifications of the schema", "hosts"}},
-		{"redis.external.mode=cluster,redis.external.hosts={n-0},redis.external.sentinelMaster=m", []string{"redis.external.sentinelMaster, sentinelUsername and sentinelPasswordSecret are for mode sentinel"}},
+		{"redis.external.mode=cluster,redis.external.hosts={n-0},redis.external.sentinelMaster=m",
+			[]string{"redis.external.sentinelMaster, sentinelUsername and sentinelPasswordSecret are for mode sentinel"}},
 		{"redis.external.hosts={n-0:7000}", []string{"redis.external.hosts is set but redis.external.mode is not"}},
-		{"redis.external.url=redis://r:6379,redis.external.passwordSecret.name=pw", []string{"redis.external.username and passwordSecret are for redis.external.mode sentinel or cluster"}},
+		{"redis.external.url=redis://r:6379,redis.external.passwordSecret.name=pw",
+			[]string{"redis.external.username and passwordSecret are for redis.external.mode sentinel or cluster"}},
 		{"redis.external.mode=standalone", []string{"values don't meet the specifications of the schema", "mode"}},
 		{"web.redisWaitReplicas=1", []string{"web.redisWaitReplicas is 1 but the release's own Redis has no replicas"}},
 		{"web.redisWaitReplicas=17", []string{"values don't meet the specifications of the schema", "redisWaitReplicas"}},
@@ -107,7 +113,9 @@ func testBadValue(t *testing.T) {
 		out, err := run(time.Minute, "helm", args...)
 		if err == nil {
 			t.Errorf("--set %s: install succeeded, want a refusal", c.set)
-			run(time.Minute, "helm", "-n", namespace, "uninstall", "bad")
+			if out, err := run(time.Minute, "helm", "-n", namespace, "uninstall", "bad"); err != nil {
+				t.Errorf("uninstalling the release that should have been refused: %v\n%s", err, out)
+			}
 			continue
 		}
 		for _, w := range c.want {
@@ -131,13 +139,17 @@ func testInstall(t *testing.T) {
 	// The settings that matter, as the cluster has them.
 	pod := readyWebPods(t)[0]
 	env := kubectl(t, "get", "pod", pod, "-o", `jsonpath={range .spec.containers[0].env[*]}{.name}={.value}{"\n"}{end}`)
-	for _, want := range []string{"GOMEMLIMIT=60397977", "SHUTDOWN_DRAIN_DELAY=5s", "REDIS_PASSWORD_FILE=/run/secrets/redis_app_password", "RATE_LIMIT_READS=0"} {
+	for _, want := range []string{
+		"GOMEMLIMIT=60397977", "SHUTDOWN_DRAIN_DELAY=5s", "REDIS_PASSWORD_FILE=/run/secrets/redis_app_password", "RATE_LIMIT_READS=0",
+	} {
 		if !strings.Contains(env, want) {
 			t.Errorf("web pod env lacks %s:\n%s", want, env)
 		}
 	}
 	checkSecrets(t, pod)
-	sc := kubectl(t, "get", "pod", pod, "-o", `jsonpath={.spec.securityContext.runAsNonRoot} {.spec.securityContext.seccompProfile.type} {.spec.containers[0].securityContext.readOnlyRootFilesystem} {.spec.containers[0].securityContext.capabilities.drop}`)
+	sc := kubectl(t, "get", "pod", pod, "-o", "jsonpath="+
+		"{.spec.securityContext.runAsNonRoot} {.spec.securityContext.seccompProfile.type} "+
+		"{.spec.containers[0].securityContext.readOnlyRootFilesystem} {.spec.containers[0].securityContext.capabilities.drop}")
 	if sc != `true RuntimeDefault true ["ALL"]` {
 		t.Errorf("web pod security context: %s", sc)
 	}

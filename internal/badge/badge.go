@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -24,6 +25,14 @@ const (
 	StylePlastic     = "plastic"
 	StyleForTheBadge = "for-the-badge"
 )
+
+// styles are the Style constants in their documented order, the default first.
+var styles = []string{StyleFlat, StyleFlatSquare, StylePlastic, StyleForTheBadge}
+
+// Styles returns the styles Render draws, the default first: the one list that callers check a
+// style against and name in their messages (TestStylesAreTheLooks holds it to what Render
+// draws).
+func Styles() []string { return slices.Clone(styles) }
 
 // Default colours, shields.io's: a dark grey label and a light grey message.
 const (
@@ -110,7 +119,7 @@ func Render(b Badge) ([]byte, error) {
 	}
 	lk, ok := looks[style]
 	if !ok {
-		return nil, fmt.Errorf("%w %s: want flat, flat-square, plastic or for-the-badge", ErrBadStyle, quoteShort(b.Style))
+		return nil, fmt.Errorf("%w %s: want one of %s", ErrBadStyle, quoteShort(b.Style), strings.Join(styles, ", "))
 	}
 	labelFill, err := parseColor(cmp.Or(b.LabelColor, DefaultLabelColor))
 	if err != nil {

@@ -36,7 +36,7 @@ func parseSVG(svg []byte) (parsed, error) {
 	var stack []xml.StartElement
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -426,6 +426,27 @@ func TestRenderRefusesStyle(t *testing.T) {
 		if !errors.Is(err, ErrBadStyle) || !strings.Contains(err.Error(), strconv.Quote(style)) {
 			t.Errorf("Render(style %q) error = %v, want ErrBadStyle naming it", style, err)
 		}
+	}
+}
+
+// Styles is every style Render draws and nothing else, the default first; changing the list
+// must not change the callers' copy.
+func TestStylesAreTheLooks(t *testing.T) {
+	got := Styles()
+	if len(got) != len(looks) || got[0] != StyleFlat {
+		t.Fatalf("Styles() = %q, want the %d styles of looks, flat first", got, len(looks))
+	}
+	for _, style := range got {
+		if _, ok := looks[style]; !ok {
+			t.Errorf("Styles() has %q, which Render does not draw", style)
+		}
+		if _, err := Render(Badge{Message: "m", Style: style}); err != nil {
+			t.Errorf("Render(style %q) = %v", style, err)
+		}
+	}
+	got[0] = "changed"
+	if Styles()[0] != StyleFlat {
+		t.Error("Styles() hands out its own list: a caller changed it")
 	}
 }
 

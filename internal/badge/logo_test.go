@@ -30,7 +30,9 @@ func TestLogoSet(t *testing.T) {
 	}
 	// The ones a README asks for most; Rust and JavaScript are not here because their icons
 	// carry licences of their own (docs/badges.md).
-	for _, want := range []string{"github", "gitlab", "go", "python", "typescript", "docker", "kubernetes", "linux", "npm", "pypi", "discord", "mastodon", "youtube"} {
+	for _, want := range []string{
+		"github", "gitlab", "go", "python", "typescript", "docker", "kubernetes", "linux", "npm", "pypi", "discord", "mastodon", "youtube",
+	} {
 		if !slices.Contains(names, want) {
 			t.Errorf("no %q logo", want)
 		}

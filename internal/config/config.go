@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/proxies"
 	"github.com/redis/rueidis"
 )
@@ -190,7 +191,7 @@ const (
 	DefaultWriteTimeout       = 10 * time.Second
 	DefaultIdleTimeout        = 60 * time.Second
 	DefaultCounterLimit       = 100_000
-	DefaultHistoryDays        = 400
+	DefaultHistoryDays        = counter.DefaultHistoryDays
 	DefaultRateLimitWindow    = time.Minute
 	DefaultRateLimitHits      = 600
 	DefaultRateLimitCreates   = 10
@@ -249,11 +250,13 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 		AccessLog:          value(&p, "ACCESS_LOG", true, boolean, "a boolean (true or false)"),
 	}
 	cfg.CounterLimit = value(&p, "COUNTER_LIMIT", int64(DefaultCounterLimit), int64From(0), "a whole number of 0 (no limit) or more")
-	cfg.HistoryDays = value(&p, "HISTORY_DAYS", DefaultHistoryDays, intIn(1, 3660), "a number of days from 1 to 3660")
+	cfg.HistoryDays = value(&p, "HISTORY_DAYS", DefaultHistoryDays, intIn(1, counter.MaxHistoryDays),
+		fmt.Sprintf("a number of days from 1 to %d", counter.MaxHistoryDays))
 	cfg.RateLimitWindow = value(&p, "RATE_LIMIT_WINDOW", DefaultRateLimitWindow, durationFrom(time.Second), "a duration of at least 1s (examples: 10s, 1m, 1h)")
 	cfg.RateLimitHits = value(&p, "RATE_LIMIT_HITS", int64(DefaultRateLimitHits), int64From(0), "a whole number of 0 (no limit) or more")
 	cfg.RateLimitCreates = value(&p, "RATE_LIMIT_CREATES", int64(DefaultRateLimitCreates), int64From(0), "a whole number of 0 (no limit) or more")
-	cfg.RateLimitCreatesPerDay = value(&p, "RATE_LIMIT_CREATES_PER_DAY", defaultCreatesPerDay(cfg.CounterLimit), int64From(0), "a whole number of 0 (no limit) or more")
+	cfg.RateLimitCreatesPerDay = value(&p, "RATE_LIMIT_CREATES_PER_DAY", defaultCreatesPerDay(cfg.CounterLimit), int64From(0),
+		"a whole number of 0 (no limit) or more")
 	cfg.RateLimitReads = value(&p, "RATE_LIMIT_READS", int64(DefaultRateLimitReads), int64From(0), "a whole number of 0 (no limit) or more")
 	if list, ok := p.lookup("TRUSTED_PROXIES"); ok {
 		if _, err := proxies.Parse(list); err != nil {
@@ -263,10 +266,12 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 	}
 	cfg.StreamMax = value(&p, "STREAM_MAX", DefaultStreamMax, intIn(0, 1_000_000), "a whole number from 0 (no limit) to 1000000")
 	cfg.StreamMaxPerClient = value(&p, "STREAM_MAX_PER_CLIENT", DefaultStreamMaxPerClient, intIn(0, 1_000_000), "a whole number from 0 (no limit) to 1000000")
-	cfg.StreamHeartbeat = value(&p, "STREAM_HEARTBEAT", DefaultStreamHeartbeat, durationFrom(100*time.Millisecond), "a duration of at least 100ms (examples: 15s, 1m)")
+	cfg.StreamHeartbeat = value(&p, "STREAM_HEARTBEAT", DefaultStreamHeartbeat, durationFrom(100*time.Millisecond),
+		"a duration of at least 100ms (examples: 15s, 1m)")
 	cfg.StreamLifetime = value(&p, "STREAM_LIFETIME", DefaultStreamLifetime, durationFrom(time.Second), "a duration of at least 1s (examples: 10m, 1h)")
 	cfg.ClientIPv6Prefix = value(&p, "CLIENT_IPV6_PREFIX", DefaultClientIPv6Prefix, intIn(1, 128), "a prefix length from 1 to 128 (example: 64)")
-	cfg.CamoNetworks = value(&p, "CAMO_NETWORKS", DefaultCamoNetworks, networks, "none, or comma-separated networks in CIDR form (example: 140.82.112.0/20,2606:50c0::/32)")
+	cfg.CamoNetworks = value(&p, "CAMO_NETWORKS", DefaultCamoNetworks, networks,
+		"none, or comma-separated networks in CIDR form (example: 140.82.112.0/20,2606:50c0::/32)")
 	if path, ok := p.lookup("VISITOR_KEY_FILE"); ok {
 		cfg.VisitorKey = p.secretFile("VISITOR_KEY_FILE", path, readFile)
 		if p.err == nil && len(cfg.VisitorKey) < minVisitorKeyBytes {

@@ -87,9 +87,8 @@ func TestLoadGood(t *testing.T) {
 		{"REDIS_URL with password file", []string{"REDIS_URL", "redis://app@db.example", "REDIS_PASSWORD_FILE", "/run/secrets/pw"}, func(c Config) (any, any) {
 			return c.Redis, Redis{Mode: "standalone", Addrs: []string{"db.example:6379"}, Addr: "db.example:6379", Username: "app", Password: "from-file"}
 		}},
-		{"REDIS_PASSWORD_FILE wins over REDIS_PASSWORD", []string{"REDIS_PASSWORD", "from-env", "REDIS_PASSWORD_FILE", "/run/secrets/pw"}, func(c Config) (any, any) {
-			return c.Redis.Password.Reveal(), "from-file"
-		}},
+		{"REDIS_PASSWORD_FILE wins over REDIS_PASSWORD", []string{"REDIS_PASSWORD", "from-env", "REDIS_PASSWORD_FILE", "/run/secrets/pw"},
+			func(c Config) (any, any) { return c.Redis.Password.Reveal(), "from-file" }},
 		{"REDIS_TIMEOUT", []string{"REDIS_TIMEOUT", "100ms"}, func(c Config) (any, any) { return c.RedisTimeout, 100 * time.Millisecond }},
 		{"SHUTDOWN_DRAIN_DELAY", []string{"SHUTDOWN_DRAIN_DELAY", "2s"}, func(c Config) (any, any) { return c.ShutdownDrainDelay, 2 * time.Second }},
 		{"SHUTDOWN_DRAIN_DELAY zero", []string{"SHUTDOWN_DRAIN_DELAY", "0"}, func(c Config) (any, any) { return c.ShutdownDrainDelay, time.Duration(0) }},
@@ -109,9 +108,11 @@ func TestLoadGood(t *testing.T) {
 		{"RATE_LIMIT_HITS", []string{"RATE_LIMIT_HITS", "60"}, func(c Config) (any, any) { return c.RateLimitHits, int64(60) }},
 		{"RATE_LIMIT_CREATES off", []string{"RATE_LIMIT_CREATES", "0"}, func(c Config) (any, any) { return c.RateLimitCreates, int64(0) }},
 		{"RATE_LIMIT_CREATES_PER_DAY", []string{"RATE_LIMIT_CREATES_PER_DAY", "7"}, func(c Config) (any, any) { return c.RateLimitCreatesPerDay, int64(7) }},
-		{"RATE_LIMIT_CREATES_PER_DAY follows COUNTER_LIMIT", []string{"COUNTER_LIMIT", "500"}, func(c Config) (any, any) { return c.RateLimitCreatesPerDay, int64(5) }},
+		{"RATE_LIMIT_CREATES_PER_DAY follows COUNTER_LIMIT", []string{"COUNTER_LIMIT", "500"},
+			func(c Config) (any, any) { return c.RateLimitCreatesPerDay, int64(5) }},
 		{"RATE_LIMIT_CREATES_PER_DAY at least 1", []string{"COUNTER_LIMIT", "20"}, func(c Config) (any, any) { return c.RateLimitCreatesPerDay, int64(1) }},
-		{"RATE_LIMIT_CREATES_PER_DAY off without a counter limit", []string{"COUNTER_LIMIT", "0"}, func(c Config) (any, any) { return c.RateLimitCreatesPerDay, int64(0) }},
+		{"RATE_LIMIT_CREATES_PER_DAY off without a counter limit", []string{"COUNTER_LIMIT", "0"},
+			func(c Config) (any, any) { return c.RateLimitCreatesPerDay, int64(0) }},
 		{"RATE_LIMIT_READS", []string{"RATE_LIMIT_READS", "0"}, func(c Config) (any, any) { return c.RateLimitReads, int64(0) }},
 		{"STREAM_MAX off", []string{"STREAM_MAX", "0"}, func(c Config) (any, any) { return c.StreamMax, 0 }},
 		{"STREAM_MAX_PER_CLIENT", []string{"STREAM_MAX_PER_CLIENT", "2"}, func(c Config) (any, any) { return c.StreamMaxPerClient, 2 }},
@@ -131,9 +132,11 @@ func TestLoadGood(t *testing.T) {
 			return c.Redis, Redis{Mode: "sentinel", Addr: "s1:26379", Addrs: []string{"s1:26379", "s2:26380"}, SentinelMaster: "hitcounter",
 				SentinelUsername: "watcher", SentinelPassword: "from-file", WaitReplicas: 1}
 		}},
-		{"VISITOR_KEY_FILE", []string{"VISITOR_KEY_FILE", "/run/secrets/token"}, func(c Config) (any, any) { return c.VisitorKey.Reveal(), "0123456789abcdef-token" }},
+		{"VISITOR_KEY_FILE", []string{"VISITOR_KEY_FILE", "/run/secrets/token"},
+			func(c Config) (any, any) { return c.VisitorKey.Reveal(), "0123456789abcdef-token" }},
 		{"TRUSTED_PROXIES", []string{"TRUSTED_PROXIES", "lb, 10.0.0.0/8,::1"}, func(c Config) (any, any) { return c.TrustedProxies, "lb, 10.0.0.0/8,::1" }},
-		{"OPERATOR_TOKEN_FILE", []string{"OPERATOR_TOKEN_FILE", "/run/secrets/token"}, func(c Config) (any, any) { return c.OperatorToken.Reveal(), "0123456789abcdef-token" }},
+		{"OPERATOR_TOKEN_FILE", []string{"OPERATOR_TOKEN_FILE", "/run/secrets/token"},
+			func(c Config) (any, any) { return c.OperatorToken.Reveal(), "0123456789abcdef-token" }},
 	}
 	readFile := func(path string) ([]byte, error) {
 		if path == "/run/secrets/token" {

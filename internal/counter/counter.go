@@ -1,9 +1,3 @@
-// Package counter is the domain of hitcounter: the visit counter and the named counters, who a
-// client is (its address behind trusted proxies, its network, GitHub's image proxy or not) and
-// what it may do (the per-client limits, the counter limit, admin keys), the per-key coalescer
-// that makes hits exact and cheap, and the errors all of it can fail with, each with a code. It
-// knows nothing about Redis or HTTP: redisstore stores, ratelimit counts, visitor names clients
-// without their address, and httpapi parses requests and renders answers.
 package counter
 
 import "context"

@@ -23,7 +23,8 @@ func TestIsCrawler(t *testing.T) {
 		{"http.rb/5.1.1 (Mastodon/4.2.0; +https://mastodon.social/) Bot", true},
 		{"Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)", true},
 		{"CCBot/2.0 (https://commoncrawl.org/faq/)", true},
-		{"Mozilla/5.0 (Linux; Android 5.0) AppleWebKit/537.36 (KHTML, like Gecko) Mobile Safari/537.36 (compatible; Bytespider; spider-feedback@bytedance.com)", true},
+		{"Mozilla/5.0 (Linux; Android 5.0) AppleWebKit/537.36 (KHTML, like Gecko) Mobile Safari/537.36 " +
+			"(compatible; Bytespider; spider-feedback@bytedance.com)", true},
 		{"Mozilla/5.0 (compatible; archive.org_bot +http://archive.org/details/archive.org_bot)", true},
 		{"ia_archiver (+http://www.alexa.com/site/help/webmasters; crawler@alexa.com)", true},
 		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15 (Applebot/0.1)", true},

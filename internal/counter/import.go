@@ -39,7 +39,7 @@ const importDayWorkers = 16
 
 // MaxImportDays bounds one counter's days in an import: the most history a store may keep
 // (HISTORY_DAYS' upper bound), so that one line of an import stays bounded too.
-const MaxImportDays = 3660
+const MaxImportDays = MaxHistoryDays
 
 // LastImportDay is the latest date an import may bring at now: the date where the day begins
 // first (UTC+14). A day is a date of the counter's time zone, and the old service's days may be

@@ -35,9 +35,23 @@ type Limiter interface {
 	Allow(ctx context.Context, key LimitKey, cost int64) (Allowance, error)
 }
 
-// LimitError is the cause of an ERATELIMITED error: which limit refused, and when to retry.
+// The limits' names: LimitError.Limit, and the limit label of the rate-limited metric.
+const (
+	LimitHits          = "hits"
+	LimitCreates       = "creates"
+	LimitCreatesPerDay = "creates_per_day"
+	LimitReads         = "reads"
+	LimitStreams       = "streams"
+)
+
+// LimitNames lists every limit that can refuse a request, so that a metric by limit can show
+// each at 0 before it first refuses (a dashboard then draws a flat line, not "no data").
+var LimitNames = []string{LimitHits, LimitCreates, LimitCreatesPerDay, LimitReads, LimitStreams}
+
+// LimitError is the cause of an ERATELIMITED error: which limit refused (one of LimitNames),
+// and when to retry.
 type LimitError struct {
-	Limit string // hits, creates, creates_per_day, reads
+	Limit string
 	Allowance
 }
 
@@ -81,9 +95,9 @@ func check(ctx context.Context, l Limiter, name string, key LimitKey, cost int64
 
 func limitUnit(name string) string {
 	switch name {
-	case "hits":
+	case LimitHits:
 		return "hits"
-	case "creates", "creates_per_day":
+	case LimitCreates, LimitCreatesPerDay:
 		return "new counters"
 	}
 	return "requests"
@@ -108,7 +122,7 @@ func (l *Limits) hit(ctx context.Context, c Client, name Name) (Allowance, error
 	if c.Camo {
 		key.Counter = name
 	}
-	return check(ctx, l.Hits, "hits", key, 1)
+	return check(ctx, l.Hits, LimitHits, key, 1)
 }
 
 // create spends one creation of both create limits; the answer is the per-window limit's.
@@ -117,11 +131,11 @@ func (l *Limits) create(ctx context.Context, c Client) (Allowance, error) {
 		return Allowance{Allowed: true}, nil
 	}
 	key := LimitKey{Client: c.Prefix}
-	a, err := check(ctx, l.Creates, "creates", key, 1)
+	a, err := check(ctx, l.Creates, LimitCreates, key, 1)
 	if err != nil {
 		return a, err
 	}
-	if _, err := check(ctx, l.CreatesPerDay, "creates_per_day", key, 1); err != nil {
+	if _, err := check(ctx, l.CreatesPerDay, LimitCreatesPerDay, key, 1); err != nil {
 		return a, err
 	}
 	return a, nil
@@ -138,7 +152,7 @@ func (l *Limits) Read(ctx context.Context, c Client, name Name, cost int64) erro
 	if c.Camo {
 		key.Counter = name
 	}
-	_, err := check(ctx, l.Reads, "reads", key, cost)
+	_, err := check(ctx, l.Reads, LimitReads, key, cost)
 	return err
 }
 

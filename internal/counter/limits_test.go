@@ -2,6 +2,7 @@ package counter
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
@@ -63,11 +64,11 @@ func TestLimitKeys(t *testing.T) {
 		}
 	}
 	_, err := l.create(ctx, camo)
-	le, _ := err.(*Error)
-	if ErrorCode(err) != ERATELIMITED || le == nil {
+	var le *LimitError
+	if ErrorCode(err) != ERATELIMITED || !errors.As(err, &le) {
 		t.Fatalf("fourth create in a day: %v, want rate limited by the daily limit", err)
 	}
-	if got := le.Err.(*LimitError).Limit; got != "creates_per_day" {
+	if got := le.Limit; got != "creates_per_day" {
 		t.Fatalf("refused by %q, want creates_per_day", got)
 	}
 	if len(creates.used) != 1 || len(perDay.used) != 1 {

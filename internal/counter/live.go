@@ -81,7 +81,7 @@ type Watch struct {
 }
 
 // Watch starts watching name for client. Over a cap it fails with ERATELIMITED (a LimitError
-// whose Limit is "streams"), before anything is subscribed.
+// whose Limit is LimitStreams), before anything is subscribed.
 func (l *Live) Watch(name Name, client Client) (*Watch, error) {
 	l.mu.Lock()
 	for {
@@ -124,7 +124,8 @@ func (l *Live) Watch(name Name, client Client) (*Watch, error) {
 }
 
 func (l *Live) refuse(limit int, msg string) error {
-	return Errorf(ERATELIMITED, &LimitError{Limit: "streams", Allowance: Allowance{Limit: int64(limit), Reset: l.cfg.RetryAfter}}, "%s: close one, or try again later", msg)
+	le := &LimitError{Limit: LimitStreams, Allowance: Allowance{Limit: int64(limit), Reset: l.cfg.RetryAfter}}
+	return Errorf(ERATELIMITED, le, "%s: close one, or try again later", msg)
 }
 
 // Open is how many watches the process holds.

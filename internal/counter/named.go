@@ -40,11 +40,17 @@ func ValidPart(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+		if !isASCIIAlnum(c) && c != '_' && c != '.' && c != '-' {
 			return false
 		}
 	}
 	return true
+}
+
+// isASCIIAlnum reports whether c is an ASCII letter or digit; names are checked byte by byte,
+// so that no other script's letters pass.
+func isASCIIAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // clip keeps an invalid name short in an error message; %q escapes the rest.

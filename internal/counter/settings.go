@@ -62,7 +62,7 @@ func ParseTimeZone(name string) (*time.Location, error) {
 	bad := len(name) > maxTimeZoneName || name == "Local"
 	for i := 0; i < len(name) && !bad; i++ {
 		c := name[i]
-		bad = !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '/' || c == '_' || c == '-' || c == '+')
+		bad = !isASCIIAlnum(c) && c != '/' && c != '_' && c != '-' && c != '+'
 	}
 	if bad || name[0] == '/' || containsDotDot(name) {
 		return nil, Errorf(EINVALID, nil, "time_zone %q is not an IANA time zone name (example: Europe/Berlin)", clip(name))

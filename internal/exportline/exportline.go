@@ -61,7 +61,8 @@ func (s Settings) Domain() (counter.Settings, error) {
 		return counter.Settings{}, err
 	}
 	if s.RepeatWindow < 0 || time.Duration(s.RepeatWindow)*time.Minute > counter.MaxRepeatWindow {
-		return counter.Settings{}, counter.Errorf(counter.EINVALID, nil, "settings.repeat_window must be a whole number of minutes from 0 to %d", int(counter.MaxRepeatWindow/time.Minute))
+		return counter.Settings{}, counter.Errorf(counter.EINVALID, nil,
+			"settings.repeat_window must be a whole number of minutes from 0 to %d", int(counter.MaxRepeatWindow/time.Minute))
 	}
 	d := counter.Settings{TimeZone: s.TimeZone, RepeatWindow: time.Duration(s.RepeatWindow) * time.Minute, CountBots: s.CountBots}
 	if d.TimeZone == "UTC" {
@@ -181,7 +182,7 @@ func isLowerHex64(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !('0' <= s[i] && s[i] <= '9' || 'a' <= s[i] && s[i] <= 'f') {
+		if (s[i] < '0' || s[i] > '9') && (s[i] < 'a' || s[i] > 'f') {
 			return false
 		}
 	}

@@ -21,7 +21,9 @@ func TestRoundTrip(t *testing.T) {
 		Settings:     counter.Settings{TimeZone: "Europe/Berlin", RepeatWindow: 30 * time.Minute},
 	}
 	b, _ := json.Marshal(Of(info))
-	if got, want := string(b), `{"namespace":"my-site","key":"visits","value":42,"created":"2026-11-26T07:00:00Z","admin_key_sha256":"`+info.AdminKeyHash+`","settings":{"time_zone":"Europe/Berlin","repeat_window":30,"count_bots":false}}`; got != want {
+	want := `{"namespace":"my-site","key":"visits","value":42,"created":"2026-11-26T07:00:00Z","admin_key_sha256":"` + info.AdminKeyHash + `",` +
+		`"settings":{"time_zone":"Europe/Berlin","repeat_window":30,"count_bots":false}}`
+	if got := string(b); got != want {
 		t.Errorf("export line\n%s\nwant\n%s", got, want)
 	}
 	rec, err := Parse(b, now)

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,6 +24,11 @@ const (
 	viewTodayTotal = "today-total" // "today / total", as hits.seeyoufarm.com drew it
 )
 
+// badgeViews are the views, the default first: the one list a view is checked against and its
+// error names (TestBadgeEnumerations holds openapi.json's to it, and figures.message draws
+// each).
+var badgeViews = []string{viewTotal, viewToday, viewUniques, viewTodayTotal}
+
 // badgePolicy: an SVG opened on its own is a document; it has no script and needs none.
 const badgePolicy = "default-src 'none'; style-src 'unsafe-inline'"
 
@@ -32,6 +37,17 @@ const (
 	formatFull  = "full"
 	formatShort = "short"
 )
+
+// numberFormats are the number formats, the default first, as badgeViews are the views.
+var numberFormats = []string{formatFull, formatShort}
+
+// checkOneOf refuses a value of param that is not one of values, naming them.
+func checkOneOf(param, value string, values []string) error {
+	if !slices.Contains(values, value) {
+		return counter.Errorf(counter.EINVALID, nil, "%s: %s is not one of %s", param, quoteShort(value), strings.Join(values, ", "))
+	}
+	return nil
+}
 
 // badgeOptions are a badge request's query parameters, in shields.io's names.
 type badgeOptions struct {
@@ -98,22 +114,13 @@ func parseBadgeQuery(q url.Values) (badgeOptions, error) {
 	if err := checkLogo(o.badge.Logo); err != nil {
 		return o, err
 	}
-	switch o.badge.Style {
-	case badge.StyleFlat, badge.StyleFlatSquare, badge.StylePlastic, badge.StyleForTheBadge:
-	default:
-		return o, counter.Errorf(counter.EINVALID, nil, "style: %s is not one of flat, flat-square, plastic, for-the-badge", quoteShort(o.badge.Style))
+	if err := checkOneOf("style", o.badge.Style, badge.Styles()); err != nil {
+		return o, err
 	}
-	switch o.view {
-	case viewTotal, viewToday, viewUniques, viewTodayTotal:
-	default:
-		return o, counter.Errorf(counter.EINVALID, nil, "view: %s is not one of total, today, uniques, today-total", quoteShort(o.view))
+	if err := checkOneOf("view", o.view, badgeViews); err != nil {
+		return o, err
 	}
-	switch o.format {
-	case formatFull, formatShort:
-	default:
-		return o, counter.Errorf(counter.EINVALID, nil, "format: %s is not one of full, short", quoteShort(o.format))
-	}
-	return o, nil
+	return o, checkOneOf("format", o.format, numberFormats)
 }
 
 // errUnknownLogo marks a logo name the set does not have: its error badge says where the names
@@ -123,7 +130,8 @@ var errUnknownLogo = errors.New("unknown logo")
 // checkLogo refuses a logo name the set does not have, saying where the names are.
 func checkLogo(name string) error {
 	if _, ok := badge.LookupLogo(name); name != "" && !ok {
-		return counter.Errorf(counter.EINVALID, errUnknownLogo, "logo: %s is not a logo this server has; GET /badges/logos lists them (docs/badges.md)", quoteShort(name))
+		return counter.Errorf(counter.EINVALID, errUnknownLogo,
+			"logo: %s is not a logo this server has; GET /badges/logos lists them (docs/badges.md)", quoteShort(name))
 	}
 	return nil
 }
@@ -222,40 +230,6 @@ func etagMatches(header, etag string) bool {
 	return false
 }
 
-// writeBadgeError answers a failed badge request with an error badge (an <img> cannot show
-// JSON) and the error's status.
-func writeBadgeError(w http.ResponseWriter, err error) {
-	noteError(w, err)
-	code := counter.ErrorCode(err)
-	status := statusFor(code)
-	h := w.Header()
-	setBadgeHeaders(h)
-	setErrorHeaders(h, status, err)
-	w.WriteHeader(status)
-	text := badgeErrorText(code)
-	if errors.Is(err, errUnknownLogo) {
-		text = "unknown logo, see /badges/logos"
-	}
-	_, _ = w.Write(badge.ErrorBadge("hits", text))
-}
-
-// badgeErrorText is what an error badge says: short, since it is drawn.
-func badgeErrorText(code string) string {
-	switch code {
-	case counter.EINVALID:
-		return "bad request"
-	case counter.ENOTFOUND:
-		return "no such counter"
-	case counter.ERATELIMITED:
-		return "rate limited"
-	case counter.EFULL:
-		return "counter limit reached"
-	case counter.EUNAVAILABLE:
-		return "unavailable"
-	}
-	return "error"
-}
-
 // readFigures reads a counter's figures without counting.
 func (d CounterDeps) readFigures(ctx context.Context, name counter.Name, client counter.Client) (figures, error) {
 	st, err := d.Counters.Stats(ctx, name, 1, client)
@@ -267,24 +241,22 @@ func (d CounterDeps) readFigures(ctx context.Context, name counter.Name, client 
 }
 
 // handleShield draws a counter's badge; counting, it counts a hit first.
-func handleShield(d CounterDeps, m *Metrics, counting bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleShield(d CounterDeps, m *Metrics, counting bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		name, err := nameFrom(r)
 		if err != nil {
-			writeBadgeError(w, err)
-			return
+			return err
 		}
 		opt, err := parseBadgeQuery(r.URL.Query())
 		if err != nil {
-			writeBadgeError(w, err)
-			return
+			return err
 		}
-		d.serveBadge(w, r, m, name, opt, counting)
-	})
+		return d.serveBadge(w, r, m, name, opt, counting)
+	}
 }
 
 // serveBadge counts (when counting; not for HEAD) or reads the figures, and draws them.
-func (d CounterDeps) serveBadge(w http.ResponseWriter, r *http.Request, m *Metrics, name counter.Name, opt badgeOptions, counting bool) {
+func (d CounterDeps) serveBadge(w http.ResponseWriter, r *http.Request, m *Metrics, name counter.Name, opt badgeOptions, counting bool) error {
 	client := d.clientOf(r)
 	var f figures
 	var err error
@@ -293,34 +265,31 @@ func (d CounterDeps) serveBadge(w http.ResponseWriter, r *http.Request, m *Metri
 		n, err = d.hit(w, r, m, name, client, opt.view == viewUniques)
 		f = figures{total: n.Total, today: n.Today, uniques: n.TodayUniques, uniquesUnknown: client.Camo}
 	} else {
-		f, err = d.readFigures(r.Context(), name, client)
-		if err != nil {
-			m.limitedOrFailed("get", err)
+		if f, err = d.readFigures(r.Context(), name, client); err != nil {
+			err = m.failed("get", err)
 		}
 	}
 	if err != nil {
-		writeBadgeError(w, err)
-		return
+		return err
 	}
 	opt.badge.Message = f.message(opt.view, opt.format)
 	svg, err := badge.Render(opt.badge)
 	if err != nil { // the parsers checked the colours, the style and the logo
-		writeBadgeError(w, counter.Errorf(counter.EINVALID, err, "bad badge parameters"))
-		return
+		return counter.Errorf(counter.EINVALID, err, "bad badge parameters")
 	}
 	writeBadge(w, r, svg, counting && r.Method != http.MethodHead)
+	return nil
 }
 
 // handleSeeyoufarm serves hits.seeyoufarm.com's badge paths, so that a README badge of that
 // service (shut down in 2025) works by changing only the host: the page URL becomes a counter
 // name (counter.SeeyoufarmName), and the badge says "today / total".
-func handleSeeyoufarm(d CounterDeps, m *Metrics, counting bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleSeeyoufarm(d CounterDeps, m *Metrics, counting bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		name, err := counter.SeeyoufarmName(q.Get("url"))
 		if err != nil {
-			writeBadgeError(w, err)
-			return
+			return err
 		}
 		opt := badgeOptions{
 			badge:  badge.Badge{Label: "hits", LabelColor: "#555555", Color: "#79C83D", Style: badge.StyleFlat},
@@ -339,8 +308,7 @@ func handleSeeyoufarm(d CounterDeps, m *Metrics, counting bool) http.Handler {
 				continue
 			}
 			if err := checkColor(p.name, v); err != nil {
-				writeBadgeError(w, err)
-				return
+				return err
 			}
 			*p.into = v
 		}
@@ -349,15 +317,13 @@ func handleSeeyoufarm(d CounterDeps, m *Metrics, counting bool) http.Handler {
 		case "true":
 			opt.badge.Style = badge.StyleFlatSquare
 		default:
-			writeBadgeError(w, counter.Errorf(counter.EINVALID, nil, "edge_flat: want true or false"))
-			return
+			return counter.Errorf(counter.EINVALID, nil, "edge_flat: want true or false")
 		}
-		switch f := q.Get("format"); f {
-		case "", formatFull, formatShort:
-			opt.format = cmp.Or(f, formatFull)
-		default:
-			writeBadgeError(w, counter.Errorf(counter.EINVALID, nil, "format: %s is not one of full, short", quoteShort(f)))
-			return
+		if f := q.Get("format"); f != "" {
+			if err := checkOneOf("format", f, numberFormats); err != nil {
+				return err
+			}
+			opt.format = f
 		}
 		// The old service's icon was a Simple Icons file name (github.svg). One this server
 		// lacks draws no icon rather than an error: the README was written for a larger set.
@@ -365,12 +331,11 @@ func handleSeeyoufarm(d CounterDeps, m *Metrics, counting bool) http.Handler {
 			opt.badge.Logo = l.Name
 			if c := q.Get("icon_color"); c != "" {
 				if err := checkColor("icon_color", c); err != nil {
-					writeBadgeError(w, err)
-					return
+					return err
 				}
 				opt.badge.LogoColor = c
 			}
 		}
-		d.serveBadge(w, r, m, name, opt, counting)
-	})
+		return d.serveBadge(w, r, m, name, opt, counting)
+	}
 }

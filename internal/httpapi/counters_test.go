@@ -138,7 +138,9 @@ func TestCounterRoutes(t *testing.T) {
 		{"HEAD", "/hit/site/one", nil, 200, `^$`},
 		{"GET", "/get/site/one", nil, 200, `^\{"value":2\}\n$`},
 		{"GET", "/get/site/none", nil, 404, `"code":"not_found"`},
-		{"GET", "/info/site/one", nil, 200, `^\{"namespace":"site","key":"one","value":2,"created":"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ","admin_key_set":false,"bots":0,"settings":\{"time_zone":"UTC","repeat_window":0,"count_bots":false\}\}\n$`},
+		{"GET", "/info/site/one", nil, 200,
+			`^\{"namespace":"site","key":"one","value":2,"created":"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ","admin_key_set":false,"bots":0,` +
+				`"settings":\{"time_zone":"UTC","repeat_window":0,"count_bots":false\}\}\n$`},
 		{"GET", "/info/site/none", nil, 404, `"code":"not_found"`},
 		{"GET", "/hit/ab/one", nil, 400, invalidNS},
 		{"GET", "/hit/site/o", nil, 400, invalidKey},
@@ -205,21 +207,40 @@ func TestCounterRoutes(t *testing.T) {
 // CORS is open on the public read and hit routes only; no answer carries the admin key's hash.
 func TestCounterHeaders(t *testing.T) {
 	ts := newCounterServer(t, counterOptions{})
-	for _, path := range []string{"/hit/site/one", "/get/site/one", "/info/site/one", "/get/site/none", "/hit/ab/cd"} {
-		resp, _ := ts.do(t, "GET", path)
-		if resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Cache-Control") != "no-store" {
-			t.Errorf("GET %s: headers %v, want CORS *, JSON, no-store", path, resp.Header)
+	// Successes and errors alike: the status says which each is.
+	for _, tc := range []struct {
+		path       string
+		wantStatus int
+	}{
+		{"/hit/site/one", 200}, {"/get/site/one", 200}, {"/info/site/one", 200}, {"/get/site/none", 404}, {"/hit/ab/cd", 400},
+	} {
+		resp, _ := ts.do(t, "GET", tc.path)
+		if resp.StatusCode != tc.wantStatus {
+			t.Errorf("GET %s: %d, want %d", tc.path, resp.StatusCode, tc.wantStatus)
+		}
+		h := resp.Header
+		if h.Get("Access-Control-Allow-Origin") != "*" || h.Get("Content-Type") != "application/json" || h.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s: headers %v, want CORS *, JSON, no-store", tc.path, resp.Header)
 		}
 	}
-	for _, path := range []string{"/create/site/two", "/set/site/one?value=1", "/delete/site/one", "/admin/import"} {
-		resp, _ := ts.do(t, "POST", path)
+	for _, tc := range []struct {
+		path       string
+		wantStatus int
+	}{
+		{"/create/site/two", 201},
+		// No Authorization header: refused, with how to authenticate.
+		{"/set/site/one?value=1", 401}, {"/delete/site/one", 401}, {"/admin/import", 401},
+	} {
+		resp, _ := ts.do(t, "POST", tc.path)
+		if resp.StatusCode != tc.wantStatus {
+			t.Errorf("POST %s: %d, want %d", tc.path, resp.StatusCode, tc.wantStatus)
+		}
 		if resp.Header.Get("Access-Control-Allow-Origin") != "" {
-			t.Errorf("POST %s answers with CORS", path)
+			t.Errorf("POST %s answers with CORS", tc.path)
 		}
-	}
-	resp, _ := ts.do(t, "POST", "/set/site/one?value=1")
-	if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
-		t.Errorf("401 without WWW-Authenticate: %v", resp.Header)
+		if wantAuth := tc.wantStatus == 401; strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") != wantAuth {
+			t.Errorf("POST %s: %d with WWW-Authenticate %q", tc.path, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
 	}
 }
 
@@ -284,14 +305,21 @@ func TestExportImportOverHTTP(t *testing.T) {
 	})
 
 	for _, tt := range []struct{ body, want string }{
-		{`{"namespace":"ok-ns","key":"ok-key","value":1,"created":"2026-11-26T07:00:00Z"}` + "\n" + `{"namespace":"x","key":"ok-key","value":1,"created":"2026-11-26T07:00:00Z"}`, `line 2: namespace`},
+		{`{"namespace":"ok-ns","key":"ok-key","value":1,"created":"2026-11-26T07:00:00Z"}` + "\n" +
+			`{"namespace":"x","key":"ok-key","value":1,"created":"2026-11-26T07:00:00Z"}`, `line 2: namespace`},
 		{`{"namespace":"ok-ns","key":"ok-key","created":"2026-11-26T07:00:00Z"}`, `line 1: value is missing`},
 		{`{"namespace":"ok-ns","key":"ok-key","value":"7","created":"2026-11-26T07:00:00Z"}`, `line 1: not an export line`},
 		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"yesterday"}`, `line 1: created must be`},
 		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","extra":1}`, `line 1: not an export line`},
 		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","admin_key_sha256":"XYZ"}`, `line 1: admin_key_sha256`},
-		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","settings":{"time_zone":"Mars/Base","repeat_window":0,"count_bots":false}}`, `line 1: time_zone`},
-		{`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","settings":{"time_zone":"UTC","repeat_window":1441,"count_bots":false}}`, `line 1: settings.repeat_window`},
+		{
+			`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","settings":{"time_zone":"Mars/Base",` +
+				`"repeat_window":0,"count_bots":false}}`,
+			`line 1: time_zone`},
+		{
+			`{"namespace":"ok-ns","key":"ok-key","value":7,"created":"2026-11-26T07:00:00Z","settings":{"time_zone":"UTC",` +
+				`"repeat_window":1441,"count_bots":false}}`,
+			`line 1: settings.repeat_window`},
 		{"\n\n" + strings.Repeat("x", maxImportLine+1), `line 3: a line is longer`},
 	} {
 		resp, body := to.post(t, "/admin/import", tt.body, operator...)

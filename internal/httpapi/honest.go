@@ -7,42 +7,34 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
-	"github.com/hitcounter/hitcounter/internal/exportline"
 )
 
-// settingsAnswer is how a counter counts, as /settings, /info, /stats and the export lines show
-// it.
-type settingsAnswer = exportline.Settings
-
-func settingsAnswerOf(s counter.Settings) settingsAnswer { return exportline.SettingsOf(s) }
+// How a counter counts honestly (docs/honest-counts.md): its settings, changed by its owner, and
+// the owner's "don't count me" mark.
 
 // handleSettings changes how a counter counts, for the holder of its admin key: the query
 // parameters given replace those settings, the others stay as they are.
-func handleSettings(d CounterDeps, m *Metrics) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleSettings(d CounterDeps, m *Metrics) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		name, err := nameFrom(r)
 		if err != nil {
-			writeAPIError(w, err)
-			return
+			return err
 		}
 		auth, err := d.auth(r)
 		if err != nil {
-			writeAPIError(w, err)
-			return
+			return err
 		}
 		change, err := settingsFromQuery(r)
 		if err != nil {
-			writeAPIError(w, err)
-			return
+			return err
 		}
 		settings, err := d.Counters.ChangeSettings(r.Context(), name, change, auth, d.clientOf(r))
 		if err != nil {
-			m.limitedOrFailed("settings", err)
-			writeAPIError(w, err)
-			return
+			return m.failed("settings", err)
 		}
 		writeJSON(w, http.StatusOK, settingsAnswerOf(settings))
-	})
+		return nil
+	}
 }
 
 // settingsFromQuery reads the change: time_zone, repeat_window (minutes) and count_bots, each
@@ -73,7 +65,8 @@ func settingsFromQuery(r *http.Request) (counter.SettingsChange, error) {
 			}
 			s.CountBots = &b
 		default:
-			return s, counter.Errorf(counter.EINVALID, nil, "unknown query parameter %q: the settings are time_zone, repeat_window and count_bots", clipParam(param))
+			return s, counter.Errorf(counter.EINVALID, nil,
+				"unknown query parameter %q: the settings are time_zone, repeat_window and count_bots", clipParam(param))
 		}
 	}
 	return s, nil
@@ -100,50 +93,42 @@ const maxOwnerForm = 1 << 10
 
 // handleOwnerMark sets or clears the "don't count me" cookie of a counter in the browser that
 // asks, given the counter's admin key: from the page's form (admin_key, exclude=1 or 0), which
-// is sent back to the page, or with an Authorization header, which gets JSON.
-func handleOwnerMark(d CounterDeps, m *Metrics) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// is sent back to the page, or with an Authorization header, which gets JSON. The form's
+// errors are pages (inPage); a bad name in the path is JSON either way, since the page's own
+// form never posts one.
+func handleOwnerMark(d CounterDeps, m *Metrics) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		name, err := nameFrom(r)
 		if err != nil {
-			writeAPIError(w, err)
-			return
+			return err
 		}
 		fromForm := strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded")
 		var auth counter.Auth
-		exclude := true
+		var exclude bool
 		if fromForm {
 			r.Body = http.MaxBytesReader(w, r.Body, maxOwnerForm)
 			if err := r.ParseForm(); err != nil {
-				writePageError(w, counter.Errorf(counter.EINVALID, err, "the form could not be read"))
-				return
+				return inPage(counter.Errorf(counter.EINVALID, err, "the form could not be read"))
 			}
 			key := r.PostForm.Get("admin_key")
 			if key == "" {
-				writePageError(w, counter.Errorf(counter.EUNAUTHORIZED, nil, "enter the counter's admin key"))
-				return
+				return inPage(counter.Errorf(counter.EUNAUTHORIZED, nil, "enter the counter's admin key"))
 			}
-			if d.isOperator(key) {
-				auth = counter.Auth{Operator: true}
-			} else {
-				auth = counter.Auth{AdminKeyHash: counter.HashAdminKey(key)}
-			}
+			auth = d.keyAuth(key)
 			exclude = r.PostForm.Get("exclude") != "0"
 		} else {
 			if auth, err = d.auth(r); err != nil {
-				writeAPIError(w, err)
-				return
+				return err
 			}
 			exclude = r.URL.Query().Get("exclude") != "0"
 		}
 		token, err := d.Counters.OwnerToken(r.Context(), name, auth, d.clientOf(r))
 		if err != nil {
-			m.limitedOrFailed("owner", err)
+			err = m.failed("owner", err)
 			if fromForm {
-				writePageError(w, err)
-			} else {
-				writeAPIError(w, err)
+				return inPage(err)
 			}
-			return
+			return err
 		}
 		cookie := &http.Cookie{Name: ownerCookieName(name), Value: token, Path: "/", HttpOnly: true, MaxAge: int(ownerCookieAge / time.Second)}
 		if !exclude {
@@ -162,12 +147,13 @@ func handleOwnerMark(d CounterDeps, m *Metrics) http.Handler {
 		if fromForm {
 			w.Header().Set("Location", "/c/"+name.Namespace+"/"+name.Key)
 			w.WriteHeader(http.StatusSeeOther)
-			return
+			return nil
 		}
 		msg := "this browser's hits on " + name.String() + " no longer count"
 		if !exclude {
 			msg = "this browser's hits on " + name.String() + " count again"
 		}
 		writeJSON(w, http.StatusOK, statusAnswer{Status: "ok", Message: msg})
-	})
+		return nil
+	}
 }

@@ -218,10 +218,13 @@ func TestSettingsAreTheOwners(t *testing.T) {
 		{"POST", "/settings/site/set?colour=red", bearerHeader(key), 400, `unknown query parameter`},
 		{"POST", "/settings/site/set?repeat_window=5&repeat_window=6", bearerHeader(key), 400, `once`},
 		{"POST", "/settings/site/missing?repeat_window=5", bearerHeader(key), 404, `not found`},
-		{"POST", "/settings/site/set?time_zone=Asia/Tokyo&repeat_window=15", bearerHeader(key), 200, `^\{"time_zone":"Asia/Tokyo","repeat_window":15,"count_bots":false\}\n$`},
-		{"POST", "/settings/site/set?count_bots=true", bearerHeader(testOperatorToken), 200, `^\{"time_zone":"Asia/Tokyo","repeat_window":15,"count_bots":true\}\n$`},
+		{"POST", "/settings/site/set?time_zone=Asia/Tokyo&repeat_window=15", bearerHeader(key), 200,
+			`^\{"time_zone":"Asia/Tokyo","repeat_window":15,"count_bots":false\}\n$`},
+		{"POST", "/settings/site/set?count_bots=true", bearerHeader(testOperatorToken), 200,
+			`^\{"time_zone":"Asia/Tokyo","repeat_window":15,"count_bots":true\}\n$`},
 		{"GET", "/info/site/set", nil, 200, `"settings":\{"time_zone":"Asia/Tokyo","repeat_window":15,"count_bots":true\}`},
-		{"POST", "/settings/site/set?time_zone=UTC&repeat_window=0&count_bots=false", bearerHeader(key), 200, `^\{"time_zone":"UTC","repeat_window":0,"count_bots":false\}\n$`},
+		{"POST", "/settings/site/set?time_zone=UTC&repeat_window=0&count_bots=false", bearerHeader(key), 200,
+			`^\{"time_zone":"UTC","repeat_window":0,"count_bots":false\}\n$`},
 	})
 }
 

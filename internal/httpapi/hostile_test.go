@@ -131,9 +131,10 @@ func TestReadLimits(t *testing.T) {
 		{"GET", "/", from("198.51.100.2"), 429, `rate limit`},
 		{"GET", "/get/site/page/shield", from("198.51.100.2"), 429, `<svg`},
 		{"GET", "/c/site/page", from("198.51.100.2"), 429, `rate limit`},
-		{"GET", "/get/site/page", from("198.51.100.3"), 200, `"value":0`},                                                       // another client
-		{"GET", "/hit/site/page", from("198.51.100.2"), 200, `"value":1`},                                                       // hits have a limit of their own
-		{"POST", "/set/site/page?value=5", append(from("198.51.100.2"), bearerHeader("a-guessed-key")...), 429, `rate_limited`}, // a change is a request too
+		// Another client; hits have a limit of their own; a change is a request too.
+		{"GET", "/get/site/page", from("198.51.100.3"), 200, `"value":0`},
+		{"GET", "/hit/site/page", from("198.51.100.2"), 200, `"value":1`},
+		{"POST", "/set/site/page?value=5", append(from("198.51.100.2"), bearerHeader("a-guessed-key")...), 429, `rate_limited`},
 	} {
 		ts.run(t, []call{c})
 	}

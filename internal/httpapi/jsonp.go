@@ -31,22 +31,22 @@ func callbackOf(r *http.Request) (string, error) {
 	}
 	cb := vals[0]
 	if len(cb) > maxCallback || !callbackPattern.MatchString(cb) {
-		return "", counter.Errorf(counter.EINVALID, nil, "query parameter \"callback\" must be a JavaScript function name: up to four identifiers of 1 to 64 characters of A-Z a-z 0-9 _ $ (not starting with a digit) joined by dots")
+		return "", counter.Errorf(counter.EINVALID, nil, "query parameter \"callback\" must be a JavaScript function name: "+
+			"up to four identifiers of 1 to 64 characters of A-Z a-z 0-9 _ $ (not starting with a digit) joined by dots")
 	}
 	return cb, nil
 }
 
 // answer writes v as JSON, or wrapped in callback when there is one. Only successes are
 // wrapped: an error keeps its status and its JSON (docs/api.md, "JSONP").
-func answer(w http.ResponseWriter, status int, callback string, v any) {
+func answer(w http.ResponseWriter, status int, callback string, v any) error {
 	if callback == "" {
 		writeJSON(w, status, v)
-		return
+		return nil
 	}
 	body, err := json.Marshal(v)
 	if err != nil { // the answers are plain structs of strings and numbers
-		writeAPIError(w, counter.Errorf(counter.EINTERNAL, err, "internal error"))
-		return
+		return counter.Errorf(counter.EINTERNAL, err, "internal error")
 	}
 	setBodyHeaders(w.Header(), "application/javascript; charset=utf-8")
 	w.WriteHeader(status)
@@ -56,4 +56,5 @@ func answer(w http.ResponseWriter, status int, callback string, v any) {
 	b = append(b, '(')
 	b = append(b, body...)
 	_, _ = w.Write(append(b, ");\n"...))
+	return nil
 }

@@ -71,17 +71,20 @@ func TestJSONPRoutes(t *testing.T) {
 		wantType     string
 		wantBody     string // a regular expression
 	}{
-		{"GET", "/create/site/one?initializer=41&callback=cb", 201, js, `^/\*\*/cb\(\{"namespace":"site","key":"one","value":41,"admin_key":"[A-Za-z0-9_-]{43}"\}\);\n$`},
+		{"GET", "/create/site/one?initializer=41&callback=cb", 201, js,
+			`^/\*\*/cb\(\{"namespace":"site","key":"one","value":41,"admin_key":"[A-Za-z0-9_-]{43}"\}\);\n$`},
 		{"GET", "/create/site/one?callback=cb", 409, "application/json", `^\{"error":"counter site/one already exists","code":"conflict"\}\n$`},
 		{"GET", "/hit/site/one?callback=cb", 200, js, `^/\*\*/cb\(\{"value":42\}\);\n$`},
 		{"GET", "/hit/site/one?callback=window.app.show", 200, js, `^/\*\*/window\.app\.show\(\{"value":43\}\);\n$`},
 		{"GET", "/get/site/one?callback=cb", 200, js, `^/\*\*/cb\(\{"value":43\}\);\n$`},
-		{"GET", "/info/site/one?callback=cb", 200, js, `^/\*\*/cb\(\{"namespace":"site","key":"one","value":43,"created":"[0-9TZ:-]+","admin_key_set":true[,}].*\}\);\n$`},
+		{"GET", "/info/site/one?callback=cb", 200, js,
+			`^/\*\*/cb\(\{"namespace":"site","key":"one","value":43,"created":"[0-9TZ:-]+","admin_key_set":true[,}].*\}\);\n$`},
 		{"POST", "/create/site/two?callback=cb", 201, js, `^/\*\*/cb\(\{"namespace":"site","key":"two","value":0,`},
 		// Errors keep their status and stay JSON: a <script> element fires "error" on them.
 		{"GET", "/get/site/missing?callback=cb", 404, "application/json", `"code":"not_found"`},
 		// A bad callback is refused before the hit: the count stays 43.
-		{"GET", "/hit/site/one?callback=alert(document.cookie)//", 400, "application/json", `^\{"error":"query parameter \\"callback\\" must be a JavaScript function name`},
+		{"GET", "/hit/site/one?callback=alert(document.cookie)//", 400, "application/json",
+			`^\{"error":"query parameter \\"callback\\" must be a JavaScript function name`},
 		{"GET", "/get/site/one?callback=a.b.c.d.e", 400, "application/json", `"code":"invalid"`},
 		{"GET", "/info/site/one?callback=", 400, "application/json", `"code":"invalid"`},
 		{"GET", "/create/site/three?callback=1x", 400, "application/json", `"code":"invalid"`},
@@ -90,7 +93,8 @@ func TestJSONPRoutes(t *testing.T) {
 	for _, tt := range tests {
 		resp, body := ts.do(t, tt.method, tt.path)
 		if resp.StatusCode != tt.wantStatus || resp.Header.Get("Content-Type") != tt.wantType || !regexp.MustCompile(tt.wantBody).MatchString(body) {
-			t.Errorf("%s %s: %d %s %q, want %d %s matching %q", tt.method, tt.path, resp.StatusCode, resp.Header.Get("Content-Type"), body, tt.wantStatus, tt.wantType, tt.wantBody)
+			t.Errorf("%s %s: %d %s %q, want %d %s matching %q",
+				tt.method, tt.path, resp.StatusCode, resp.Header.Get("Content-Type"), body, tt.wantStatus, tt.wantType, tt.wantBody)
 		}
 		if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
 			t.Errorf("%s %s: X-Content-Type-Options %q, want nosniff", tt.method, tt.path, got)

@@ -68,6 +68,11 @@ func NewMetrics(version string) *Metrics {
 			Help: "Event streams open right now, by route pattern.",
 		}, []string{"route"}),
 	}
+	// Every limit at 0 from the start: rate() of a series that appears with its first refusal
+	// misses that refusal, and a panel by limit would have nothing to draw until then.
+	for _, limit := range counter.LimitNames {
+		m.rateLimited.WithLabelValues(limit)
+	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "hitcounter_build_info",
 		Help:        "Always 1; the labels say which build is running.",
@@ -163,12 +168,18 @@ func methodLabel(method string) string {
 	return "OTHER"
 }
 
-// limitedOrFailed counts a refused or failed call: a 429 under the limit that refused it, a
-// store failure under redis_errors (op).
-func (m *Metrics) limitedOrFailed(op string, err error) {
+// countFailure counts a refused or failed domain call: a 429 under the limit that refused it,
+// a store failure under redis_errors (op).
+func (m *Metrics) countFailure(op string, err error) {
 	if le, ok := errors.AsType[*counter.LimitError](err); ok {
 		m.rateLimited.WithLabelValues(le.Limit).Inc()
 		return
 	}
 	m.redisError(op, err)
+}
+
+// failed is countFailure returning err, for a handler's `return m.failed(op, err)`.
+func (m *Metrics) failed(op string, err error) error {
+	m.countFailure(op, err)
+	return err
 }

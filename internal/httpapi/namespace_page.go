@@ -17,58 +17,51 @@ import (
 // maxListingForm bounds the listing's form: a key, a sort and an offset.
 const maxListingForm = 1 << 10
 
-func handleNamespacePageForm() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleNamespacePageForm() handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		ns, err := namespaceFrom(r)
 		if err != nil {
-			writePageError(w, err)
-			return
+			return err
 		}
 		writePage(w, r, "namespace "+ns, `<h1><span class="ns">namespace</span> `+escapeText.Replace(ns)+`</h1>
 <p>The owner's list of this namespace's counters. Enter the namespace's key (the one its claim answered) to see it.</p>
-`+listingForm(ns, "", counter.SortByName, 0, "Show the counters", `type="password" placeholder="namespace key" autocomplete="off" aria-label="namespace key" required`))
-	})
+`+listingForm(ns, "", counter.SortByName, 0, "Show the counters",
+			`type="password" placeholder="namespace key" autocomplete="off" aria-label="namespace key" required`))
+		return nil
+	}
 }
 
-func handleNamespacePage(d CounterDeps, m *Metrics) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleNamespacePage(d CounterDeps, m *Metrics) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		ns, err := namespaceFrom(r)
 		if err != nil {
-			writePageError(w, err)
-			return
+			return err
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxListingForm)
 		if err := r.ParseForm(); err != nil {
-			writePageError(w, counter.Errorf(counter.EINVALID, err, "the form could not be read"))
-			return
+			return counter.Errorf(counter.EINVALID, err, "the form could not be read")
 		}
 		key := r.PostForm.Get("admin_key")
 		if key == "" {
-			writePageError(w, counter.Errorf(counter.EUNAUTHORIZED, nil, "enter the namespace's key"))
-			return
+			return counter.Errorf(counter.EUNAUTHORIZED, nil, "enter the namespace's key")
 		}
-		auth := counter.Auth{AdminKeyHash: counter.HashAdminKey(key)}
-		if d.isOperator(key) {
-			auth = counter.Auth{Operator: true}
-		}
+		auth := d.keyAuth(key)
 		o := counter.ListOptions{Sort: r.PostForm.Get("sort")}
 		if raw := r.PostForm.Get("offset"); raw != "" {
 			if o.Offset, err = strconv.Atoi(raw); err != nil || o.Offset > counter.MaxNamespaceCounters {
-				writePageError(w, counter.Errorf(counter.EINVALID, nil, "offset must be a whole number from 0 to %d", counter.MaxNamespaceCounters))
-				return
+				return counter.Errorf(counter.EINVALID, nil, "offset must be a whole number from 0 to %d", counter.MaxNamespaceCounters)
 			}
 		}
 		page, err := d.Counters.ListNamespace(r.Context(), ns, o, auth, d.clientOf(r))
 		if err != nil {
-			m.limitedOrFailed("namespace", err)
-			writePageError(w, err)
-			return
+			return m.failed("namespace", err)
 		}
 		if o.Sort == "" {
 			o.Sort = counter.SortByName
 		}
 		writePage(w, r, "namespace "+ns, renderListing(ns, key, o, page))
-	})
+		return nil
+	}
 }
 
 // listingForm is a form that posts the key to the listing with a sort and an offset: the key's
@@ -113,7 +106,8 @@ func renderListing(ns, key string, o counter.ListOptions, page counter.Namespace
 	if page.Next > 0 {
 		b.WriteString(listingForm(ns, key, o.Sort, page.Next, "Next page", ""))
 	}
-	fmt.Fprintf(&b, `<p class="note">The same list as JSON: <code>GET /namespace/%s</code> with the key as a bearer token; every counter as JSON lines, for <code>hitcounter import</code>: <code>GET /namespace/%s/export</code>.</p>
+	fmt.Fprintf(&b, `<p class="note">The same list as JSON: <code>GET /namespace/%s</code> with the key as a bearer token; `+
+		`every counter as JSON lines, for <code>hitcounter import</code>: <code>GET /namespace/%s/export</code>.</p>
 `, escapeText.Replace(ns), escapeText.Replace(ns))
 	return b.String()
 }
@@ -129,7 +123,8 @@ func writePage(w http.ResponseWriter, r *http.Request, title, body string) {
 		return
 	}
 	var b strings.Builder
-	b.WriteString("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"color-scheme\" content=\"light dark\">\n<title>")
+	b.WriteString("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n" +
+		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"color-scheme\" content=\"light dark\">\n<title>")
 	b.WriteString(escapeText.Replace(title))
 	b.WriteString(" · hitcounter</title>\n")
 	b.WriteString(pageStyle)

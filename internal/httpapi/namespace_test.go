@@ -60,13 +60,17 @@ func TestNamespaceRoutes(t *testing.T) {
 
 		// Creating in an owned namespace: the owner or the operator only; a first hit creates
 		// nothing and answers as for a missing counter.
-		{"POST", "/create/mine.example/intruder", nil, 401, `"namespace mine.example has an owner: creating a counter in it needs the namespace's key","code":"unauthorized"`},
+		{"POST", "/create/mine.example/intruder", nil, 401,
+			`"namespace mine.example has an owner: creating a counter in it needs the namespace's key","code":"unauthorized"`},
 		{"POST", "/create/mine.example/intruder", stranger, 403, `has an owner, and the key given is not the namespace's key","code":"forbidden"`},
 		{"POST", "/create/mine.example/intruder", other, 403, `"code":"forbidden"`},
-		{"GET", "/hit/mine.example/intruder", nil, 404, `"counter mine.example/intruder not found \(namespace mine.example has an owner, and only the owner creates counters in it\)","code":"not_found"`},
+		{"GET", "/hit/mine.example/intruder", nil, 404,
+			`"counter mine.example/intruder not found \(namespace mine.example has an owner, and only the owner creates counters in it\)",` +
+				`"code":"not_found"`},
 		{"GET", "/hit/mine.example/intruder/shield", nil, 404, `no such counter`},
 		{"GET", "/get/mine.example/intruder", nil, 404, `"code":"not_found"`},
-		{"POST", "/create/mine.example/home?initializer=100", owner, 201, `^\{"namespace":"mine.example","key":"home","value":100,"admin_key":"[A-Za-z0-9_-]{43}"\}\n$`},
+		{"POST", "/create/mine.example/home?initializer=100", owner, 201,
+			`^\{"namespace":"mine.example","key":"home","value":100,"admin_key":"[A-Za-z0-9_-]{43}"\}\n$`},
 		{"POST", "/create/mine.example/docs?initializer=7", operator, 201, `"key":"docs","value":7`},
 		{"POST", "/create/mine.example/home", owner, 409, `"code":"conflict"`},
 		// Unowned namespaces work as before, with any header or none.
@@ -89,10 +93,16 @@ func TestNamespaceRoutes(t *testing.T) {
 		{"POST", "/settings/mine.example/home?repeat_window=0", other, 403, `"code":"forbidden"`},
 
 		// Listing and export: the owner and the operator.
-		{"GET", "/namespace/mine.example", owner, 200, `^\{"namespace":"mine.example","sort":"name","total":2,"offset":0,"limit":100,"counters":\[\{"key":"docs","value":70,"created":"[0-9TZ:-]+","admin_key_set":true\},\{"key":"home","value":100,"created":"[0-9TZ:-]+","admin_key_set":true\}\],"next_offset":null\}\n$`},
-		{"GET", "/namespace/mine.example?sort=value&limit=1", owner, 200, `"sort":"value","total":2,"offset":0,"limit":1,"counters":\[\{"key":"home","value":100,.*"next_offset":1\}`},
+		{"GET", "/namespace/mine.example", owner, 200,
+			`^\{"namespace":"mine.example","sort":"name","total":2,"offset":0,"limit":100,"counters":\[\{"key":"docs","value":70,` +
+				`"created":"[0-9TZ:-]+","admin_key_set":true\},\{"key":"home","value":100,"created":"[0-9TZ:-]+","admin_key_set":true\}\],` +
+				`"next_offset":null\}\n$`},
+		{"GET", "/namespace/mine.example?sort=value&limit=1", owner, 200,
+			`"sort":"value","total":2,"offset":0,"limit":1,"counters":\[\{"key":"home","value":100,.*"next_offset":1\}`},
 		{"GET", "/namespace/mine.example?sort=value&limit=1&offset=1", operator, 200, `"counters":\[\{"key":"docs","value":70,.*"next_offset":null\}`},
-		{"GET", "/namespace/mine.example/export", owner, 200, `^\{"namespace":"mine.example","key":"(docs|home)","value":(70|100),"created":"[0-9TZ:-]+","admin_key_sha256":"[0-9a-f]{64}"(,"settings":\{[^}]*\})?\}\n\{"namespace":"mine.example","key":"(docs|home)",.*\}\n$`},
+		{"GET", "/namespace/mine.example/export", owner, 200,
+			`^\{"namespace":"mine.example","key":"(docs|home)","value":(70|100),"created":"[0-9TZ:-]+","admin_key_sha256":"[0-9a-f]{64}"(,` +
+				`"settings":\{[^}]*\})?\}\n\{"namespace":"mine.example","key":"(docs|home)",.*\}\n$`},
 		{"GET", "/namespace/open.example/export", operator, 200, `"key":"page`},
 		{"GET", "/namespace/empty.example", operator, 200, `"total":0,"offset":0,"limit":100,"counters":\[\],"next_offset":null`},
 		{"GET", "/namespace/empty.example/export", operator, 200, `^$`},
@@ -125,7 +135,8 @@ func TestNamespaceRoutes(t *testing.T) {
 	// A namespace that holds counters is the operator's to claim; its counters are then its
 	// owner's, listed and opened by the new key.
 	ts.run(t, []call{
-		{"POST", "/namespace/open.example", nil, 403, `"namespace open.example holds counters that others created: only the operator can claim it","code":"forbidden"`},
+		{"POST", "/namespace/open.example", nil, 403,
+			`"namespace open.example holds counters that others created: only the operator can claim it","code":"forbidden"`},
 		{"POST", "/namespace/open.example", stranger, 403, `"code":"forbidden"`},
 	})
 	resp, body := ts.do(t, "POST", "/namespace/open.example", operator...)
@@ -170,7 +181,8 @@ func TestNamespaceExportImports(t *testing.T) {
 		{"POST", "/create/other.example/not-mine", nil, 201, `"key":"not-mine"`},
 	})
 	resp, export := from.do(t, "GET", "/namespace/blog.example/export", key...)
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" || strings.Count(export, "\n") != 2 || strings.Contains(export, "not-mine") {
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" ||
+		strings.Count(export, "\n") != 2 || strings.Contains(export, "not-mine") {
 		t.Fatalf("export: %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), export)
 	}
 

@@ -20,7 +20,8 @@ func TestNegotiate(t *testing.T) {
 		{"text/html;level=1", formatHTML, true},
 		// Firefox and Chrome.
 		{"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", formatHTML, true},
-		{"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7", formatHTML, true},
+		{"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8," +
+			"application/signed-exchange;v=b3;q=0.7", formatHTML, true},
 		{"application/json, text/plain;q=0.5", formatJSON, true},
 		{"text/plain;q=0.2, application/json;q=0.9, text/html;q=0.5", formatJSON, true},
 		{"text/html;q=0.1, */*;q=0.5", formatText, true},

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -73,7 +74,7 @@ func observe(d Deps, next http.Handler) http.Handler {
 		defer func() {
 			d.Metrics.inFlight.Add(-1)
 			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
+				if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 					panic(p) // net/http's own way to abort a response; let it do its job
 				}
 				log.LogAttrs(r.Context(), slog.LevelError, "panic",

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hitcounter/hitcounter/internal/badge"
 	"github.com/hitcounter/hitcounter/internal/exportline"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -121,6 +122,37 @@ func checkRefs(t *testing.T, root, node any, at string) {
 	case []any:
 		for _, v := range n {
 			checkRefs(t, root, v, at+"[]")
+		}
+	}
+}
+
+// openapi.json enumerates the badge's styles, views and number formats as the code checks them,
+// in the same order (the default first).
+func TestBadgeEnumerations(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Parameters map[string]struct {
+				Schema struct {
+					Enum    []string `json:"enum"`
+					Default any      `json:"default"`
+				} `json:"schema"`
+			} `json:"parameters"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		parameter string
+		want      []string
+	}{
+		{"badgeStyle", badge.Styles()},
+		{"badgeView", badgeViews},
+		{"badgeFormat", numberFormats},
+	} {
+		got := doc.Components.Parameters[tc.parameter].Schema
+		if !slices.Equal(got.Enum, tc.want) || got.Default != any(tc.want[0]) {
+			t.Errorf("openapi.json's %s: enum %q, default %q; the code has %q, default first", tc.parameter, got.Enum, got.Default, tc.want)
 		}
 	}
 }

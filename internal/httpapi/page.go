@@ -15,18 +15,15 @@ const pagePolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self
 
 // handlePage answers a counter's page: its figures, a chart of its last 30 days drawn on the
 // server, and the snippets to embed its badge. Looking at the page counts nothing.
-func handlePage(d CounterDeps, m *Metrics) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handlePage(d CounterDeps, m *Metrics) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		name, err := nameFrom(r)
 		if err != nil {
-			writePageError(w, err)
-			return
+			return err
 		}
 		st, err := d.Counters.Stats(r.Context(), name, min(defaultStatsDays, d.HistoryDays), d.clientOf(r))
 		if err != nil {
-			m.limitedOrFailed("stats", err)
-			writePageError(w, err)
-			return
+			return m.failed("stats", err)
 		}
 		owner := false
 		if c, err := r.Cookie(ownerCookieName(name)); err == nil {
@@ -39,21 +36,8 @@ func handlePage(d CounterDeps, m *Metrics) http.Handler {
 		if r.Method != http.MethodHead {
 			_, _ = w.Write([]byte(renderPage(name, st, baseURL(r, d), owner)))
 		}
-	})
-}
-
-// writePageError answers a page request that failed, as a short HTML page.
-func writePageError(w http.ResponseWriter, err error) {
-	noteError(w, err)
-	code := counter.ErrorCode(err)
-	status := statusFor(code)
-	h := w.Header()
-	setBodyHeaders(h, formatHTML.contentType())
-	h.Set("Content-Security-Policy", pagePolicy)
-	setErrorHeaders(h, status, err)
-	w.WriteHeader(status)
-	msg := escapeText.Replace(counter.ErrorMessage(err))
-	_, _ = fmt.Fprintf(w, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>%d</title><p>%s</p></html>\n", status, msg)
+		return nil
+	}
 }
 
 // baseURL is the scheme and host the snippets point at: the host the client asked for, and
@@ -115,9 +99,13 @@ func renderPage(name counter.Name, st counter.Stats, base string, owner bool) st
 `)
 	b.WriteString(chartSVG(st.Days))
 	settings := settingsAnswerOf(st.Settings)
-	fmt.Fprintf(&b, `<figcaption>Per day in <span id="time-zone">%s</span>, the last %d days:<span class="key-hits"></span>hits<span class="key-uniques"></span>unique visitors</figcaption>
+	fmt.Fprintf(&b, `<figcaption>Per day in <span id="time-zone">%s</span>, the last %d days:`+
+		`<span class="key-hits"></span>hits<span class="key-uniques"></span>unique visitors</figcaption>
 </figure>
-<p class="note">Unique visitors are counted per day without storing who they are, so a visitor who came on three days counts three times over the %d days. Badges fetched through GitHub's image proxy cannot be told apart: they count as hits, not as visitors. Crawlers and link previews are counted apart, not as hits.`, escapeText.Replace(settings.TimeZone), len(st.Days), len(st.Days))
+<p class="note">Unique visitors are counted per day without storing who they are, so a visitor who came on three days `+
+		`counts three times over the %d days. Badges fetched through GitHub's image proxy cannot be told apart: `+
+		`they count as hits, not as visitors. Crawlers and link previews are counted apart, not as hits.`,
+		escapeText.Replace(settings.TimeZone), len(st.Days), len(st.Days))
 	if settings.RepeatWindow > 0 {
 		fmt.Fprintf(&b, ` A visitor's hits within <span id="repeat-window">%d</span> minutes of one that counted do not count again.`, settings.RepeatWindow)
 	}
@@ -136,7 +124,9 @@ func renderPage(name counter.Name, st counter.Stats, base string, owner bool) st
 <button name="exclude" value="1">Don't count this browser</button>
 <button name="exclude" value="0">Count it again</button>
 </form>
-<p class="note">For the counter's owner: with the admin key, this browser gets a cookie, and its hits stop counting. Badges in a README on GitHub are fetched by GitHub's image proxy, which sends no cookie, so there this cannot work; browsers that block third-party cookies do not send it to a counter on another site either.</p>
+<p class="note">For the counter's owner: with the admin key, this browser gets a cookie, and its hits stop counting. `+
+		`Badges in a README on GitHub are fetched by GitHub's image proxy, which sends no cookie, so there this cannot work; `+
+		`browsers that block third-party cookies do not send it to a counter on another site either.</p>
 </main>
 </body>
 </html>
@@ -217,7 +207,8 @@ svg.chart { width: 100%; height: auto; display: block; }
 figcaption { color: var(--muted); font-size: .85rem; }
 .key-hits, .key-uniques { display: inline-block; width: .7rem; height: .7rem; border-radius: 2px; margin: 0 .25rem 0 .5rem; }
 .key-hits { background: var(--hits); } .key-uniques { background: var(--uniques); }
-pre { background: var(--card); border: 1px solid var(--line); border-radius: .5rem; padding: .75rem; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85rem; }
+pre { background: var(--card); border: 1px solid var(--line); border-radius: .5rem; padding: .75rem; overflow-x: auto; ` +
+	`white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85rem; }
 .note { color: var(--muted); font-size: .85rem; }
 form { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; }
 input, button { font: inherit; padding: .3rem .6rem; border: 1px solid var(--line); border-radius: .4rem; background: var(--card); color: var(--fg); }

@@ -12,52 +12,55 @@ type route struct {
 }
 
 // publicRoutes and operatorRoutes are the one place that lists every route: the public port's
-// and the operator port's (never published: metrics and the operator's /admin/ routes). GET
+// and the operator port's (never published: metrics and the operator's /admin/ routes), each
+// with the format its errors are answered in (asJSON, asBadge, asPage; errors.go). GET
 // patterns also answer HEAD; any other method gets 405 with an Allow header, and any other path
 // 404, both from ServeMux. Every route is in openapi.json, the operator's with the operator
 // port as their server, and nothing else is (TestOpenAPIMatchesRoutes).
 func publicRoutes(d Deps) []route {
 	c, m := d.Named, d.Metrics
 	return []route{
-		{"GET /{$}", handleVisit(d.Visits, c.Clients, m, d.Hostname)},
+		{"GET /{$}", serve(renderVisitError, handleVisit(d.Visits, c.Clients, m, d.Hostname))},
 		{"GET /healthz", handleHealthz()},
 		{"GET /readyz", handleReadyz(d.Pinger, d.Drain, m)},
 		{"GET /openapi.json", handleOpenAPI()},
+		{"GET /favicon.ico", handleFavicon()},
 
 		// Named counters, on CountAPI's and Abacus' paths (docs/api.md).
-		{"GET /hit/{namespace}/{key}", handleHit(c, m)},
-		{"GET /get/{namespace}/{key}", handleRead(c, m, getAnswer)},
-		{"GET /info/{namespace}/{key}", handleRead(c, m, infoAnswerOf)},
-		{"POST /create/{namespace}/{key}", handleCreate(c, m, false)},
+		{"GET /hit/{namespace}/{key}", asJSON(handleHit(c, m))},
+		{"GET /get/{namespace}/{key}", asJSON(handleRead(c, m, getAnswer))},
+		{"GET /info/{namespace}/{key}", asJSON(handleRead(c, m, infoAnswerOf))},
+		{"POST /create/{namespace}/{key}", asJSON(handleCreate(c, m, false))},
 		// CountAPI's and Abacus' clients create with GET; without a name, a random one.
-		{"GET /create/{namespace}/{key}", handleCreate(c, m, false)},
-		{"POST /create", handleCreate(c, m, true)},
-		{"GET /create", handleCreate(c, m, true)},
-		{"POST /create/{$}", handleCreate(c, m, true)},
-		{"GET /create/{$}", handleCreate(c, m, true)},
-		{"GET /stream/{namespace}/{key}", handleStream(c, d.Streams, d.Drain, m)},
-		{"POST /set/{namespace}/{key}", handleChange(c, m, "set")},
-		{"POST /update/{namespace}/{key}", handleChange(c, m, "update")},
-		{"POST /reset/{namespace}/{key}", handleChange(c, m, "reset")},
-		{"POST /delete/{namespace}/{key}", handleDelete(c, m)},
-		{"POST /settings/{namespace}/{key}", handleSettings(c, m)},
+		{"GET /create/{namespace}/{key}", asJSON(handleCreate(c, m, false))},
+		{"POST /create", asJSON(handleCreate(c, m, true))},
+		{"GET /create", asJSON(handleCreate(c, m, true))},
+		{"POST /create/{$}", asJSON(handleCreate(c, m, true))},
+		{"GET /create/{$}", asJSON(handleCreate(c, m, true))},
+		{"GET /stream/{namespace}/{key}", asJSON(handleStream(c, d.Streams, d.Drain, m))},
+		{"POST /set/{namespace}/{key}", asJSON(handleChange(c, m, "set"))},
+		{"POST /update/{namespace}/{key}", asJSON(handleChange(c, m, "update"))},
+		{"POST /reset/{namespace}/{key}", asJSON(handleChange(c, m, "reset"))},
+		{"POST /delete/{namespace}/{key}", asJSON(handleDelete(c, m))},
+		{"POST /settings/{namespace}/{key}", asJSON(handleSettings(c, m))},
 
 		// Badges, history and the page (docs/badges.md).
-		{"GET /hit/{namespace}/{key}/shield", handleShield(c, m, true)},
-		{"GET /get/{namespace}/{key}/shield", handleShield(c, m, false)},
-		{"GET /api/count/incr/badge.svg", handleSeeyoufarm(c, m, true)},
-		{"GET /api/count/keep/badge.svg", handleSeeyoufarm(c, m, false)},
+		{"GET /hit/{namespace}/{key}/shield", asBadge(handleShield(c, m, true))},
+		{"GET /get/{namespace}/{key}/shield", asBadge(handleShield(c, m, false))},
+		{"GET /api/count/incr/badge.svg", asBadge(handleSeeyoufarm(c, m, true))},
+		{"GET /api/count/keep/badge.svg", asBadge(handleSeeyoufarm(c, m, false))},
 		{"GET /badges/logos", handleLogos()},
-		{"GET /stats/{namespace}/{key}", handleStats(c, m)},
-		{"GET /c/{namespace}/{key}", handlePage(c, m)},
-		{"POST /c/{namespace}/{key}/me", handleOwnerMark(c, m)},
+		{"GET /stats/{namespace}/{key}", asJSON(handleStats(c, m))},
+		{"GET /c/{namespace}/{key}", asPage(handlePage(c, m))},
+		// JSON for a client with a bearer token; the page's own form gets pages (inPage).
+		{"POST /c/{namespace}/{key}/me", asJSON(handleOwnerMark(c, m))},
 
 		// Namespaces with an owner (docs/api.md).
-		{"POST /namespace/{namespace}", handleClaimNamespace(c, m)},
-		{"GET /namespace/{namespace}", handleListNamespace(c, m)},
-		{"GET /namespace/{namespace}/export", handleExportNamespace(c, m)},
-		{"GET /n/{namespace}", handleNamespacePageForm()},
-		{"POST /n/{namespace}", handleNamespacePage(c, m)},
+		{"POST /namespace/{namespace}", asJSON(handleClaimNamespace(c, m))},
+		{"GET /namespace/{namespace}", asJSON(handleListNamespace(c, m))},
+		{"GET /namespace/{namespace}/export", asJSON(handleExportNamespace(c, m))},
+		{"GET /n/{namespace}", asPage(handleNamespacePageForm())},
+		{"POST /n/{namespace}", asPage(handleNamespacePage(c, m))},
 	}
 }
 
@@ -65,9 +68,9 @@ func operatorRoutes(d Deps) []route {
 	c, m := d.Named, d.Metrics
 	return []route{
 		{"GET /metrics", m.Handler()},
-		{"POST /admin/key/{namespace}/{key}", handleAssignAdminKey(c, m)},
-		{"GET /admin/export", handleExport(c, m)},
-		{"POST /admin/import", handleImport(c, m)},
+		{"POST /admin/key/{namespace}/{key}", asJSON(handleAssignAdminKey(c, m))},
+		{"GET /admin/export", asJSON(handleExport(c, m))},
+		{"POST /admin/import", asJSON(handleImport(c, m))},
 	}
 }
 

@@ -48,108 +48,108 @@ func (s StreamDeps) withDefaults() StreamDeps {
 // refusal (a bad name, no such counter, over a limit) is an ordinary JSON error, before the
 // stream starts. A draining server ends its streams at once, with a retry delay that brings
 // the client back through the balancer to another replica.
-func handleStream(c CounterDeps, s StreamDeps, drain <-chan struct{}, m *Metrics) http.Handler {
+func handleStream(c CounterDeps, s StreamDeps, drain <-chan struct{}, m *Metrics) handlerFunc {
 	s = s.withDefaults()
 	retry := []byte("retry: " + strconv.FormatInt(s.Retry.Milliseconds(), 10) + "\n\n")
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		allowCORS(w)
 		name, err := nameFrom(r)
 		if err != nil {
-			writeAPIError(w, err)
-			return
+			return err
 		}
 		if s.Live == nil {
-			writeAPIError(w, counter.Errorf(counter.EUNAVAILABLE, nil, "live streams are turned off on this server"))
-			return
+			return counter.Errorf(counter.EUNAVAILABLE, nil, "live streams are turned off on this server")
 		}
 		if r.Method == http.MethodHead {
 			setStreamHeaders(w.Header())
 			w.WriteHeader(http.StatusOK)
-			return
+			return nil
 		}
 		if draining(drain) {
 			setStreamHeaders(w.Header())
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write(retry)
-			return
+			return nil
 		}
 		client := c.clientOf(r)
 		// The counter must exist: a stream of a made-up name would hold a subscription for
 		// nothing. Costs a read of the client's read limit, like a /get.
 		if _, err := c.Counters.Get(r.Context(), name, client); err != nil {
-			m.limitedOrFailed("get", err)
-			writeAPIError(w, err)
-			return
+			return m.failed("get", err)
 		}
 		watch, err := s.Live.Watch(name, client)
 		if err != nil {
-			m.limitedOrFailed("stream", err)
-			writeAPIError(w, err)
-			return
+			return m.failed("stream", err)
 		}
 		defer watch.Close()
 		open := m.streams.WithLabelValues(routeLabel(r.Pattern))
 		open.Inc()
 		defer open.Dec()
+		s.pump(w, r, watch, drain, retry)
+		return nil
+	}
+}
 
-		lifetime := s.Lifetime - rand.N(s.Lifetime/10+1)
-		rc := http.NewResponseController(w)
-		// The server's read timeout would end the request, and with it the stream: a stream
-		// reads nothing after its headers, and the connection is watched only for its end.
-		_ = rc.SetReadDeadline(time.Now().Add(lifetime + s.WriteTimeout))
-		send := func(b []byte) bool {
-			if err := rc.SetWriteDeadline(time.Now().Add(s.WriteTimeout)); err != nil {
-				return false
-			}
-			if _, err := w.Write(b); err != nil {
-				return false
-			}
-			return rc.Flush() == nil
+// pump writes a stream's events until the client goes, the server drains, the stream's
+// lifetime ends, the counter is deleted or a write fails.
+func (s StreamDeps) pump(w http.ResponseWriter, r *http.Request, watch *counter.Watch, drain <-chan struct{}, retry []byte) {
+	lifetime := s.Lifetime - rand.N(s.Lifetime/10+1)
+	rc := http.NewResponseController(w)
+	// The server's read timeout would end the request, and with it the stream: a stream
+	// reads nothing after its headers, and the connection is watched only for its end.
+	_ = rc.SetReadDeadline(time.Now().Add(lifetime + s.WriteTimeout))
+	send := func(b []byte) bool {
+		if err := rc.SetWriteDeadline(time.Now().Add(s.WriteTimeout)); err != nil {
+			return false
 		}
-		setStreamHeaders(w.Header())
-		w.WriteHeader(http.StatusOK)
-		if !send(retry) {
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	setStreamHeaders(w.Header())
+	w.WriteHeader(http.StatusOK)
+	if !send(retry) {
+		return
+	}
+	heartbeat := time.NewTicker(s.Heartbeat)
+	defer heartbeat.Stop()
+	end := time.NewTimer(lifetime)
+	defer end.Stop()
+	var last int64
+	sent := false
+	buf := make([]byte, 0, 64)
+	for {
+		select {
+		case <-r.Context().Done():
 			return
-		}
-		heartbeat := time.NewTicker(s.Heartbeat)
-		defer heartbeat.Stop()
-		end := time.NewTimer(lifetime)
-		defer end.Stop()
-		var last int64
-		sent := false
-		buf := make([]byte, 0, 64)
-		for {
-			select {
-			case <-r.Context().Done():
+		case <-drain:
+			return
+		case <-end.C:
+			return
+		case <-heartbeat.C:
+			if !send([]byte(": heartbeat\n\n")) {
 				return
-			case <-drain:
+			}
+		case <-watch.Changed():
+			v, ok := watch.Take()
+			switch {
+			case !ok:
+			case v.Deleted:
+				_ = send([]byte("event: deleted\ndata: {}\n\n"))
 				return
-			case <-end.C:
-				return
-			case <-heartbeat.C:
-				if !send([]byte(": heartbeat\n\n")) {
+			case sent && v.Value == last:
+				// The same value again: a new subscription's first value, somewhere.
+			default:
+				buf = append(buf[:0], `data: {"value":`...)
+				buf = strconv.AppendInt(buf, v.Value, 10)
+				if !send(append(buf, "}\n\n"...)) {
 					return
 				}
-			case <-watch.Changed():
-				v, ok := watch.Take()
-				switch {
-				case !ok:
-				case v.Deleted:
-					_ = send([]byte("event: deleted\ndata: {}\n\n"))
-					return
-				case sent && v.Value == last:
-					// The same value again: a new subscription's first value, somewhere.
-				default:
-					buf = append(buf[:0], `data: {"value":`...)
-					buf = strconv.AppendInt(buf, v.Value, 10)
-					if !send(append(buf, "}\n\n"...)) {
-						return
-					}
-					last, sent = v.Value, true
-				}
+				last, sent = v.Value, true
 			}
 		}
-	})
+	}
 }
 
 // setStreamHeaders: an event stream, never cached or buffered (X-Accel-Buffering is nginx's

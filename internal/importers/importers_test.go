@@ -113,10 +113,15 @@ func TestBadRecords(t *testing.T) {
 		opt           Options
 		want          string
 	}{
-		{"hits.sh", "{\n\"total\": 3,\n\"items\": [{\"data\": [\n{\"day\": \"2026-12-01\", \"value\": 1},\n{\"day\": \"yesterday\", \"value\": 2}]}]}", Options{Name: name("a.com", "page")}, "line 5: hits.sh: a day needs"},
-		{"hits.sh", "{\"total\": 1,\n\"items\": [{\"data\": [{\"day\": \"2026-12-01\", \"value\": 5}]}]}", Options{Name: name("a.com", "page")}, "line 1: a.com/page: its days add up to 5, more than its total 1"},
-		{"hits.sh", "{\"total\": 9,\n\"items\": [{\"data\": [\n{\"day\": \"2026-12-05\", \"value\": 5}]}]}", Options{Name: name("a.com", "page")}, "line 1: day 2026-12-05 is in the future"},
-		{"hits.sh", "{\"total\": 9223372036854775807,\n\"items\": [{\"data\": [\n{\"day\": \"2026-11-30\", \"value\": 9223372036854775807},\n{\"day\": \"2026-12-01\", \"value\": 2}]}]}", Options{Name: name("a.com", "page")}, "line 1: a.com/page: its days add up to more than 9223372036854775807"},
+		{"hits.sh", "{\n\"total\": 3,\n\"items\": [{\"data\": [\n{\"day\": \"2026-12-01\", \"value\": 1},\n{\"day\": \"yesterday\", \"value\": 2}]}]}",
+			Options{Name: name("a.com", "page")}, "line 5: hits.sh: a day needs"},
+		{"hits.sh", "{\"total\": 1,\n\"items\": [{\"data\": [{\"day\": \"2026-12-01\", \"value\": 5}]}]}",
+			Options{Name: name("a.com", "page")}, "line 1: a.com/page: its days add up to 5, more than its total 1"},
+		{"hits.sh", "{\"total\": 9,\n\"items\": [{\"data\": [\n{\"day\": \"2026-12-05\", \"value\": 5}]}]}",
+			Options{Name: name("a.com", "page")}, "line 1: day 2026-12-05 is in the future"},
+		{"hits.sh", "{\"total\": 9223372036854775807,\n\"items\": [{\"data\": [\n" +
+			"{\"day\": \"2026-11-30\", \"value\": 9223372036854775807},\n{\"day\": \"2026-12-01\", \"value\": 2}]}]}",
+			Options{Name: name("a.com", "page")}, "line 1: a.com/page: its days add up to more than 9223372036854775807"},
 		{"hits.sh", `{"total": 1}`, Options{}, "give the counter (--name NS/KEY or --page URL)"},
 		{"hits.sh", "{\"total\": \"many\"}", Options{Name: name("a.com", "page")}, "line 1: hits.sh: total must be a whole number"},
 		{"seeyoufarm", "url,total\nhttps://a.com/x,1\nhttps://a.com/y,lots\n", Options{}, "line 3: seeyoufarm: total \"lots\" is not a whole number"},
@@ -125,16 +130,21 @@ func TestBadRecords(t *testing.T) {
 		{"seeyoufarm", "https://a.com/xyz,5,9\n", Options{}, "line 1: a.com/xyz: its days add up to 9, more than its total 5"},
 		{"seeyoufarm", "https://a.com/x\n", Options{}, "line 1: seeyoufarm: 1 fields"},
 		{"seeyoufarm", "https://,1\n", Options{}, "line 1: url: not a page address"},
-		{"moe-counter", "[\n{\"name\":\"ok-name\",\"num\":1},\n{\"name\":\"x\",\"num\":\"many\"}\n]", Options{Namespace: "moe"}, "line 3: moe-counter: num \"many\" is not a whole number"},
-		{"moe-counter", "{\"name\":\"ok-name\",\"num\":1}\n{\"num\":1}\n", Options{Namespace: "moe"}, "line 2: moe-counter: a record needs \"name\" and \"num\""},
+		{"moe-counter", "[\n{\"name\":\"ok-name\",\"num\":1},\n{\"name\":\"x\",\"num\":\"many\"}\n]",
+			Options{Namespace: "moe"}, "line 3: moe-counter: num \"many\" is not a whole number"},
+		{"moe-counter", "{\"name\":\"ok-name\",\"num\":1}\n{\"num\":1}\n",
+			Options{Namespace: "moe"}, "line 2: moe-counter: a record needs \"name\" and \"num\""},
 		{"moe-counter", "{\"name\":\"ok-name\",\"num\":1}\n", Options{Namespace: "x"}, "namespace \"x\" is invalid"},
 		{"komarev", "2026-12-01T00:00:00.000+00:00\n12 May\n", Options{Name: name("ghpvc", "octocat")}, "line 2: komarev: \"12 May\" is neither"},
 		{"goatcounter", gcHeader + gcRow + "2026-12-01T00:00:00Z\n" + gcRow + "last week\n", Options{Site: "a.com"}, "line 3: goatcounter: Date \"last week\""},
 		{"goatcounter", gcHeader + gcRow + "2026-12-01T00:00:00Z\n/,short,row\n", Options{Site: "a.com"}, "line 3: goatcounter: wrong number of fields"},
 		{"goatcounter", "3Path,Date\n/,2026-12-01T00:00:00Z\n", Options{Site: "a.com"}, "line 1: goatcounter: the header starts with \"3Path\""},
 		{"goatcounter", gcHeader, Options{}, "--site"},
-		{"hitcounter", "{\"namespace\":\"my-site\",\"key\":\"visits\",\"value\":1,\"created\":\"2026-11-26T07:00:00Z\"}\n{\"namespace\":\"my-site\",\"key\":\"v\",\"value\":1,\"created\":\"2026-11-26T07:00:00Z\"}\n", Options{}, "line 2: key \"v\" is invalid"},
-		{"hitcounter", "{\"namespace\":\"my-site\",\"key\":\"visits\",\"value\":1,\"created\":\"2026-11-26T07:00:00Z\",\"extra\":1}\n", Options{}, "line 1: not an export line"},
+		{"hitcounter", "{\"namespace\":\"my-site\",\"key\":\"visits\",\"value\":1,\"created\":\"2026-11-26T07:00:00Z\"}\n" +
+			"{\"namespace\":\"my-site\",\"key\":\"v\",\"value\":1,\"created\":\"2026-11-26T07:00:00Z\"}\n",
+			Options{}, "line 2: key \"v\" is invalid"},
+		{"hitcounter", "{\"namespace\":\"my-site\",\"key\":\"visits\",\"value\":1,\"created\":\"2026-11-26T07:00:00Z\",\"extra\":1}\n",
+			Options{}, "line 1: not an export line"},
 		{"hitcounter", "\n\n" + strings.Repeat("x", maxLine+1), Options{}, "line 3: a line is longer"},
 		{"hitcounter", "", Options{}, "hitcounter: no lines"},
 		{"nonsense", "", Options{}, "unknown format \"nonsense\""},
@@ -208,20 +218,20 @@ func TestAbacus(t *testing.T) {
 		defer inFlight.Add(-1)
 		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 		}
-		switch {
-		case r.URL.Path == "/get/slow-ns/slow-key":
+		switch r.URL.Path {
+		case "/get/slow-ns/slow-key":
 			select {
 			case <-r.Context().Done():
 			case <-time.After(5 * time.Second):
 			}
 			return
-		case r.URL.Path == "/get/err-ns/err-key":
+		case "/get/err-ns/err-key":
 			http.Error(w, "boom", http.StatusInternalServerError)
 			return
-		case r.URL.Path == "/get/big-ns/big-key":
+		case "/get/big-ns/big-key":
 			fmt.Fprintf(w, `{"value":1,"pad":"%s"}`, strings.Repeat("x", 8<<10))
 			return
-		case r.URL.Path == "/get/neg-ns/neg-key":
+		case "/get/neg-ns/neg-key":
 			fmt.Fprint(w, `{"value":-3}`)
 			return
 		}
@@ -303,7 +313,8 @@ func TestAbacus(t *testing.T) {
 // hitcounter's own export carries a counter's settings when they are not the defaults; the
 // import sends them on, and a line without them sends none.
 func TestOwnExportKeepsSettings(t *testing.T) {
-	in := `{"namespace":"my-site","key":"visits","value":5,"created":"2026-11-26T07:00:00Z","settings":{"time_zone":"Asia/Tokyo","repeat_window":20,"count_bots":true}}` + "\n" +
+	in := `{"namespace":"my-site","key":"visits","value":5,"created":"2026-11-26T07:00:00Z",` +
+		`"settings":{"time_zone":"Asia/Tokyo","repeat_window":20,"count_bots":true}}` + "\n" +
 		`{"namespace":"my-site","key":"other","value":1,"created":"2026-11-26T07:00:00Z"}` + "\n"
 	p, err := Parse("hitcounter", strings.NewReader(in), Options{Now: now})
 	if err != nil {

@@ -68,7 +68,7 @@ func (s *Store) Full() bool { return s.full.Load() }
 // does not answer at all it tries again.
 func (s *Store) WatchMemory(ctx context.Context, interval time.Duration, counterLimit int64, historyDays int, report func(Capacity, error)) {
 	reported := false
-	for {
+	poll(ctx, interval, func() bool {
 		c, err := s.Capacity(ctx, counterLimit, historyDays)
 		switch {
 		case err == nil:
@@ -81,14 +81,10 @@ func (s *Store) WatchMemory(ctx context.Context, interval time.Duration, counter
 			if !reported {
 				report(c, err)
 			}
-			return
+			return false
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
-		}
-	}
+		return true
+	})
 }
 
 // Refused reports whether err is an answer (an error reply from Redis, or one the caller
@@ -101,16 +97,14 @@ func Refused(err error) bool {
 // Capacity reads Redis's memory figures (INFO memory) and says whether counterLimit counters
 // with historyDays of history fit in them.
 func (s *Store) Capacity(ctx context.Context, counterLimit int64, historyDays int) (Capacity, error) {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	c, err := s.get(ctx)
+	info, err := call(ctx, s, plain, func(ctx context.Context, c rueidis.Client) (string, error) {
+		return c.Do(ctx, c.B().Info().Section("memory").Build()).ToString()
+	})
 	if err != nil {
 		return Capacity{}, err
 	}
-	info, err := c.Do(ctx, c.B().Info().Section("memory").Build()).ToString()
-	if err != nil {
-		return Capacity{}, classify(ctx, err)
-	}
+	// What cannot be read of the answer is no error of Redis's, not classified: Refused, and
+	// WatchMemory stops.
 	capa := Capacity{Needed: BytesNeeded(counterLimit, historyDays)}
 	var found int
 	sc := bufio.NewScanner(strings.NewReader(info))

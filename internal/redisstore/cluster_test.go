@@ -34,7 +34,9 @@ func startCluster(t *testing.T) *redistest.Cluster {
 // clusterLoad sends clients × perClient hits over names through the service on a cluster
 // store, each client one hit every clusterPace (or at once when behind), and returns each name's
 // acknowledged hits, the numbers handed out, the failures and when each failure happened.
-func clusterLoad(t *testing.T, c *counter.Counters, names []counter.Name, clients, perClient int) (ok map[counter.Name]int64, numbers map[counter.Name][]int64, failed map[counter.Name]int64, failedAt []time.Time) {
+func clusterLoad(t *testing.T, c *counter.Counters, names []counter.Name, clients, perClient int) (
+	ok map[counter.Name]int64, numbers map[counter.Name][]int64, failed map[counter.Name]int64, failedAt []time.Time,
+) {
 	ok, numbers, failed = map[counter.Name]int64{}, map[counter.Name][]int64{}, map[counter.Name]int64{}
 	var mu sync.Mutex
 	start := time.Now()
@@ -192,7 +194,8 @@ func TestCountersOnAClusterLosingAPrimary(t *testing.T) {
 	for _, at := range failedAt {
 		window = max(window, at.Sub(killedAt))
 	}
-	t.Logf("primary %s killed 2 s in, its replica promoted %s later and the old primary restarted: %d hits acknowledged, %d failed (%.1f%%) over %d counters; the last failure %s after the kill",
+	t.Logf("primary %s killed 2 s in, its replica promoted %s later and the old primary restarted: "+
+		"%d hits acknowledged, %d failed (%.1f%%) over %d counters; the last failure %s after the kill",
 		victim.Addr(), promoted.Round(time.Millisecond), acked, fails, 100*float64(fails)/float64(acked+fails), len(names), window.Round(time.Millisecond))
 	if acked+fails != 64*200 {
 		t.Fatalf("%d hits sent of %d within the bound", acked+fails, 64*200)

@@ -90,9 +90,8 @@ func (l *Live) follow(ctx context.Context, name counter.Name, deliver func(count
 // receive holds one subscription until it breaks (an error), the server ends it (nil: a slot
 // moved, say) or ctx ends.
 func (l *Live) receive(ctx context.Context, channel, key string, deliver func(counter.LiveValue)) error {
-	dial, cancel := l.s.withTimeout(ctx)
-	c, err := l.s.get(dial)
-	cancel()
+	// Connected within the store's timeout; the subscription then lasts as long as ctx.
+	c, err := call(ctx, l.s, plain, func(_ context.Context, c rueidis.Client) (rueidis.Client, error) { return c, nil })
 	if err != nil {
 		return err
 	}
@@ -106,7 +105,7 @@ func (l *Live) receive(ctx context.Context, channel, key string, deliver func(co
 	// rueidis leaves the server subscribed when Receive returns; a stopped follow says so.
 	sub = rueidis.WithOnReceiveReturnHook(sub, func(err error, cc rueidis.CommandClient) error {
 		if ctx.Err() != nil {
-			uctx, cancel := l.s.withTimeout(context.Background())
+			uctx, cancel := context.WithTimeout(context.Background(), l.s.timeout)
 			defer cancel()
 			_ = cc.Do(uctx, cc.B().Sunsubscribe().Channel(channel).Build()).Error()
 		}
@@ -124,12 +123,9 @@ const snapshotTries = 3
 
 func (l *Live) snapshot(ctx context.Context, key string) {
 	for try := range snapshotTries {
-		sctx, cancel := l.s.withTimeout(ctx)
-		res, err := l.s.run(sctx, snapshotScript, []string{key})
-		if err == nil {
-			err = res.Error()
-		}
-		cancel()
+		err := do(ctx, l.s, plain, func(ctx context.Context, c rueidis.Client) error {
+			return l.s.run(ctx, c, snapshotScript, []string{key}).Error()
+		})
 		if err == nil || ctx.Err() != nil {
 			return
 		}

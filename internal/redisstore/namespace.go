@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
+
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
@@ -26,9 +26,6 @@ const (
 	namespaceListSuffix = ":k"
 	// NamespacesKey is the set of the claimed namespaces: it bounds them by the counter limit.
 	NamespacesKey = "hitcounter:namespaces"
-	// namespacesIndexed is the field of legacyMarkers set once every counter created before
-	// namespaces had lists is in its namespace's list (IndexNamespaces).
-	namespacesIndexed = "namespaces-indexed"
 )
 
 // NamespaceKey is the Redis key of a claimed namespace's hash.
@@ -62,19 +59,11 @@ local cap = tonumber(ARGV[4])
 if owner and ARGV[3] ~= '1' and cap > 0 and redis.call('SCARD', KEYS[2]) >= cap then return -1 end
 return redis.call('SADD', KEYS[2], ARGV[1])`, true)
 
-var _ counter.NamespaceStore = (*Named)(nil)
-
 // ReserveNamespace implements counter.NamespaceStore, as Reserve does for counters.
 func (s *Named) ReserveNamespace(ctx context.Context, ns string, limit int64) (bool, error) {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	res, err := s.run(ctx, reserveScript, []string{NamespacesKey}, ns, strconv.FormatInt(limit, 10))
+	v, err := s.reserve(ctx, NamespacesKey, ns, limit)
 	if err != nil {
 		return false, err
-	}
-	v, err := res.AsInt64()
-	if err != nil {
-		return false, classifyCreate(ctx, err)
 	}
 	if v < 0 {
 		return false, counter.Errorf(counter.EFULL, nil, "the limit of claimed namespaces (%d) is reached: no namespace can be claimed", limit)
@@ -84,27 +73,19 @@ func (s *Named) ReserveNamespace(ctx context.Context, ns string, limit int64) (b
 
 // ReleaseNamespace implements counter.NamespaceStore.
 func (s *Named) ReleaseNamespace(ctx context.Context, ns string) error {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	c, err := s.get(ctx)
-	if err != nil {
-		return err
-	}
-	return classifyIfErr(ctx, s.write(ctx, c, true, c.B().Srem().Key(NamespacesKey).Member(ns).Build()).Error())
+	return do(ctx, s.store, plain, func(ctx context.Context, c rueidis.Client) error {
+		return s.store.write(ctx, c, true, c.B().Srem().Key(NamespacesKey).Member(ns).Build()).Error()
+	})
 }
 
 // Claim implements counter.NamespaceStore.
 func (s *Named) Claim(ctx context.Context, ns counter.Namespace, operator bool) error {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	res, err := s.run(ctx, claimScript, []string{NamespaceKey(ns.Name), NamespaceListKey(ns.Name)},
-		ns.AdminKeyHash, strconv.FormatInt(ns.Claimed.Unix(), 10), flag(operator))
+	code, err := call(ctx, s.store, creates, func(ctx context.Context, c rueidis.Client) (int64, error) {
+		return s.store.run(ctx, c, claimScript, []string{NamespaceKey(ns.Name), NamespaceListKey(ns.Name)},
+			ns.AdminKeyHash, strconv.FormatInt(ns.Claimed.Unix(), 10), flag(operator)).AsInt64()
+	})
 	if err != nil {
 		return err
-	}
-	code, err := res.AsInt64()
-	if err != nil {
-		return classifyCreate(ctx, err)
 	}
 	switch code {
 	case replyExists:
@@ -115,6 +96,7 @@ func (s *Named) Claim(ctx context.Context, ns counter.Namespace, operator bool) 
 	return nil
 }
 
+// flag is a boolean as the scripts take it.
 func flag(b bool) string {
 	if b {
 		return "1"
@@ -124,39 +106,31 @@ func flag(b bool) string {
 
 // Namespace implements counter.NamespaceStore.
 func (s *Named) Namespace(ctx context.Context, ns string) (counter.Namespace, error) {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	c, err := s.get(ctx)
-	if err != nil {
-		return counter.Namespace{}, err
-	}
-	vals, err := c.Do(ctx, c.B().Hmget().Key(NamespaceKey(ns)).Field("a", "t").Build()).ToArray()
-	if err != nil {
-		return counter.Namespace{}, classify(ctx, err)
-	}
-	if len(vals) != 2 || vals[0].IsNil() {
-		return counter.Namespace{}, counter.Errorf(counter.ENOTFOUND, nil, "namespace %s is not claimed", ns)
-	}
-	out := counter.Namespace{Name: ns}
-	out.AdminKeyHash, _ = vals[0].ToString()
-	if claimed, err := optionalInt(vals[1]); err == nil && claimed > 0 {
-		out.Claimed = time.Unix(claimed, 0).UTC()
-	}
-	return out, nil
+	return call(ctx, s.store, plain, func(ctx context.Context, c rueidis.Client) (counter.Namespace, error) {
+		vals, err := c.Do(ctx, c.B().Hmget().Key(NamespaceKey(ns)).Field("a", "t").Build()).ToArray()
+		if err != nil {
+			return counter.Namespace{}, err
+		}
+		if len(vals) != 2 || vals[0].IsNil() {
+			return counter.Namespace{}, counter.Errorf(counter.ENOTFOUND, nil, "namespace %s is not claimed", ns)
+		}
+		out := counter.Namespace{Name: ns}
+		out.AdminKeyHash, _ = vals[0].ToString()
+		if claimed, err := optionalInt(vals[1]); err == nil && claimed > 0 {
+			out.Claimed = time.Unix(claimed, 0).UTC()
+		}
+		return out, nil
+	})
 }
 
 // Admit implements counter.NamespaceStore.
 func (s *Named) Admit(ctx context.Context, name counter.Name, auth counter.Auth, max int64) error {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	res, err := s.run(ctx, admitScript, []string{NamespaceKey(name.Namespace), NamespaceListKey(name.Namespace)},
-		name.Key, auth.AdminKeyHash, flag(auth.Operator), strconv.FormatInt(max, 10))
+	code, err := call(ctx, s.store, creates, func(ctx context.Context, c rueidis.Client) (int64, error) {
+		return s.store.run(ctx, c, admitScript, []string{NamespaceKey(name.Namespace), NamespaceListKey(name.Namespace)},
+			name.Key, auth.AdminKeyHash, flag(auth.Operator), strconv.FormatInt(max, 10)).AsInt64()
+	})
 	if err != nil {
 		return err
-	}
-	code, err := res.AsInt64()
-	if err != nil {
-		return classifyCreate(ctx, err)
 	}
 	switch code {
 	case -1:
@@ -171,49 +145,36 @@ func (s *Named) Admit(ctx context.Context, name counter.Name, auth counter.Auth,
 
 // HasRoom implements counter.NamespaceStore: one round trip, two reads of the index.
 func (s *Named) HasRoom(ctx context.Context, name counter.Name, limit int64) error {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	c, err := s.get(ctx)
-	if err != nil {
-		return err
-	}
-	res := c.DoMulti(ctx,
-		c.B().Sismember().Key(IndexKey).Member(name.String()).Build(),
-		c.B().Scard().Key(IndexKey).Build())
-	there, err1 := res[0].AsBool()
-	size, err2 := res[1].AsInt64()
-	if err := errors.Join(err1, err2); err != nil {
-		return classify(ctx, err)
-	}
-	if !there && size >= limit {
-		return counter.Errorf(counter.EFULL, nil, "the counter limit (%d) is reached: no new counter can be created", limit)
-	}
-	return nil
+	return do(ctx, s.store, plain, func(ctx context.Context, c rueidis.Client) error {
+		res := c.DoMulti(ctx,
+			c.B().Sismember().Key(IndexKey).Member(name.String()).Build(),
+			c.B().Scard().Key(IndexKey).Build())
+		there, err1 := res[0].AsBool()
+		size, err2 := res[1].AsInt64()
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		if !there && size >= limit {
+			return counter.Errorf(counter.EFULL, nil, "the counter limit (%d) is reached: no new counter can be created", limit)
+		}
+		return nil
+	})
 }
 
 // NamespaceCounters implements counter.NamespaceStore: the list's size first, so that a namespace
 // over max costs one call, then the list and its counters.
 func (s *Named) NamespaceCounters(ctx context.Context, ns string, max int) ([]counter.Info, error) {
-	sizeCtx, cancel := s.withTimeout(ctx)
-	c, err := s.get(sizeCtx)
+	size, err := call(ctx, s.store, plain, func(ctx context.Context, c rueidis.Client) (int64, error) {
+		return c.Do(ctx, c.B().Scard().Key(NamespaceListKey(ns)).Build()).AsInt64()
+	})
 	if err != nil {
-		cancel()
 		return nil, err
 	}
-	size, err := c.Do(sizeCtx, c.B().Scard().Key(NamespaceListKey(ns)).Build()).AsInt64()
-	if err != nil {
-		err = classify(sizeCtx, err)
-		cancel()
-		return nil, err
-	}
-	cancel()
 	if size > int64(max) {
 		return nil, counter.Errorf(counter.EINVALID, nil, "namespace %s holds %d counters, more than a listing reads (%d): export it instead", ns, size, max)
 	}
 	infos := make([]counter.Info, 0, size)
-	err = s.scanCounters(ctx, NamespaceListKey(ns), func(member string) (counter.Name, bool) {
-		return counter.Name{Namespace: ns, Key: member}, true
-	}, func(info counter.Info) error {
+	err = s.ExportNamespace(ctx, ns, func(info counter.Info) error {
 		infos = append(infos, info)
 		return nil
 	})
@@ -225,131 +186,4 @@ func (s *Named) ExportNamespace(ctx context.Context, ns string, each func(counte
 	return s.scanCounters(ctx, NamespaceListKey(ns), func(member string) (counter.Name, bool) {
 		return counter.Name{Namespace: ns, Key: member}, true
 	}, each)
-}
-
-// NamespacesIndexed implements counter.NamespaceStore.
-func (s *Named) NamespacesIndexed(ctx context.Context) (bool, error) {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	c, err := s.get(ctx)
-	if err != nil {
-		return false, err
-	}
-	err = c.Do(ctx, c.B().Hget().Key(legacyMarkers).Field(namespacesIndexed).Build()).Error()
-	if rueidis.IsRedisNil(err) {
-		return false, nil
-	}
-	return err == nil, classifyIfErr(ctx, err)
-}
-
-// IndexNamespaces puts every counter in its namespace's list, once per Redis, for the counters
-// that versions before namespaces had lists created, and then marks the lists complete
-// (NamespacesIndexed); it reports whether this call did it. It walks the global index in steps
-// and may run on several replicas at once: adding a name twice changes nothing. A counter
-// deleted during the walk may leave its name in a list, which readers skip.
-func (s *Store) IndexNamespaces(ctx context.Context, now time.Time) (bool, error) {
-	named := &Named{Store: s}
-	if done, err := named.NamespacesIndexed(ctx); err != nil || done {
-		return false, err
-	}
-	var cursor uint64
-	for {
-		stepCtx, cancel := s.withTimeout(ctx)
-		c, err := s.get(stepCtx)
-		if err != nil {
-			cancel()
-			return false, err
-		}
-		entry, err := c.Do(stepCtx, c.B().Sscan().Key(IndexKey).Cursor(cursor).Count(exportBatch).Build()).AsScanEntry()
-		if err != nil {
-			err = classify(stepCtx, err)
-			cancel()
-			return false, err
-		}
-		cmds := make(rueidis.Commands, 0, len(entry.Elements))
-		for _, member := range entry.Elements {
-			if ns, key, ok := strings.Cut(member, "/"); ok {
-				cmds = append(cmds, c.B().Sadd().Key(NamespaceListKey(ns)).Member(key).Build())
-			}
-		}
-		for _, res := range c.DoMulti(stepCtx, cmds...) {
-			if err := res.Error(); err != nil {
-				err = classify(stepCtx, err)
-				cancel()
-				return false, err
-			}
-		}
-		cancel()
-		if cursor = entry.Cursor; cursor == 0 {
-			break
-		}
-	}
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	c, err := s.get(ctx)
-	if err != nil {
-		return false, err
-	}
-	err = s.write(ctx, c, true, c.B().Hset().Key(legacyMarkers).FieldValue().FieldValue(namespacesIndexed, strconv.FormatInt(now.Unix(), 10)).Build()).Error()
-	return err == nil, classifyIfErr(ctx, err)
-}
-
-// scanCounters walks the set at key with SSCAN, reads each member's counter (named by name)
-// with HMGET, and calls each for the counters that exist. Each counter is read atomically;
-// counters changing during the walk are read at some moment of it. Each step has the store's
-// timeout, and the walk ends with the set: SSCAN's cursor comes back to 0.
-func (s *Named) scanCounters(ctx context.Context, key string, name func(member string) (counter.Name, bool), each func(counter.Info) error) error {
-	var cursor uint64
-	for {
-		stepCtx, cancel := s.withTimeout(ctx)
-		c, err := s.get(stepCtx)
-		if err != nil {
-			cancel()
-			return err
-		}
-		entry, err := c.Do(stepCtx, c.B().Sscan().Key(key).Cursor(cursor).Count(exportBatch).Build()).AsScanEntry()
-		if err != nil {
-			err = classify(stepCtx, err) // before cancel: a cancelled context reads as the caller leaving
-			cancel()
-			return err
-		}
-		names := make([]counter.Name, 0, len(entry.Elements))
-		cmds := make(rueidis.Commands, 0, len(entry.Elements))
-		for _, member := range entry.Elements {
-			n, ok := name(member)
-			if !ok {
-				continue
-			}
-			names = append(names, n)
-			cmds = append(cmds, c.B().Hmget().Key(CounterKey(n)).Field(infoFields...).Build())
-		}
-		var infos []counter.Info
-		if len(cmds) > 0 {
-			for i, res := range c.DoMulti(stepCtx, cmds...) {
-				vals, err := res.ToArray()
-				if err == nil {
-					var info counter.Info
-					var ok bool
-					if info, ok, err = infoFrom(names[i], vals); err == nil && ok {
-						infos = append(infos, info)
-					}
-				}
-				if err != nil {
-					err = classify(stepCtx, err)
-					cancel()
-					return err
-				}
-			}
-		}
-		cancel()
-		for _, info := range infos {
-			if err := each(info); err != nil {
-				return err
-			}
-		}
-		cursor = entry.Cursor
-		if cursor == 0 {
-			return nil
-		}
-	}
 }

@@ -270,7 +270,8 @@ func TestNamespaceCap(t *testing.T) {
 	start := time.Now()
 	page, err := c.ListNamespace(ctx, "full.example", counter.ListOptions{Sort: counter.SortByValue, Limit: 3}, owner, client)
 	t.Logf("listing %d counters by value: %s", page.Total, time.Since(start))
-	if err != nil || page.Total != counter.MaxNamespaceCounters || !slices.Equal(infoKeysValues(page.Counters), []string{"k09998=9998", "k09997=9997", "k09996=9996"}) {
+	if err != nil || page.Total != counter.MaxNamespaceCounters ||
+		!slices.Equal(infoKeysValues(page.Counters), []string{"k09998=9998", "k09997=9997", "k09996=9996"}) {
 		t.Fatalf("listing of a full namespace = %v (total %d), %v", infoKeysValues(page.Counters), page.Total, err)
 	}
 	if _, _, err := c.CreateAs(ctx, counter.Name{Namespace: "full.example", Key: "operators"}, 1, counter.Auth{Operator: true}, client); err != nil {
@@ -279,7 +280,8 @@ func TestNamespaceCap(t *testing.T) {
 	_, err = c.ListNamespace(ctx, "full.example", counter.ListOptions{}, owner, client)
 	wantCode(t, "listing a namespace over the cap", err, counter.EINVALID)
 	n := 0
-	if err := c.ExportNamespace(ctx, "full.example", owner, client, func(counter.Info) error { n++; return nil }); err != nil || n != counter.MaxNamespaceCounters+1 {
+	err = c.ExportNamespace(ctx, "full.example", owner, client, func(counter.Info) error { n++; return nil })
+	if err != nil || n != counter.MaxNamespaceCounters+1 {
 		t.Fatalf("export of a namespace over the cap: %d counters, %v", n, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/redis/rueidis"
 )
 
 // restoreDaysScript sets days of a counter's history (KEYS[1] its hash, KEYS[2..] the month
@@ -63,31 +64,27 @@ func (s *Named) RestoreDays(ctx context.Context, name counter.Name, days []count
 			m = len(keys) - 1
 			month[mk] = m
 			// As the hit script does: the month's hash lives until its last day leaves the history.
-			nextMonth := time.Date(day.Year(), day.Month()+1, 1, 0, 0, 0, 0, day.Location())
-			ttl := nextMonth.Add(time.Duration(s.historyDays) * 24 * time.Hour).Sub(at)
-			ttls = append(ttls, strconv.FormatInt(int64(ttl/time.Second)+1, 10))
+			ttls = append(ttls, monthTTL(day, at, s.historyDays))
 		}
 		triples = append(triples, strconv.Itoa(m), strconv.Itoa(day.Day()), strconv.FormatInt(d.Hits, 10))
 	}
 	if len(triples) == 0 {
 		return res, nil
 	}
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
 	args := append(append([]string{strconv.Itoa(len(ttls))}, ttls...), triples...)
-	reply, err := s.run(ctx, restoreDaysScript, keys, args...)
-	if err != nil {
-		return counter.DaysResult{}, err
-	}
-	if n, err := reply.AsInt64(); err == nil && n == -1 {
-		return counter.DaysResult{}, counter.Errorf(counter.ENOTFOUND, nil, "counter %s not found", name)
-	}
-	counts, err := reply.AsIntSlice()
-	if err != nil || len(counts) != 2 {
-		if err == nil {
+	counts, err := call(ctx, s.store, creates, func(ctx context.Context, c rueidis.Client) ([]int64, error) {
+		reply := s.store.run(ctx, c, restoreDaysScript, keys, args...)
+		if n, err := reply.AsInt64(); err == nil && n == -1 {
+			return nil, notFound(name)
+		}
+		counts, err := reply.AsIntSlice()
+		if err == nil && len(counts) != 2 {
 			err = counter.Errorf(counter.EINTERNAL, nil, "restoring days: unexpected reply")
 		}
-		return counter.DaysResult{}, classifyCreate(ctx, err)
+		return counts, err
+	})
+	if err != nil {
+		return counter.DaysResult{}, err
 	}
 	res.Set, res.Unchanged = int(counts[0]), int(counts[1])
 	return res, nil

@@ -11,6 +11,27 @@ import (
 	"github.com/redis/rueidis"
 )
 
+// Every script runs atomically on the keys of one counter or one namespace (one slot, as Redis
+// Cluster requires); none is ever sent twice for one call (the client does not retry), so none is
+// applied twice. Values go back as the strings HGET reads, never through a Lua number: those are
+// doubles, exact only up to 2^53, and a counter may be set anywhere in 64 bits. Those that change
+// a counter's value publish it on the counter's live channel (live.go).
+
+// Reply codes of the checking scripts.
+const (
+	replyOK        = 0
+	replyNotFound  = 1
+	replyForbidden = 2
+	replyExists    = 3
+)
+
+// allowOOM is the shebang of the scripts that change what exists without making anything new:
+// Redis runs them even past maxmemory. Memory is what new counters take, and a full Redis must
+// refuse those (507), never a hit on a counter that exists (docs/design.md, "Redis memory").
+// What such a script can still add is bounded per counter: a day's figures and a day's sketch,
+// of at most AgentBuckets visitors per client.
+const allowOOM = "#!lua flags=allow-oom\n"
+
 // script is a Lua script the store runs by its SHA-1 (EVALSHA), sending the body (EVAL) only
 // when Redis does not know it yet (after a restart, a failover, on a new cluster node).
 type script struct {
@@ -25,20 +46,16 @@ func newScript(body string, durable bool) *script {
 	return &script{body: body, sha: hex.EncodeToString(sum[:]), durable: durable}
 }
 
-// run runs sc on keys with args. A script is sent at most once per call (the client never
-// retries a write), so it is never applied twice; after NOSCRIPT it was not applied at all, and
-// is sent with its body.
-func (s *Store) run(ctx context.Context, sc *script, keys []string, args ...string) (rueidis.RedisResult, error) {
-	c, err := s.get(ctx)
-	if err != nil {
-		return rueidis.RedisResult{}, err
-	}
+// run runs sc on keys with args, on c (call's client). A script is sent at most once per call
+// (the client never retries a write), so it is never applied twice; after NOSCRIPT it was not
+// applied at all, and is sent with its body.
+func (s *Store) run(ctx context.Context, c rueidis.Client, sc *script, keys []string, args ...string) rueidis.RedisResult {
 	n := int64(len(keys))
 	res := s.write(ctx, c, sc.durable, c.B().Evalsha().Sha1(sc.sha).Numkeys(n).Key(keys...).Arg(args...).Build())
 	if err := res.Error(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
 		res = s.write(ctx, c, sc.durable, c.B().Eval().Script(sc.body).Numkeys(n).Key(keys...).Arg(args...).Build())
 	}
-	return res, nil
+	return res
 }
 
 // write sends a write. When the store waits for replicas (REDIS_WAIT_REPLICAS) and the write

@@ -1,15 +1,10 @@
-// Package redisstore keeps the counters in Redis, through rueidis' auto-pipelining client: the
-// visit counter, the named counters with their history (counters.go), the shared rate-limit
-// counts, and what Redis's memory allows (capacity.go).
 package redisstore
 
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,11 +39,6 @@ type Options struct {
 	Timeout time.Duration
 }
 
-// retryAfterFailure is how long a failed connection attempt is remembered. Requests in that
-// window fail at once instead of each dialling a Redis that just refused, which keeps a Redis
-// outage from turning into a storm of connection attempts (and DNS look-ups).
-const retryAfterFailure = 200 * time.Millisecond
-
 // Store is the counter.Adder and counter.Pinger backed by Redis. It connects lazily: the
 // server starts when Redis is down, and the first call after Redis comes back connects.
 type Store struct {
@@ -69,29 +59,6 @@ type Store struct {
 
 	mu     sync.Mutex
 	closed bool
-}
-
-// failureMemo remembers the last failure for retryAfterFailure.
-type failureMemo struct {
-	mu  sync.Mutex
-	at  time.Time
-	err error
-}
-
-// recent returns the failure remembered, if it is recent enough to fail at once again.
-func (m *failureMemo) recent() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if time.Since(m.at) < retryAfterFailure {
-		return m.err
-	}
-	return nil
-}
-
-func (m *failureMemo) remember(err error) {
-	m.mu.Lock()
-	m.at, m.err = time.Now(), err
-	m.mu.Unlock()
 }
 
 var (
@@ -157,84 +124,22 @@ func retryReads(attempts int, _ rueidis.Completed, _ error) time.Duration {
 	return -1
 }
 
-// dialGuard makes a failed dial to an address wait retryAfterFailure before the next one to
-// it. rueidis redials on every command while Redis is away; without the guard every request
-// during an outage dials, and looks "redis" up in Docker's DNS, which then falls behind and
-// keeps failing lookups after Redis is back. Per address: a dead node of a cluster, or a dead
-// Sentinel, must not hold back dials to the others.
-type dialGuard struct {
-	mu       sync.Mutex
-	failures map[string]*failureMemo
-}
-
-// maxGuardedAddrs bounds the guard's map. The addresses are the configured ones and those the
-// cluster's or the Sentinels' own replies name, not a client's; the bound is only a backstop.
-const maxGuardedAddrs = 1024
-
-func (g *dialGuard) memo(addr string) *failureMemo {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	m, ok := g.failures[addr]
-	if !ok {
-		if g.failures == nil || len(g.failures) >= maxGuardedAddrs {
-			g.failures = map[string]*failureMemo{}
-		}
-		m = &failureMemo{}
-		g.failures[addr] = m
-	}
-	return m
-}
-
-func (g *dialGuard) dial(ctx context.Context, addr string, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
-	failures := g.memo(addr)
-	if err := failures.recent(); err != nil {
-		return nil, err
-	}
-
-	var conn net.Conn
-	var err error
-	if cfg != nil {
-		conn, err = (&tls.Dialer{NetDialer: d, Config: cfg}).DialContext(ctx, "tcp", addr)
-	} else {
-		conn, err = d.DialContext(ctx, "tcp", addr)
-	}
-	if err != nil {
-		failures.remember(err)
-	}
-	return conn, err
-}
-
 // addScript is the visit counter's INCRBY, as a script only so that it may run past maxmemory
 // (see allowOOM): the counter exists, and adding to it makes nothing new.
 var addScript = newScript(allowOOM+"return redis.call('INCRBY', KEYS[1], ARGV[1])", true)
 
 // Add increments the counter by n in one atomic step and returns the new total.
 func (s *Store) Add(ctx context.Context, n int64) (int64, error) {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	res, err := s.run(ctx, addScript, []string{Key}, strconv.FormatInt(n, 10))
-	if err != nil {
-		return 0, err
-	}
-	total, err := res.AsInt64()
-	if err != nil {
-		return 0, classify(ctx, err)
-	}
-	return total, nil
+	return call(ctx, s, plain, func(ctx context.Context, c rueidis.Client) (int64, error) {
+		return s.run(ctx, c, addScript, []string{Key}, strconv.FormatInt(n, 10)).AsInt64()
+	})
 }
 
 // Ping checks that Redis answers within the timeout.
 func (s *Store) Ping(ctx context.Context) error {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	c, err := s.get(ctx)
-	if err != nil {
-		return err
-	}
-	if err := c.Do(ctx, c.B().Ping().Build()).Error(); err != nil {
-		return classify(ctx, err)
-	}
-	return nil
+	return do(ctx, s, plain, func(ctx context.Context, c rueidis.Client) error {
+		return c.Do(ctx, c.B().Ping().Build()).Error()
+	})
 }
 
 // Close closes the connections to Redis.
@@ -257,7 +162,7 @@ func (s *Store) get(ctx context.Context) (rueidis.Client, error) {
 	case s.connect <- struct{}{}:
 		defer func() { <-s.connect }()
 	case <-ctx.Done():
-		return nil, classify(ctx, ctx.Err())
+		return nil, classify(ctx, ctx.Err(), plain)
 	}
 	if c := s.client.Load(); c != nil { // connected while we waited
 		return *c, nil
@@ -277,7 +182,7 @@ func (s *Store) get(ctx context.Context) (rueidis.Client, error) {
 	// timeout, never this caller's remaining time.
 	c, err := rueidis.NewClient(s.opt)
 	if err != nil {
-		err = classify(ctx, err)
+		err = classify(ctx, err, plain)
 		s.connectFailure.remember(err)
 		return nil, err
 	}
@@ -289,80 +194,4 @@ func (s *Store) get(ctx context.Context) (rueidis.Client, error) {
 	}
 	s.client.Store(&c)
 	return c, nil
-}
-
-// Redis error replies that mean "not now" rather than "this request is wrong": the server is
-// loading, busy, refusing writes, or the credentials or ACL do not fit. They are 503s.
-var unavailablePrefixes = []string{
-	"NOAUTH", "WRONGPASS", "NOPERM", "LOADING", "BUSY", "MASTERDOWN",
-	"READONLY", "TRYAGAIN", "CLUSTERDOWN", "MISCONF", "OOM",
-}
-
-// classify turns a rueidis error into a counter.Error. The messages are for clients; the
-// cause (which may name addresses, never credentials) is kept for the logs.
-func classify(ctx context.Context, err error) error {
-	// The caller went away (an HTTP client hung up): whatever the client library says, that
-	// is the story. rueidis notices only its deadline, not a cancellation, so it may report a
-	// timeout for a call whose caller left long before.
-	if errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled) {
-		return counter.Errorf(counter.ECANCELED, err, "request cancelled")
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return counter.Errorf(counter.EUNAVAILABLE, err, "storage did not answer in time")
-	}
-	if re, ok := rueidis.IsRedisErr(err); ok {
-		msg := re.Error()
-		for _, p := range unavailablePrefixes {
-			if strings.HasPrefix(msg, p) {
-				return counter.Errorf(counter.EUNAVAILABLE, err, "storage unavailable")
-			}
-		}
-		return counter.Errorf(counter.EINTERNAL, err, "storage error")
-	}
-	return counter.Errorf(counter.EUNAVAILABLE, err, "storage unavailable")
-}
-
-// legacyMarkers is the hash that records one-time clean-ups of what earlier versions stored.
-const legacyMarkers = "hitcounter:migrations"
-
-// legacySaltPrefix + day ("2006-01-02") is where versions before issue #15 kept each day's
-// visitor salt, for 48 hours: in Redis, so in its append-only file next to every pseudonym.
-const legacySaltPrefix = "hitcounter:salt:"
-
-// PurgeLegacySalts removes, once per Redis, the daily salts that versions before issue #15
-// kept there, and has Redis rewrite its append-only file, so that no copy of the file made
-// from then on holds a salt (the rewrite keeps what exists now, not its history). The first
-// replica to ask does it (HSETNX of a marker); it reports whether it was this call.
-func (s *Store) PurgeLegacySalts(ctx context.Context, now time.Time) (bool, error) {
-	if s.cluster {
-		return false, nil // no earlier version ran on a cluster
-	}
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	c, err := s.get(ctx)
-	if err != nil {
-		return false, err
-	}
-	first, err := c.Do(ctx, c.B().Hsetnx().Key(legacyMarkers).Field("salts-purged").Value(strconv.FormatInt(now.Unix(), 10)).Build()).AsBool()
-	if err != nil || !first {
-		return false, classifyIfErr(ctx, err)
-	}
-	var keys []string
-	for d := -3; d <= 1; d++ {
-		keys = append(keys, legacySaltPrefix+now.UTC().AddDate(0, 0, d).Format(time.DateOnly))
-	}
-	for _, res := range c.DoMulti(ctx, c.B().Del().Key(keys...).Build(), c.B().Bgrewriteaof().Build()) {
-		if err := res.Error(); err != nil {
-			return true, classify(ctx, err)
-		}
-	}
-	return true, nil
-}
-
-// classifyIfErr is classify for a possibly nil error.
-func classifyIfErr(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	return classify(ctx, err)
 }

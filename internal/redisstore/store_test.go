@@ -283,7 +283,8 @@ func TestPurgeLegacySalts(t *testing.T) {
 		t.Fatal("the old salt is still there")
 	}
 	waitfor.Until(t, 10*time.Second, func() error {
-		if !strings.Contains(srv.MustDo("INFO", "persistence"), "aof_rewrite_in_progress:0") || !strings.Contains(srv.Log(), "Background AOF rewrite finished successfully") {
+		if !strings.Contains(srv.MustDo("INFO", "persistence"), "aof_rewrite_in_progress:0") ||
+			!strings.Contains(srv.Log(), "Background AOF rewrite finished successfully") {
 			return fmt.Errorf("the append-only file is not rewritten yet")
 		}
 		return nil

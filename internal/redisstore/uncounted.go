@@ -28,33 +28,27 @@ return {v, f[1] or 0, f[2] or 0}`, true)
 
 // AddUncounted implements counter.Store.
 func (s *Named) AddUncounted(ctx context.Context, name counter.Name, bots int64, at time.Time) (counter.Counts, error) {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
 	ck, day := CounterKey(name), startOfDay(at)
-	nextMonth := time.Date(day.Year(), day.Month()+1, 1, 0, 0, 0, 0, day.Location())
-	monthTTL := nextMonth.Add(time.Duration(s.historyDays) * 24 * time.Hour).Sub(at)
-	res, err := s.run(ctx, uncountedScript, []string{ck, monthKey(ck, day)},
-		strconv.FormatInt(bots, 10), strconv.Itoa(day.Day()), strconv.FormatInt(int64(monthTTL/time.Second)+1, 10))
-	if err != nil {
-		return counter.Counts{}, classifyRun(ctx, err, classifyValue)
-	}
-	reply, err := res.ToArray()
-	if rueidis.IsRedisNil(err) {
-		return counter.Counts{}, counter.Errorf(counter.ENOTFOUND, nil, "counter %s not found", name)
-	}
-	if err != nil {
-		return counter.Counts{}, classifyValue(ctx, err)
-	}
-	if len(reply) != 3 {
-		return counter.Counts{}, counter.Errorf(counter.EINTERNAL, nil, "storage error")
-	}
-	var n counter.Counts
-	var e1, e2, e3 error
-	n.Total, e1 = reply[0].AsInt64()
-	n.Today, e2 = reply[1].AsInt64()
-	n.TodayUniques, e3 = reply[2].AsInt64()
-	if err := errors.Join(e1, e2, e3); err != nil {
-		return counter.Counts{}, classifyValue(ctx, err)
-	}
-	return n, nil
+	return call(ctx, s.store, changesValue, func(ctx context.Context, c rueidis.Client) (counter.Counts, error) {
+		reply, err := s.store.run(ctx, c, uncountedScript, []string{ck, monthKey(ck, day)},
+			strconv.FormatInt(bots, 10), strconv.Itoa(day.Day()), monthTTL(day, at, s.historyDays)).ToArray()
+		if rueidis.IsRedisNil(err) {
+			return counter.Counts{}, notFound(name)
+		}
+		if err != nil {
+			return counter.Counts{}, err
+		}
+		if len(reply) != 3 {
+			return counter.Counts{}, counter.Errorf(counter.EINTERNAL, nil, "storage error")
+		}
+		var n counter.Counts
+		var e1, e2, e3 error
+		n.Total, e1 = reply[0].AsInt64()
+		n.Today, e2 = reply[1].AsInt64()
+		n.TodayUniques, e3 = reply[2].AsInt64()
+		if err := errors.Join(e1, e2, e3); err != nil {
+			return counter.Counts{}, err
+		}
+		return n, nil
+	})
 }

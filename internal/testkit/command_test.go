@@ -90,7 +90,8 @@ func TestCommandThatDoesNotStart(t *testing.T) {
 }
 
 func TestCommandGetsEnvAndStdin(t *testing.T) {
-	out, err := RunInput(10*time.Second, []string{"TESTKIT_GREETING=hello"}, strings.NewReader("from stdin"), "sh", "-c", `printf '%s ' "$TESTKIT_GREETING"; cat`)
+	env := []string{"TESTKIT_GREETING=hello"}
+	out, err := RunInput(10*time.Second, env, strings.NewReader("from stdin"), "sh", "-c", `printf '%s ' "$TESTKIT_GREETING"; cat`)
 	if got, want := out, "hello from stdin"; err != nil || got != want {
 		t.Errorf("output %q, %v; want %q", got, err, want)
 	}

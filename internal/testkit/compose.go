@@ -152,10 +152,10 @@ func (p *Project) Exec(timeout time.Duration, service string, command ...string)
 // CheckDocker says what is missing when no Docker engine with Compose v2 answers.
 func CheckDocker() error {
 	if out, err := Run(shortTimeout, nil, "docker", "info", "--format", "{{.ServerVersion}}"); err != nil {
-		return fmt.Errorf("no Docker engine answers: %v: %s", err, strings.TrimSpace(out))
+		return fmt.Errorf("no Docker engine answers: %w: %s", err, strings.TrimSpace(out))
 	}
 	if out, err := Run(shortTimeout, nil, "docker", "compose", "version"); err != nil {
-		return fmt.Errorf("docker compose (v2) is missing: %v: %s", err, strings.TrimSpace(out))
+		return fmt.Errorf("docker compose (v2) is missing: %w: %s", err, strings.TrimSpace(out))
 	}
 	return nil
 }
@@ -217,7 +217,7 @@ func RemoveImages(tag string) error {
 		return nil
 	}
 	if out, err := Run(time.Minute, nil, "docker", append([]string{"rmi"}, refs...)...); err != nil {
-		return fmt.Errorf("%v\n%s", err, out)
+		return fmt.Errorf("%w\n%s", err, out)
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ func countingServer(t *testing.T, delay time.Duration) (*httptest.Server, *atomi
 			return
 		}
 		w.Header().Set("X-Served-By", "only")
-		w.Write([]byte(strconv.FormatInt(count, 10)))
+		fmt.Fprint(w, count)
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &n

@@ -4,6 +4,7 @@
 package waitfor
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -44,7 +45,8 @@ func Poll(within time.Duration, check func() error) error {
 		if err == nil {
 			return nil
 		}
-		if s, ok := err.(stopped); ok {
+		var s stopped
+		if errors.As(err, &s) {
 			return s.err
 		}
 		if !time.Now().Before(deadline) {

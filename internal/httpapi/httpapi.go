@@ -1,7 +1,15 @@
 // Package httpapi serves hitcounter over HTTP, on two listeners: the public one (the visit
-// counter, the named counters, badges, history and pages, health and readiness probes) and the
-// operator's (Prometheus metrics and the /admin/ routes), which is never published. Handlers
-// parse a request, ask the domain (internal/counter), and render its answer or its error.
+// counter, the named counters in CountAPI's and Abacus' shape, JSONP and live streams, SVG
+// badges, history, the counter's and the namespace owner's pages, the favicon, health and
+// readiness probes, the OpenAPI document) and the operator's (Prometheus metrics and the
+// /admin/ routes: admin keys, export, import), which is never published.
+//
+// routes.go lists every route, with the format its errors are answered in. A handler parses
+// the request, asks the domain (internal/counter) and renders the answer; it returns a failure
+// instead of answering it, and the one renderer of the route's format answers it (errors.go:
+// JSON, an SVG error badge, an HTML page, or a line of text), with the status statusFor gives
+// the domain's error code. observe wraps every route: request ids, the access log, metrics,
+// panics, and Connection: close while draining.
 package httpapi
 
 import (
@@ -32,6 +40,17 @@ type Deps struct {
 	Streams StreamDeps
 }
 
+// CounterDeps are what the named-counter routes need.
+type CounterDeps struct {
+	Counters *counter.Counters
+	// Clients are the rules that say who sent a request (docs/security.md).
+	Clients counter.ClientRules
+	// OperatorToken opens the operator routes and every counter; "" disables them.
+	OperatorToken string
+	// HistoryDays is how many days of history the store keeps (the most /stats answers).
+	HistoryDays int
+}
+
 // NewHandler returns the public HTTP handler: its routes inside request-id, logging, metrics
 // and panic recovery.
 func NewHandler(d Deps) http.Handler { return newHandler(d, publicRoutes(withDefaults(d))) }
@@ -42,7 +61,7 @@ func NewOperatorHandler(d Deps) http.Handler { return newHandler(d, operatorRout
 
 func withDefaults(d Deps) Deps {
 	if d.Named.HistoryDays == 0 {
-		d.Named.HistoryDays = 400
+		d.Named.HistoryDays = counter.DefaultHistoryDays
 	}
 	if d.Drain == nil {
 		d.Drain = make(chan struct{}) // never closed

@@ -1,10 +1,8 @@
 package httpapi
 
 import (
-	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -45,15 +43,14 @@ type visitAnswer struct {
 }
 
 // handleVisit counts a visit and answers with its number. HEAD answers with the same headers
-// and counts nothing.
-func handleVisit(v counter.VisitCounter, clients counter.ClientRules, m *Metrics, hostname string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// and counts nothing. Its errors are in the format asked for (renderVisitError).
+func handleVisit(v counter.VisitCounter, clients counter.ClientRules, m *Metrics, hostname string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		h := w.Header()
 		h.Set("Vary", "Accept")
 		f, ok := negotiate(acceptHeader(r))
 		if !ok {
-			writeError(w, formatText, http.StatusNotAcceptable, "not acceptable: this page is text/plain, text/html or application/json", "", nil)
-			return
+			return &protocolError{http.StatusNotAcceptable, "not acceptable: this page is text/plain, text/html or application/json"}
 		}
 		setBodyHeaders(h, f.contentType())
 		if f == formatHTML {
@@ -61,14 +58,12 @@ func handleVisit(v counter.VisitCounter, clients counter.ClientRules, m *Metrics
 		}
 		if r.Method == http.MethodHead {
 			w.WriteHeader(http.StatusOK)
-			return
+			return nil
 		}
 
 		n, err := v.Visit(r.Context(), identify(clients, r))
 		if err != nil {
-			m.limitedOrFailed("visit", err)
-			writeDomainError(w, f, err)
-			return
+			return m.failed("visit", err)
 		}
 		m.visits.Inc()
 
@@ -85,61 +80,10 @@ func handleVisit(v counter.VisitCounter, clients counter.ClientRules, m *Metrics
 			b = strconv.AppendInt(b, n, 10)
 			_, _ = w.Write(append(b, " times.\n"...))
 		}
-	})
+		return nil
+	}
 }
 
 func acceptHeader(r *http.Request) string {
 	return strings.Join(r.Header.Values("Accept"), ",")
-}
-
-// handleHealthz is liveness: the process serves HTTP. It never calls Redis, so a Redis outage
-// does not make an orchestrator restart healthy replicas.
-func handleHealthz() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeText(w, http.StatusOK, "ok")
-	})
-}
-
-var errDraining = errors.New("shutting down")
-
-// handleReadyz is readiness: 200 only while not shutting down and Redis answers PING in time.
-// A probe that is waiting for Redis when the drain begins answers 503 at once: the drain must
-// show in the next probe's answer, whatever Redis is doing.
-func handleReadyz(p counter.Pinger, drain <-chan struct{}, m *Metrics) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithCancelCause(r.Context())
-		defer cancel(nil)
-		go func() {
-			select {
-			case <-drain:
-				cancel(errDraining)
-			case <-ctx.Done():
-			}
-		}()
-		if draining(drain) {
-			writeText(w, http.StatusServiceUnavailable, "not ready: shutting down")
-			return
-		}
-		err := p.Ping(ctx)
-		switch {
-		case errors.Is(context.Cause(ctx), errDraining):
-			writeText(w, http.StatusServiceUnavailable, "not ready: shutting down")
-		case err != nil:
-			m.redisError("ping", err)
-			noteError(w, err)
-			writeText(w, http.StatusServiceUnavailable, "not ready: "+counter.ErrorMessage(err))
-		default:
-			writeText(w, http.StatusOK, "ok")
-		}
-	})
-}
-
-// draining reports whether the drain channel is closed.
-func draining(drain <-chan struct{}) bool {
-	select {
-	case <-drain:
-		return true
-	default:
-		return false
-	}
 }

@@ -129,7 +129,8 @@ func TestVisitNegotiation(t *testing.T) {
 		{"text/plain", "text/plain; charset=utf-8", regexp.MustCompile(`^Hello World! I have been seen 2 times\.\n$`)},
 		{"*/*", "text/plain; charset=utf-8", regexp.MustCompile(`^Hello World! I have been seen 3 times\.\n$`)},
 		{"application/json", "application/json", regexp.MustCompile(`^\{"count":4,"served_by":"web-1"\}\n$`)},
-		{"text/html,application/xhtml+xml,*/*;q=0.8", "text/html; charset=utf-8", regexp.MustCompile(`(?s)^<!doctype html>.*<p class="count">5</p>.*<code>web-1</code>.*</html>\n$`)},
+		{"text/html,application/xhtml+xml,*/*;q=0.8", "text/html; charset=utf-8",
+			regexp.MustCompile(`(?s)^<!doctype html>.*<p class="count">5</p>.*<code>web-1</code>.*</html>\n$`)},
 	}
 	for _, tt := range tests {
 		resp, body := ts.do(t, "GET", "/", "Accept", tt.accept)
