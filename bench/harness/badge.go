@@ -183,7 +183,7 @@ func (b *bench) createBadgeCounter(ctx context.Context, base string) error {
 	if a.count != 1 {
 		return fmt.Errorf("creating the badge row's counter: its first badge shows %d, want 1 (a counter created by this hit)", a.count)
 	}
-	b.metrics["badge_created_day"] = float64(time.Now().UTC().Unix() / 86400)
+	b.Metrics["badge_created_day"] = float64(time.Now().UTC().Unix() / 86400)
 	return nil
 }
 
@@ -213,8 +213,8 @@ func (b *bench) checkBadges(ctx context.Context, base, redisAddr string) {
 		}
 		size = a.size
 	}
-	b.metrics["badge_sampled"] = badgeSamples
-	b.metrics["badge_svg_bytes"] = float64(size)
+	b.Metrics["badge_sampled"] = badgeSamples
+	b.Metrics["badge_svg_bytes"] = float64(size)
 	logf("badge check ok: %d counting badges, each an SVG (%d bytes) with the next count", badgeSamples, size)
 	b.measureRender(before + badgeSamples)
 
@@ -239,11 +239,11 @@ func (b *bench) checkBadges(ctx context.Context, base, redisAddr string) {
 		b.fail("badge check: reading the counter's stats: %d, %v", resp.StatusCode, err)
 		return
 	}
-	b.metrics["badge_uniques"] = float64(st.Today.Uniques)
-	b.metrics["badge_today_hits"] = float64(st.Today.Hits)
-	if float64(time.Now().UTC().Unix()/86400) != b.metrics["badge_created_day"] {
+	b.Metrics["badge_uniques"] = float64(st.Today.Uniques)
+	b.Metrics["badge_today_hits"] = float64(st.Today.Hits)
+	if float64(time.Now().UTC().Unix()/86400) != b.Metrics["badge_created_day"] {
 		logf("badge check: the UTC day changed during the run; today's %d unique visitors not checked", st.Today.Uniques)
-		b.metrics["badge_day_changed"] = 1
+		b.Metrics["badge_day_changed"] = 1
 		return
 	}
 	// HyperLogLog's standard error in Redis is 0.81%; 3% is well outside it.
@@ -256,39 +256,20 @@ func (b *bench) checkBadges(ctx context.Context, base, redisAddr string) {
 
 // badgeIntro says what the counting badge row measures and how it is checked.
 func (b *bench) badgeIntro(m *md) {
-	m.w("`%s` (issue #10) is the counting badge a README embeds,", rowBadge)
-	m.w("`GET %s`, on a counter of its own (made by one untimed badge request first), against", badgePath())
-	m.w("the same service, limits and Redis as the `/hit` rows, in the same rounds. Every request carries a")
-	m.w("`User-Agent` chosen at random among %s (a browser's string of ordinary length, numbered), and a", num(badgeAgents))
-	m.w("visitor is address and user agent: so each hit adds one to the total and to the day's count and")
-	m.w("one of %s visitors to the day's HyperLogLog, as a badge's readers do. Each of the %s is seen", num(badgeAgents), num(badgeAgents))
-	m.w("within the first second; from then on `PFADD` finds the visitor in the sketch, the day's estimate")
-	m.w("is not copied again, and the service finds the visitor's pseudonym (HMAC of address and user agent)")
-	m.w("in its memo of the day's: the steady state of a badge whose readers come back. Each answer is the")
+	m.p("badge-1", rowBadge, badgePath(), num(badgeAgents), num(badgeAgents), num(badgeAgents))
 	if sz := b.metric("badge_svg_bytes"); sz > 0 {
 		m.w("default flat badge, an SVG of %s bytes, where the `/hit` rows answer `{\"value\":N}`.", num(sz))
 	} else {
 		m.w("default flat badge, an SVG, where the `/hit` rows answer `{\"value\":N}`.")
 	}
-	m.w("(The `/hit` rows record visitors too, but wrk sends no `User-Agent`, so theirs are all one.)")
-	m.w("wrk picks the user agent with a script like the `/hit` rows' (the %s requests formatted once);", num(badgeAgents))
-	m.w("the script reads no answers, since a `response()` function would make wrk parse every answer and")
-	m.w("slow wrk, and so this row. The answers are checked instead by the check column (the counter moved")
-	m.w("by the 2xx answers) and after the rounds by a sample: %d counting badges sent one at a time, each", badgeSamples)
-	m.w("with one of the %s user agents at random, must each answer 200 with `Content-Type: image/svg+xml`", num(badgeAgents))
-	m.w("and `Cache-Control` holding `no-store`, be well-formed XML with an `<svg>` root, and show the")
-	m.w("counter's next number.")
+	m.p("badge-2", num(badgeAgents), badgeSamples, num(badgeAgents))
 	switch {
 	case b.metric("badge_sampled") == 0:
 		m.w("That sample was not taken in this run.")
 	case b.metric("badge_day_changed") > 0:
-		m.w("All %.0f passed. The UTC day changed during the run, so today's unique visitors (%.0f) were not",
-			b.metric("badge_sampled"), b.metric("badge_uniques"))
-		m.w("compared with the %s user agents.", num(badgeAgents))
+		m.p("badge-3", b.metric("badge_sampled"), b.metric("badge_uniques"), num(badgeAgents))
 	default:
-		m.w("All %.0f passed, and the counter's unique visitors today (`GET /stats`) were %s, the", b.metric("badge_sampled"), num(b.metric("badge_uniques")))
-		m.w("HyperLogLog's estimate of the %s user agents (the harness fails beyond 3%%), after %s hits today.",
-			num(badgeAgents), num(b.metric("badge_today_hits")))
+		m.p("badge-4", b.metric("badge_sampled"), num(b.metric("badge_uniques")), num(badgeAgents), num(b.metric("badge_today_hits")))
 	}
 	m.w("")
 }
@@ -313,28 +294,27 @@ func (b *bench) badgeAnalysis(m *md, cost map[string]map[int]runCost) {
 	case met256:
 		verdict = "met at 256 connections, missed at 64"
 	}
-	m.w("*The counting badge* answered %s and %s of `GET /`'s requests at 64 and 256 connections: the", pct(badge64, get64), pct(badge256, get256))
-	m.w("target of %.0f%% is %s.", 100*badgeGoal, verdict)
+	m.p("badge-5", pct(badge64, get64), pct(badge256, get256), 100*badgeGoal, verdict)
 	if !okX || !okG {
 		m.w("")
 		return
 	}
-	m.w("It coalesces like the one-key row: %s requests per write at 64 connections (`GET /`: %s),", batchOf(x, rowBadge), batchOf(g, rowHC))
-	m.w("and Redis ran %s commands per request (%s), %s of its CPU per request against %s for `GET /`.",
-		fmt.Sprintf("%.2f", callsPerRequest(x)), callsList(x), us(perRequest(x, x.RedisCPU)), us(perRequest(g, g.RedisCPU)))
+	m.p(
+		"badge-6",
+		batchOf(x, rowBadge),
+		batchOf(g, rowHC),
+		fmt.Sprintf("%.2f", callsPerRequest(x)),
+		callsList(x),
+		us(perRequest(x, x.RedisCPU)),
+		us(perRequest(g, g.RedisCPU)),
+	)
 	fx, fg := perRequest(x, x.ServiceCPU), perRequest(g, g.ServiceCPU)
 	m.w("At 64 connections the service spent %s of CPU per badge against %s per `GET /`", us(fx), us(fg))
 	if okH && perRequest(h, h.ServiceCPU) > 0 {
 		fh := perRequest(h, h.ServiceCPU)
-		m.w("and %s per `/hit` on one key: of the badge's %s, what a named-counter hit adds to `GET /`", us(fh), us(fx))
-		m.w("(the rate limiter, the visitor's pseudonym, the hit script's reply) is %s and what the badge", usDiff(fh-fg))
-		m.w("adds to that hit (a longer request with its user agent, the query, drawing the SVG, a larger")
-		m.w("answer with more headers) %s.", usDiff(fx-fh))
+		m.p("badge-7", us(fh), us(fx), usDiff(fh-fg), usDiff(fx-fh))
 		if ns := b.metric("badge_render_ns"); ns > 0 && fx > fh {
-			m.w("Drawing the SVG alone (`badge.Render` timed in the harness, one goroutine, idle services)")
-			m.w("takes %.1f µs and %.0f allocations (%s bytes) per badge, so about %s of that %s; the allocations",
-				ns/1000, b.metric("badge_render_allocs"), num(b.metric("badge_render_bytes")), pct(ns/1e9, fx-fh), usDiff(fx-fh))
-			m.w("cost again later, in the garbage collector, which the service's CPU figure includes.")
+			m.p("badge-8", ns/1000, b.metric("badge_render_allocs"), num(b.metric("badge_render_bytes")), pct(ns/1e9, fx-fh), usDiff(fx-fh))
 		}
 	} else {
 		m.w("(the one-key `/hit` row, which would split that cost, did not run).")
@@ -354,8 +334,7 @@ func (b *bench) badgeAnalysis(m *md, cost map[string]map[int]runCost) {
 		}
 		return fmt.Sprintf("%.0f%%", 100*pred[c])
 	}
-	m.w("By the service's CPU per request alone the badge would reach %s and %s of `GET /` at 64 and 256", predPct(64), predPct(256))
-	m.w("connections (measured: %s and %s).", pct(badge64, get64), pct(badge256, get256))
+	m.p("badge-9", predPct(64), predPct(256), pct(badge64, get64), pct(badge256, get256))
 	met := map[int]bool{64: met64, 256: met256}
 	var explained, unexplained []string
 	for _, c := range levels {
@@ -379,16 +358,10 @@ func (b *bench) badgeAnalysis(m *md, cost map[string]map[int]runCost) {
 			n, _ := strconv.Atoi(c)
 			times = append(times, fmt.Sprintf("%.1fx at %d connections", 1/pred[n], n))
 		}
-		m.w("At %s connections, where it missed, that prediction misses too: the service's CPU per badge", strings.Join(explained, " and "))
-		m.w("is what holds it back. On two cores shared with wrk and Redis, a request that costs the service")
-		m.w("more CPU than a `GET /` (%s) gets that much less of the cores; Redis, at %s of CPU per",
-			strings.Join(times, " and "), us(perRequest(x, x.RedisCPU)))
-		m.w("badge (64 connections) and at most %.2f cores, is not the limit.", redisCores)
+		m.p("badge-10", strings.Join(explained, " and "), strings.Join(times, " and "), us(perRequest(x, x.RedisCPU)), redisCores)
 	}
 	if len(unexplained) > 0 {
-		m.w("At %s connections the prediction is above the target, so the service's CPU does not explain", strings.Join(unexplained, " and "))
-		m.w("that miss alone: the fsync of every write, wrk and other work on the shared cores took the rest")
-		m.w("(one round of a row moves by 10–30% on this machine).")
+		m.p("badge-11", strings.Join(unexplained, " and "))
 	}
 	if met64 && met256 {
 		m.w("The service's CPU per badge, %.1fx a `GET /`'s at 64 connections, is what its margin depends on.", fx/fg)
@@ -429,8 +402,8 @@ func (b *bench) measureRender(count int64) {
 	if r.N == 0 {
 		return
 	}
-	b.metrics["badge_render_ns"] = float64(r.NsPerOp())
-	b.metrics["badge_render_allocs"] = float64(r.AllocsPerOp())
-	b.metrics["badge_render_bytes"] = float64(r.AllocedBytesPerOp())
+	b.Metrics["badge_render_ns"] = float64(r.NsPerOp())
+	b.Metrics["badge_render_allocs"] = float64(r.AllocsPerOp())
+	b.Metrics["badge_render_bytes"] = float64(r.AllocedBytesPerOp())
 	logf("badge.Render: %s", r.String()+r.MemString())
 }

@@ -71,57 +71,45 @@ const windowScript = `for i = tonumber(ARGV[3]), tonumber(ARGV[4]) do
 end
 return 'OK'`
 
-// startHonestRows starts the rows' service and makes the window row's counters: first hits,
-// then their window; the service reads a counter's settings again within 10 s, before any
-// timed run.
-func (b *bench) startHonestRows(ctx context.Context, redisAddr string) (rows []processRow, err error) {
-	url, err := b.startHitcounter(ctx, redisAddr, visitorsEnv...)
-	if err != nil {
-		return nil, err
+// honestRows is the service of the honest-count rows and their wrk scripts.
+type honestRows struct {
+	url, plainScript, windowScript string
+	pid                            int
+}
+
+// startHonest starts the rows' service and makes the window row's counters: first hits, then
+// their window; the service reads a counter's settings again within 10 s, before any timed
+// run. Every request is a new visitor, so every hit counts in both rows, and the counters must
+// grow by exactly the 2xx answers, as in every other row.
+func (b *bench) startHonest(ctx context.Context, redisAddr string) (h honestRows, err error) {
+	if h.url, err = b.startHitcounter(ctx, redisAddr, visitorsEnv...); err != nil {
+		return h, err
 	}
-	pid := b.procs.lastPid()
+	h.pid = b.procs.lastPid()
 	logf("creating the window row's %d counters", hitKeys)
 	paths := make([]string, 0, hitKeys)
 	for i := 1; i <= hitKeys; i++ {
 		paths = append(paths, hitPath(windowNamespace, i))
 	}
-	if err := drive(ctx, strings.TrimSuffix(url, "/"), http.MethodGet, paths, 64, http.StatusOK, firstHit); err != nil {
-		return nil, fmt.Errorf("creating the window row's counters: %w", err)
+	if err := drive(ctx, strings.TrimSuffix(h.url, "/"), http.MethodGet, paths, 64, http.StatusOK, firstHit); err != nil {
+		return h, fmt.Errorf("creating the window row's counters: %w", err)
 	}
-	args := []string{"EVAL", windowScript, "0", windowNamespace, hitKeyFormat, "1", strconv.Itoa(hitKeys), strconv.Itoa(windowSeconds)}
-	if _, err := redistest.Do(redisAddr, args...); err != nil {
-		return nil, fmt.Errorf("setting the window: %w", err)
+	if _, err := redistest.Do(
+		redisAddr,
+		"EVAL",
+		windowScript,
+		"0",
+		windowNamespace,
+		hitKeyFormat,
+		"1",
+		strconv.Itoa(hitKeys),
+		strconv.Itoa(windowSeconds),
+	); err != nil {
+		return h, fmt.Errorf("setting the window: %w", err)
 	}
-	plain, err := b.writeVisitorsScript(hitNamespace)
-	if err != nil {
-		return nil, err
+	if h.plainScript, err = b.writeVisitorsScript(hitNamespace); err != nil {
+		return h, err
 	}
-	window, err := b.writeVisitorsScript(windowNamespace)
-	if err != nil {
-		return nil, err
-	}
-	// Every request is a new visitor, so every hit counts in both rows, and the counters must
-	// grow by exactly the 2xx answers, as in every other row.
-	return []processRow{
-		{id: "hit10k-visitors", name: rowHitVisitors, url: url, levels: levels, script: plain,
-			count: namedCounter(redisAddr, hitNamespace, 1, hitKeys), redis: redisAddr, pid: pid},
-		{id: "hit10k-window", name: rowHitWindow, url: url, levels: levels, script: window,
-			count: namedCounter(redisAddr, windowNamespace, 1, hitKeys), redis: redisAddr, pid: pid},
-	}, nil
-}
-
-// honestTargets writes the targets table's row of issue #17: the window and the crawler check
-// cost at most 10% of /hit.
-func (b *bench) honestTargets(m *md) {
-	for _, c := range levels {
-		window, plain := b.rps("process", rowHitWindow, c), b.rps("process", rowHitVisitors, c)
-		if plain == 0 || window == 0 {
-			m.w("| process level, `/hit` with a repeat window within 10%% of `/hit` without (%d connections) | not measured in this run | - |", c)
-			continue
-		}
-		r := window / plain
-		m.w("| process level, `/hit` with a 30-minute repeat window and the crawler check within 10%% of `/hit` without the window "+
-			"(10,000 keys, a new visitor each, same run, %d connections) | %s / %s req/s | %s |",
-			c, num(window), num(plain), mark(r, .9, pct(window, plain), false))
-	}
+	h.windowScript, err = b.writeVisitorsScript(windowNamespace)
+	return h, err
 }

@@ -98,44 +98,48 @@ func settled(ctx context.Context, count counterFunc) (int64, error) {
 	return last, nil
 }
 
-// wrkRun runs wrk for the configured duration against url and, when count is given, checks
-// that the counter moved by the 2xx answers: at least that, and at most one more per failed
-// request and per connection (wrk stops with requests in flight, which the server still counts).
+// wrkRun runs wrk for the configured duration against url, as a stack row (no cost recorded).
 func (b *bench) wrkRun(ctx context.Context, level, name, url string, conns int, count counterFunc) (row, error) {
-	return b.wrkRunScript(ctx, level, name, url, "", conns, count, nil)
+	return b.runRow(ctx, level, processRow{name: name, url: url, count: count}, conns)
 }
 
-// wrkRunScript is wrkRun with a wrk Lua script (-s), when script is not "", and a hook called
-// right before wrk starts (true) and right after it ends (false), when hook is not nil: the
-// harness' own readings of the counter are outside the two calls.
-func (b *bench) wrkRunScript(ctx context.Context, level, name, url, script string, conns int, count counterFunc, hook func(start bool) error) (row, error) {
+// runRow is the one runner: wrk for the configured duration against r.url (with r.script, when
+// set) and, when r.count is given, the check that the counter moved by the 2xx answers: at
+// least that, and at most one more per failed request and per connection (wrk stops with
+// requests in flight, which the server still counts). When r.redis is set it also records what
+// the run cost Redis and the service, read right before wrk starts and right after it ends: the
+// harness' own readings of the counter are outside them.
+func (b *bench) runRow(ctx context.Context, level string, pr processRow, conns int) (row, error) {
+	name := pr.name
 	var before, after int64
 	var err error
-	if count != nil {
-		if before, err = count(ctx); err != nil {
+	if pr.count != nil {
+		if before, err = pr.count(ctx); err != nil {
 			return row{}, fmt.Errorf("%s: counter before: %w", name, err)
 		}
 	}
-	args := []string{"-t" + strconv.Itoa(b.threads), "-c" + strconv.Itoa(conns), "-d" + b.durationArg, "--latency"}
-	if script != "" {
-		args = append(args, "-s", script)
+	args := []string{"-t" + strconv.Itoa(b.Threads), "-c" + strconv.Itoa(conns), "-d" + b.DurationArg, "--latency"}
+	if pr.script != "" {
+		args = append(args, "-s", pr.script)
 	}
-	if hook != nil {
-		if err := hook(true); err != nil {
+	var cost *costReading
+	if pr.redis != "" {
+		if cost, err = startCost(pr); err != nil {
 			return row{}, err
 		}
 	}
-	out, err := output(ctx, b.duration+time.Minute, "", nil, "wrk", append(args, url)...)
+	out, err := output(ctx, b.duration+time.Minute, "", nil, "wrk", append(args, pr.url)...)
 	if err != nil {
 		return row{}, err
 	}
-	if hook != nil {
-		if err := hook(false); err != nil {
+	var c runCost
+	if cost != nil {
+		if c, err = cost.end(pr, conns); err != nil {
 			return row{}, err
 		}
 	}
-	if count != nil {
-		if after, err = settled(ctx, count); err != nil {
+	if pr.count != nil {
+		if after, err = settled(ctx, pr.count); err != nil {
 			return row{}, fmt.Errorf("%s: counter after: %w", name, err)
 		}
 	}
@@ -144,7 +148,7 @@ func (b *bench) wrkRunScript(ctx context.Context, level, name, url, script strin
 		return row{}, fmt.Errorf("%s: %w", name, err)
 	}
 	r := row{Level: level, Name: name, Conns: conns, RPS: w.rps, P50: w.p50, P99: w.p99, Check: "-", OK: w.total - w.non2xx}
-	if count != nil {
+	if pr.count != nil {
 		// 2xx ≤ growth ≤ 2xx + failed + in flight: every answered visit was counted, and a visit
 		// that failed (503 when Redis is slower than REDIS_TIMEOUT) may have been counted too.
 		delta, ok := after-before, w.total-w.non2xx
@@ -159,7 +163,11 @@ func (b *bench) wrkRunScript(ctx context.Context, level, name, url, script strin
 			r.Check = fmt.Sprintf("%d 2xx, counter +%d", ok, delta)
 		}
 	}
-	b.rows = append(b.rows, r)
+	b.Rows = append(b.Rows, r)
+	if cost != nil {
+		c.OK = r.OK
+		b.Costs = append(b.Costs, c)
+	}
 	if r.Failed {
 		b.fail("%s %s c=%d: %s", level, name, conns, r.Check)
 	}

@@ -56,6 +56,10 @@
 // REDIS_SERVER_BIN (redis-server from PATH) the server every local Redis runs (the Makefile
 // sets the stack's own Valkey when scripts/prepare-machine.sh cached it);
 // BENCH_SAVE=FILE keeps the raw results, BENCH_RENDER=FILE rewrites the report from them.
+//
+// Where things are: every process-level row is one declaration in processLevel's table (what
+// runs, what load, what it counts), every wrk run goes through runRow, the throughput targets
+// are the table in targets.go, and the report's fixed text is prose.md, block by block.
 package main
 
 import (
@@ -87,48 +91,26 @@ const defaultBaselineHits = "7111743"
 var levels = []int{64, 256}
 
 type bench struct {
+	// results is what the report is written from (and BENCH_SAVE keeps): settings, figures,
+	// failed checks.
+	results
 	root         string // the repository
 	work         string // temporary files and binaries
 	out          string
 	duration     time.Duration
-	durationArg  string
-	threads      int
-	rounds       int
-	baseline     string // commit of the "before" row; "" for none
 	baselineHits string // commit of the /hit rows' "before" rows; "" for none
 	// operator maps a service's public URL to its operator port's (metrics live there).
 	operator       map[string]string
-	vegetaDuration time.Duration
-	clientDuration time.Duration
 	cacheDir       string
-	stack          bool
 	vegeta         string
-
-	redisServer    string   // REDIS_SERVER_BIN, or redis-server from PATH
-	onlyRows       []string // BENCH_ROWS: ids of the only process-level rows to run; nil for all
-	memoryCounters int      // BENCH_MEMORY_COUNTERS: counters per memory figure; 0 skips it
-
-	procs    procs
-	rows     []row
-	failures []string
-	costs    []runCost
-	// memoryResults are the Redis memory per counter figures.
-	memoryResults []memoryResult
-
-	// Figures for the report; absent ones are reported as not measured.
-	metrics                                        map[string]float64
-	exact                                          []exactRun
-	latency                                        *latencyResult
-	clients                                        []clientResult
-	cpuShare                                       []cpuShare
-	loadAtStart, loadAtEnd                         string
-	commit, goVersion, redisVersion, dockerVersion string
-	started                                        time.Time
+	redisServer    string // REDIS_SERVER_BIN, or redis-server from PATH
+	memoryCounters int    // BENCH_MEMORY_COUNTERS: counters per memory figure; 0 skips it
+	procs          procs
 }
 
 func (b *bench) fail(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	b.failures = append(b.failures, msg)
+	b.Failures = append(b.Failures, msg)
 	logf("CHECK FAILED: %s", msg)
 }
 
@@ -156,27 +138,27 @@ func newBench() (*bench, error) {
 	if _, err := os.Stat(filepath.Join(root, "bench", "harness")); err != nil {
 		return nil, errors.New("run from the repository root (make bench)")
 	}
-	b := &bench{root: root, metrics: map[string]float64{}, started: time.Now(), operator: map[string]string{}}
-	if b.duration, b.durationArg, err = envDuration("BENCH_DURATION", "8s", 2*time.Minute); err != nil {
+	b := &bench{root: root, results: results{Metrics: map[string]float64{}, Started: time.Now()}, operator: map[string]string{}}
+	if b.duration, b.DurationArg, err = envDuration("BENCH_DURATION", "8s", 2*time.Minute); err != nil {
 		return nil, err
 	}
-	if b.vegetaDuration, _, err = envDuration("BENCH_VEGETA_DURATION", "15s", 2*time.Minute); err != nil {
+	if b.VegetaDuration, _, err = envDuration("BENCH_VEGETA_DURATION", "15s", 2*time.Minute); err != nil {
 		return nil, err
 	}
-	if b.clientDuration, _, err = envDuration("BENCH_CLIENT_DURATION", "3s", time.Minute); err != nil {
+	if b.ClientDuration, _, err = envDuration("BENCH_CLIENT_DURATION", "3s", time.Minute); err != nil {
 		return nil, err
 	}
-	if b.threads, err = strconv.Atoi(envOr("BENCH_THREADS", "2")); err != nil || b.threads < 1 || b.threads > 64 {
+	if b.Threads, err = strconv.Atoi(envOr("BENCH_THREADS", "2")); err != nil || b.Threads < 1 || b.Threads > 64 {
 		return nil, fmt.Errorf("BENCH_THREADS=%q: want 1..64", os.Getenv("BENCH_THREADS"))
 	}
-	if b.rounds, err = strconv.Atoi(envOr("BENCH_ROUNDS", "3")); err != nil || b.rounds < 1 || b.rounds > 5 {
+	if b.Rounds, err = strconv.Atoi(envOr("BENCH_ROUNDS", "3")); err != nil || b.Rounds < 1 || b.Rounds > 5 {
 		return nil, fmt.Errorf("BENCH_ROUNDS=%q: want 1..5", os.Getenv("BENCH_ROUNDS"))
 	}
 	if b.baselineHits = envOr("BENCH_BASELINE_HITS", defaultBaselineHits); b.baselineHits == "none" {
 		b.baselineHits = ""
 	}
-	if b.baseline = envOr("BENCH_BASELINE", defaultBaseline); b.baseline == "none" {
-		b.baseline = ""
+	if b.Baseline = envOr("BENCH_BASELINE", defaultBaseline); b.Baseline == "none" {
+		b.Baseline = ""
 	}
 	b.cacheDir = envOr("HITCOUNTER_CACHE", "/var/cache/hitcounter")
 	b.redisServer = envOr("REDIS_SERVER_BIN", "redis-server")
@@ -184,12 +166,12 @@ func newBench() (*bench, error) {
 	// full run's) alone unless BENCH_OUT says otherwise, and skips the stack level and the memory
 	// figures unless BENCH_STACK=1 or BENCH_MEMORY_COUNTERS ask for them.
 	defaultOut, defaultMemory := filepath.Join("docs", "benchmarks.md"), "100000"
-	b.stack = os.Getenv("BENCH_STACK") != "0"
+	b.Stack = os.Getenv("BENCH_STACK") != "0"
 	if v := os.Getenv("BENCH_ROWS"); v != "" {
-		b.onlyRows = strings.Split(v, ",")
+		b.OnlyRows = strings.Split(v, ",")
 		defaultOut = filepath.Join(os.TempDir(), "hitcounter-bench-rows", "benchmarks.md")
 		defaultMemory = "0"
-		b.stack = os.Getenv("BENCH_STACK") == "1"
+		b.Stack = os.Getenv("BENCH_STACK") == "1"
 	}
 	b.out = envOr("BENCH_OUT", defaultOut)
 	if err := os.MkdirAll(filepath.Dir(b.out), 0o755); err != nil {
@@ -236,7 +218,7 @@ func run(ctx context.Context) error {
 	}
 	b.procs.logs = b.work
 	defer b.procs.stop()
-	b.loadAtStart = loadAverage()
+	b.LoadAtStart = loadAverage()
 	b.describe(ctx)
 
 	if err := b.build(ctx); err != nil {
@@ -245,16 +227,16 @@ func run(ctx context.Context) error {
 	if err := b.processLevel(ctx); err != nil {
 		return err
 	}
-	if b.stack {
+	if b.Stack {
 		if err := b.stackLevel(ctx); err != nil {
 			return err
 		}
 	} else {
 		logf("stack level skipped (BENCH_STACK=0, or BENCH_ROWS without BENCH_STACK=1)")
 	}
-	b.loadAtEnd = loadAverage()
+	b.LoadAtEnd = loadAverage()
 	save := os.Getenv("BENCH_SAVE")
-	if save == "" && b.onlyRows != nil {
+	if save == "" && b.OnlyRows != nil {
 		save = filepath.Join(filepath.Dir(b.out), "results.json")
 	}
 	if to := save; to != "" {
@@ -268,15 +250,15 @@ func run(ctx context.Context) error {
 	if err := b.chart(ctx); err != nil {
 		return err
 	}
-	logf("wrote %s and %s in %s", b.out, b.chartPath(), time.Since(b.started).Round(time.Second))
-	if b.onlyRows != nil {
+	logf("wrote %s and %s in %s", b.out, b.chartPath(), time.Since(b.Started).Round(time.Second))
+	if b.OnlyRows != nil {
 		logf("BENCH_ROWS set: the report went to %s (raw results %s), not docs/benchmarks.md; the scaling section:", b.out, save)
 		var m md
 		b.scalingSection(&m)
 		fmt.Print(m.String())
 	}
-	if len(b.failures) > 0 {
-		return fmt.Errorf("%d check(s) failed, first: %s", len(b.failures), b.failures[0])
+	if len(b.Failures) > 0 {
+		return fmt.Errorf("%d check(s) failed, first: %s", len(b.Failures), b.Failures[0])
 	}
 	return nil
 }

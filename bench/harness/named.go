@@ -311,62 +311,58 @@ type runCost struct {
 	Seconds    float64          // wall time of the run
 }
 
-// costRun runs one wrk run like wrkRunScript and records what it cost Redis (r.redis) and the
-// service (r.pid) between wrk's start and end.
-func (b *bench) costRun(ctx context.Context, r processRow, conns int) error {
-	var (
-		rs0, rs1 redisStats
-		rp0, rp1 redisStats // the replicas'
-		t0, t1   int64
-		w0, w1   float64
-		start    time.Time
-		elapsed  float64
-	)
-	pid := strconv.Itoa(r.pid)
-	hook := func(begin bool) error {
-		var err error
-		primaries := append([]string{r.redis}, r.more...)
-		if begin {
-			if rp0, err = readRedisStatsAll(r.replicas...); err != nil {
-				return err
-			}
-			rs0, err = readRedisStatsAll(primaries...)
-			_, t0, _ = procStat(pid)
-			w0 = childrenCPU()
-			start = time.Now()
-			return err
-		}
-		elapsed = time.Since(start).Seconds()
-		w1 = childrenCPU()
-		_, t1, _ = procStat(pid)
-		if rs1, err = readRedisStatsAll(primaries...); err != nil {
-			return err
-		}
-		rp1, err = readRedisStatsAll(r.replicas...)
-		return err
+// costReading is what a run's Redis servers and service had used when wrk started.
+type costReading struct {
+	primaries, replicas redisStats
+	ticks               int64
+	wrk                 float64
+	start               time.Time
+}
+
+// startCost reads what r's Redis (r.redis and r.more; r.replicas apart) and service (r.pid)
+// have used so far.
+func startCost(r processRow) (*costReading, error) {
+	var c costReading
+	var err error
+	if c.replicas, err = readRedisStatsAll(r.replicas...); err != nil {
+		return nil, err
 	}
-	row, err := b.wrkRunScript(ctx, "process", r.name, r.url, r.script, conns, r.count, hook)
+	c.primaries, err = readRedisStatsAll(append([]string{r.redis}, r.more...)...)
+	_, c.ticks, _ = procStat(strconv.Itoa(r.pid))
+	c.wrk, c.start = childrenCPU(), time.Now()
+	return &c, err
+}
+
+// end is what the run cost since start (its 2xx answers are the caller's to fill in).
+func (c *costReading) end(r processRow, conns int) (runCost, error) {
+	elapsed := time.Since(c.start).Seconds()
+	wrk := childrenCPU()
+	_, ticks, _ := procStat(strconv.Itoa(r.pid))
+	primaries, err := readRedisStatsAll(append([]string{r.redis}, r.more...)...)
 	if err != nil {
-		return err
+		return runCost{}, err
 	}
-	c := runCost{Name: r.name, Conns: conns, OK: row.OK, Calls: map[string]int64{}, RedisCPU: rs1.cpu - rs0.cpu,
-		ServiceCPU: float64(t1-t0) / 100, WrkCPU: w1 - w0, Seconds: elapsed, // /proc ticks are 1/100 s (USER_HZ)
-		ReplicaCPU: rp1.cpu - rp0.cpu}
-	for cmd, n := range rs1.calls {
-		// The hook's own INFO calls are not the run's.
-		if d := n - rs0.calls[cmd]; d > 0 && cmd != "info" {
-			c.Calls[cmd] = d
+	replicas, err := readRedisStatsAll(r.replicas...)
+	if err != nil {
+		return runCost{}, err
+	}
+	rc := runCost{Name: r.name, Conns: conns, Calls: map[string]int64{}, RedisCPU: primaries.cpu - c.primaries.cpu,
+		ServiceCPU: float64(ticks-c.ticks) / 100, WrkCPU: wrk - c.wrk, Seconds: elapsed, // /proc ticks are 1/100 s (USER_HZ)
+		ReplicaCPU: replicas.cpu - c.replicas.cpu}
+	for cmd, n := range primaries.calls {
+		// The readings' own INFO calls are not the run's.
+		if d := n - c.primaries.calls[cmd]; d > 0 && cmd != "info" {
+			rc.Calls[cmd] = d
 		}
 	}
-	b.costs = append(b.costs, c)
-	return nil
+	return rc, nil
 }
 
 // costSum adds up the runs of one row at one level.
 func (b *bench) costSum(name string, conns int) (runCost, int) {
 	sum := runCost{Name: name, Conns: conns, Calls: map[string]int64{}}
 	n := 0
-	for _, c := range b.costs {
+	for _, c := range b.Costs {
 		if c.Name != name || c.Conns != conns {
 			continue
 		}
@@ -418,7 +414,7 @@ func (b *bench) checkNotLimited(ctx context.Context, base string) {
 			limited += v
 		}
 	}
-	b.metrics["hit_rate_limited"] += limited
+	b.Metrics["hit_rate_limited"] += limited
 	if limited > 0 {
 		b.fail("the /hit service refused %.0f requests by its rate limits (RATE_LIMIT_HITS=1000000000 should never bind)", limited)
 	}
@@ -537,7 +533,7 @@ func (b *bench) memory(ctx context.Context, n int) error {
 		r.KeyUsage, _ = redisInt(addr, "MEMORY", "USAGE", one)
 		r.IndexUsage, _ = redisInt(addr, "MEMORY", "USAGE", "hitcounter:index", "SAMPLES", "0")
 		r.Encoding, _ = redistest.Do(addr, "OBJECT", "ENCODING", one)
-		b.memoryResults = append(b.memoryResults, r)
+		b.Memory = append(b.Memory, r)
 		logf("memory per counter: %s, %d+%d: %.0f bytes (%d counters in %.1fs)", r.How, r.NamespaceLen, r.KeyLen, r.perCounter(), n, r.Seconds)
 		b.procs.stopFrom(mark)
 	}

@@ -68,12 +68,12 @@ func TestParseVegetaCSV(t *testing.T) {
 }
 
 func TestSummaryTakesTheMedianRound(t *testing.T) {
-	b := &bench{rows: []row{
+	b := &bench{results: results{Rows: []row{
 		{Level: "process", Name: "a", Conns: 64, RPS: 10},
 		{Level: "process", Name: "b", Conns: 64, RPS: 5},
 		{Level: "process", Name: "a", Conns: 64, RPS: 30},
 		{Level: "process", Name: "a", Conns: 64, RPS: 20},
-	}}
+	}}}
 	s := b.summary()
 	if len(s) != 2 || s[0].Name != "a" || s[0].RPS != 20 || s[1].Name != "b" {
 		t.Errorf("summary = %+v", s)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -42,32 +41,27 @@ func (b *bench) tools(ctx context.Context) error {
 		}
 	}
 	b.vegeta = filepath.Join(b.cacheDir, "bin", "vegeta-"+vegetaVersion)
-	if _, err := os.Stat(b.vegeta); err != nil && b.stack {
+	if _, err := os.Stat(b.vegeta); err != nil && b.Stack {
 		logf("building vegeta %s", vegetaVersion)
-		gobin, err := os.MkdirTemp("", "hcbench-vegeta-")
-		if err != nil {
+		// Installed beside the cache's binaries, then renamed into place in one step, so that an
+		// interrupted build leaves no half-written vegeta-VERSION behind.
+		gobin := filepath.Join(b.cacheDir, "bin", "vegeta-build")
+		if _, err := output(
+			ctx,
+			10*time.Minute,
+			os.TempDir(),
+			[]string{"GOBIN=" + gobin},
+			"go",
+			"install",
+			"github.com/tsenart/vegeta/v12@"+vegetaVersion,
+		); err != nil {
 			return err
 		}
-		defer os.RemoveAll(gobin)
-		env := append(os.Environ(), "GOBIN="+gobin)
-		if _, err := output(ctx, 10*time.Minute, os.TempDir(), env, "go", "install", "github.com/tsenart/vegeta/v12@"+vegetaVersion); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Dir(b.vegeta), 0o755); err != nil {
-			return err
-		}
-		data, err := os.ReadFile(filepath.Join(gobin, "vegeta"))
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(b.vegeta+".tmp", data, 0o755); err != nil {
-			return err
-		}
-		if err := os.Rename(b.vegeta+".tmp", b.vegeta); err != nil {
+		if err := os.Rename(filepath.Join(gobin, "vegeta"), b.vegeta); err != nil {
 			return err
 		}
 	}
-	if b.stack {
+	if b.Stack {
 		if _, err := output(ctx, 30*time.Second, "", nil, "docker", "compose", "version"); err != nil {
 			return fmt.Errorf("docker compose is missing (run scripts/prepare-docker.sh, or BENCH_STACK=0 to skip the stack level): %w", err)
 		}
@@ -106,7 +100,7 @@ func aptInstall(ctx context.Context, pkgs []string) error {
 	if _, err := output(ctx, 5*time.Minute, "", nil, "apt-get", "update", "-qq"); err != nil {
 		return err
 	}
-	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	env := []string{"DEBIAN_FRONTEND=noninteractive"}
 	args := append([]string{"install", "-y", "-qq"}, pkgs...)
 	_, err := output(ctx, 10*time.Minute, "", env, "apt-get", args...)
 	return err
@@ -119,29 +113,29 @@ func (b *bench) describe(ctx context.Context) {
 		}
 		return strings.TrimSpace(s)
 	}
-	b.commit = first(output(ctx, 10*time.Second, b.root, nil, "git", "rev-parse", "--short", "HEAD"))
+	b.Commit = first(output(ctx, 10*time.Second, b.root, nil, "git", "rev-parse", "--short", "HEAD"))
 	// Uncommitted changes, apart from this harness' own outputs (the previous run's report).
 	if d, err := output(ctx, 10*time.Second, b.root, nil, "git", "status", "--porcelain", "--untracked-files=no", "--",
 		".", ":!docs/benchmarks.md", ":!docs/benchmarks.png"); err == nil && strings.TrimSpace(d) != "" {
-		b.commit += " (with uncommitted changes)"
+		b.Commit += " (with uncommitted changes)"
 	}
-	b.goVersion = first(output(ctx, 10*time.Second, b.root, nil, "go", "env", "GOVERSION"))
-	b.redisVersion = "?"
+	b.GoVersion = first(output(ctx, 10*time.Second, b.root, nil, "go", "env", "GOVERSION"))
+	b.RedisVersion = "?"
 	if v, err := output(ctx, 10*time.Second, "", nil, b.redisServer, "--version"); err == nil {
 		if strings.HasPrefix(v, "Valkey") {
-			b.redisVersion = "Valkey "
+			b.RedisVersion = "Valkey "
 		} else {
-			b.redisVersion = "Redis "
+			b.RedisVersion = "Redis "
 		}
 		for _, f := range strings.Fields(v) {
 			if s, ok := strings.CutPrefix(f, "v="); ok {
-				b.redisVersion += s
+				b.RedisVersion += s
 			}
 		}
 	}
-	b.dockerVersion = "not used"
-	if b.stack {
-		b.dockerVersion = first(output(ctx, 10*time.Second, "", nil, "docker", "version", "--format", "{{.Server.Version}}"))
+	b.DockerVersion = "not used"
+	if b.Stack {
+		b.DockerVersion = first(output(ctx, 10*time.Second, "", nil, "docker", "version", "--format", "{{.Server.Version}}"))
 	}
 }
 
@@ -149,7 +143,7 @@ func (b *bench) bin(name string) string { return filepath.Join(b.work, name) }
 
 func (b *bench) build(ctx context.Context) error {
 	logf("building")
-	env := append(os.Environ(), "CGO_ENABLED=0")
+	env := []string{"CGO_ENABLED=0"}
 	if _, err := output(ctx, 5*time.Minute, b.root, env, "go", "build", "-trimpath", "-o", b.bin("hitcounter"), "./cmd/hitcounter"); err != nil {
 		return err
 	}
@@ -158,19 +152,22 @@ func (b *bench) build(ctx context.Context) error {
 			return err
 		}
 	}
-	if b.baselineHits != "" {
-		commit, err := b.buildCommit(ctx, b.baselineHits, "hitcounter-before15")
-		if err != nil {
-			logf("no /hit baseline rows: %v", err)
-			b.baselineHits = ""
-		} else {
-			b.baselineHits = commit
+	// The services as of BENCH_BASELINE and BENCH_BASELINE_HITS, so that "no worse than before"
+	// is measured in the same run as rows of their own, not against figures of another day.
+	// When one does not build, its rows are missing and the report says so; the rest still runs.
+	for _, p := range []struct {
+		commit *string
+		name   string
+	}{{&b.baselineHits, "hitcounter-before15"}, {&b.Baseline, "hitcounter-baseline"}} {
+		if *p.commit == "" {
+			continue
 		}
-	}
-	if err := b.buildBaseline(ctx); err != nil {
-		// The comparison row is then missing, and the report says so; the rest still runs.
-		logf("no baseline row: %v", err)
-		b.baseline = ""
+		commit, err := b.buildCommit(ctx, *p.commit, p.name)
+		if err != nil {
+			logf("no %s rows: %v", p.name, err)
+			commit = ""
+		}
+		*p.commit = commit
 	}
 	dir := filepath.Join(b.root, "bench", "clientcmp")
 	for _, p := range []struct{ name, pkg string }{{"clientcmp", "."}, {"visitsrv", "./visitsrv"}} {
@@ -179,18 +176,6 @@ func (b *bench) build(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// buildBaseline builds the service as of BENCH_BASELINE (a commit; "none" to skip), so that "no
-// worse than before" is measured in the same run as a row of its own rather than against
-// figures of another day.
-func (b *bench) buildBaseline(ctx context.Context) error {
-	if b.baseline == "" {
-		return errors.New("BENCH_BASELINE=none")
-	}
-	commit, err := b.buildCommit(ctx, b.baseline, "hitcounter-baseline")
-	b.baseline = commit
-	return err
 }
 
 // buildCommit builds the service as of commit, from `git archive` into the work directory, as
@@ -212,7 +197,7 @@ func (b *bench) buildCommit(ctx context.Context, commit, name string) (string, e
 	if _, err := output(ctx, time.Minute, dir, nil, "tar", "-xf", tarPath); err != nil {
 		return commit, err
 	}
-	env := append(os.Environ(), "CGO_ENABLED=0")
+	env := []string{"CGO_ENABLED=0"}
 	_, err = output(ctx, 5*time.Minute, dir, env, "go", "build", "-trimpath", "-o", b.bin(name), "./cmd/hitcounter")
 	return commit, err
 }
@@ -306,12 +291,12 @@ func (b *bench) operatorURL(ctx context.Context, base string) string {
 	return base
 }
 
-// processRow is one process-level configuration; later issues add theirs to processRows.
+// processRow is one process-level row: one declaration in processLevel's table.
 type processRow struct {
 	id     string // for BENCH_ROWS
-	name   string
-	url    string
-	levels []int
+	name   string // in the report
+	url    string // wrk's target; "" when its server did not start (a baseline set to none)
+	levels []int  // connection levels; nil for every one
 	count  counterFunc
 	script string // wrk -s, when not ""
 	// redis and pid, when set: each run also records what it cost that Redis and that process.
@@ -360,96 +345,49 @@ const (
 )
 
 func (b *bench) processLevel(ctx context.Context) error {
-	always, err := b.startRedis(ctx, "always", "--appendonly", "yes", "--appendfsync", "always")
-	if err != nil {
-		return err
-	}
-	none, err := b.startRedis(ctx, "none", "--appendonly", "no")
-	if err != nil {
-		return err
-	}
+	st := &starter{b: b, ctx: ctx}
+	always := st.redis("always", "--appendonly", "yes", "--appendfsync", "always")
+	none := st.redis("none", "--appendonly", "no")
 	const key = "hitcounter:visits"
-	ceiling, err := b.startHTTP(ctx, "/", nil, "", func(p int) []string {
+	ceiling := st.http("/", nil, "", func(p int) []string {
 		return []string{b.bin("ceiling"), "-addr", fmt.Sprintf("127.0.0.1:%d", p)}
 	})
-	if err != nil {
-		return err
-	}
-	hc, err := b.startHitcounter(ctx, always, getEnv...)
-	if err != nil {
-		return err
-	}
-	hcPid := b.procs.lastPid()
-	// The named-counter rows' service: same binary, same Redis, the limits on but not binding.
-	hit, err := b.startHitcounter(ctx, always, hitEnv...)
-	if err != nil {
-		return err
-	}
-	hitPid := b.procs.lastPid()
-	// The same on the Redis without persistence: what the fsync of every write costs the hits.
-	hitNone, err := b.startHitcounter(ctx, none, hitEnv...)
-	if err != nil {
-		return err
-	}
-	hitNonePid := b.procs.lastPid()
-	quiet, err := b.startHitcounter(ctx, always, append(getEnv, "ACCESS_LOG=false")...)
-	if err != nil {
-		return err
-	}
-	noPersist, err := b.startHitcounter(ctx, none, getEnv...)
-	if err != nil {
-		return err
-	}
-	var baseline string
-	if b.baseline != "" {
-		if baseline, err = b.startService(ctx, b.bin("hitcounter-baseline"), always); err != nil {
-			return err
-		}
+	hc, hcPid := st.service(b.bin("hitcounter"), always, getEnv...)
+	// The named-counter rows' service: same binary, same Redis, the limits on but not binding;
+	// and the same on the Redis without persistence: what the fsync of every write costs the hits.
+	hit, hitPid := st.service(b.bin("hitcounter"), always, hitEnv...)
+	hitNone, hitNonePid := st.service(b.bin("hitcounter"), none, hitEnv...)
+	quiet, _ := st.service(b.bin("hitcounter"), always, append(getEnv, "ACCESS_LOG=false")...)
+	noPersist, _ := st.service(b.bin("hitcounter"), none, getEnv...)
+	var baseline, hitBefore string
+	var hitBeforePid int
+	if b.Baseline != "" {
+		baseline, _ = st.service(b.bin("hitcounter-baseline"), always)
 	}
 	// The service before issue #15 beside the /hit rows: same Redis, same counters, same load.
-	var hitBefore string
-	hitBeforePid := 0
 	if b.baselineHits != "" {
-		if hitBefore, err = b.startService(ctx, b.bin("hitcounter-before15"), always, hitEnv...); err != nil {
-			return err
-		}
-		hitBeforePid = b.procs.lastPid()
+		hitBefore, hitBeforePid = st.service(b.bin("hitcounter-before15"), always, hitEnv...)
 	}
-	visitsrv := func(mode string) (string, error) {
-		return b.startHTTP(ctx, "/", nil, "", func(p int) []string {
+	visitsrv := func(mode string) string {
+		return st.http("/", nil, "", func(p int) []string {
 			return []string{b.bin("visitsrv"), "-addr", fmt.Sprintf("127.0.0.1:%d", p), "-redis", always, "-counter", mode}
 		})
 	}
-	minCoal, err := visitsrv("coalesced")
-	if err != nil {
-		return err
-	}
-	minIncr, err := visitsrv("incr")
-	if err != nil {
-		return err
-	}
-	minGoRedis, err := visitsrv("go-redis")
-	if err != nil {
-		return err
-	}
+	minCoal, minIncr, minGoRedis := visitsrv("coalesced"), visitsrv("incr"), visitsrv("go-redis")
 	_, redisPort, _ := strings.Cut(always, ":")
-	flaskEnv := append(os.Environ(), "REDIS_PORT="+redisPort)
+	flaskEnv := append(os.Environ(), "REDIS_PORT="+redisPort) // procs.start replaces the environment
 	// The Flask app has only "/", which counts (in its own key, before any reading of it).
-	flask, err := b.startHTTP(ctx, "/", flaskEnv, filepath.Join(b.root, "bench", "flask"), func(p int) []string {
+	flask := st.http("/", flaskEnv, filepath.Join(b.root, "bench", "flask"), func(p int) []string {
 		return []string{"gunicorn", "-w", "5", "-b", fmt.Sprintf("127.0.0.1:%d", p), "--log-level", "warning", "app:app"}
 	})
-	if err != nil {
-		return err
+	if st.err != nil {
+		return st.err
 	}
 
 	// The /hit rows' counters exist before the timed runs: those count hits, not creations.
-	oneKeyScript, err := b.writeKeysScript(0, 1)
-	if err != nil {
-		return err
-	}
-	manyKeysScript, err := b.writeKeysScript(1, hitKeys)
-	if err != nil {
-		return err
+	oneKeyScript, manyKeysScript, badgeScript := st.file(b.writeKeysScript(0, 1)), st.file(b.writeKeysScript(1, hitKeys)), st.file(b.writeBadgeScript())
+	if st.err != nil {
+		return st.err
 	}
 	for _, p := range [][2]string{{hit, always}, {hitNone, none}} {
 		if err := b.precreate(ctx, p[0], p[1]); err != nil {
@@ -460,13 +398,9 @@ func (b *bench) processLevel(ctx context.Context) error {
 	if err := b.createBadgeCounter(ctx, hit); err != nil {
 		return err
 	}
-	badgeScript, err := b.writeBadgeScript()
-	if err != nil {
-		return err
-	}
 
 	// Honest counts (issue #17): their own service and the window row's counters.
-	honestRows, err := b.startHonestRows(ctx, always)
+	honest, err := b.startHonest(ctx, always)
 	if err != nil {
 		return err
 	}
@@ -478,72 +412,71 @@ func (b *bench) processLevel(ctx context.Context) error {
 	}
 
 	countAlways := redisCounter(always, key)
-	oneKeyURL := hit + strings.TrimPrefix(hitPath(hitNamespace, 0), "/")
-	rows := []processRow{
-		{id: "ceiling", name: rowCeiling, url: ceiling, levels: levels},
-		{id: "ceiling-lua", name: rowCeilingLua, url: ceiling, levels: levels, script: manyKeysScript},
-		{id: "hc", name: rowHC, url: hc, levels: levels, count: countAlways, redis: always, pid: hcPid},
-		{id: "hit1", name: rowHitOne, url: oneKeyURL, levels: levels, count: namedCounter(always, hitNamespace, 0, 1),
-			script: oneKeyScript, redis: always, pid: hitPid},
-		{id: "hit10k", name: rowHitMany, url: oneKeyURL, levels: levels, count: namedCounter(always, hitNamespace, 1, hitKeys),
-			script: manyKeysScript, redis: always, pid: hitPid},
-		{id: "badge", name: rowBadge, url: hit + strings.TrimPrefix(badgePath(), "/"), levels: levels,
-			count: namedCounter(always, hitNamespace, badgeKey, 1), script: badgeScript, redis: always, pid: hitPid},
-	}
-	rows = append(rows, honestRows...)
-	rows = append(rows, []processRow{
-		{id: "hit1-before15", name: rowHitOneBefore, url: under(hitBefore, hitPath(hitNamespace, 0)), levels: levels,
-			count: namedCounter(always, hitNamespace, 0, 1), script: oneKeyScript, redis: always, pid: hitBeforePid},
-		{id: "hit10k-before15", name: rowHitManyBefore, url: under(hitBefore, hitPath(hitNamespace, 0)), levels: levels,
-			count: namedCounter(always, hitNamespace, 1, hitKeys), script: manyKeysScript, redis: always, pid: hitBeforePid},
-		{id: "badge-before15", name: rowBadgeBefore, url: under(hitBefore, badgePath()), levels: levels,
-			count: namedCounter(always, hitNamespace, badgeKey, 1), script: badgeScript, redis: always, pid: hitBeforePid},
-		{id: "hit10k-nopersist", name: rowHitManyNoPersist, url: hitNone + strings.TrimPrefix(hitPath(hitNamespace, 0), "/"), levels: levels,
-			count: namedCounter(none, hitNamespace, 1, hitKeys), script: manyKeysScript, redis: none, pid: hitNonePid},
-		{id: "baseline", name: rowBaseline, url: baseline, levels: levels, count: countAlways},
-		{id: "min-coal", name: rowMinCoal, url: minCoal, levels: levels, count: countAlways},
-		{id: "min-incr", name: rowMinIncr, url: minIncr, levels: levels, count: countAlways},
-		{id: "min-goredis", name: rowMinGoRed, url: minGoRedis, levels: levels, count: countAlways},
-		{id: "quiet", name: rowQuiet, url: quiet, levels: levels[:1], count: countAlways},
-		{id: "nopersist", name: rowNoPersist, url: noPersist, levels: levels[:1], count: redisCounter(none, key)},
-		{id: "flask", name: rowFlask, url: flask, levels: levels[:1], count: redisCounter(always, "hits")},
-	}...)
-	// Replicas and shards (issue #16), after the rows they are compared with.
-	at := slices.IndexFunc(rows, func(r processRow) bool { return r.id == "hit10k-nopersist" })
-	for i, sr := range scalingRows {
-		r := processRow{id: sr.id, name: sr.name, levels: levels, script: manyKeysScript}
-		if d := scaling[sr.id]; d != nil {
+	oneKeyURL := under(hit, hitPath(hitNamespace, 0))
+	many := func(addr string) counterFunc { return namedCounter(addr, hitNamespace, 1, hitKeys) }
+	one, badge := namedCounter(always, hitNamespace, 0, 1), namedCounter(always, hitNamespace, badgeKey, 1)
+	// scaled is a row of issue #16, on its own deployment (absent with BENCH_ROWS without it).
+	scaled := func(id, name string) processRow {
+		r := processRow{id: id, name: name, script: manyKeysScript}
+		if d := scaling[id]; d != nil {
 			r.url, r.count, r.pid = d.rowURL(), d.count, d.pid
 			r.redis, r.more, r.replicas = d.primaries[0], d.primaries[1:], d.replicas
 		}
-		rows = slices.Insert(rows, at+i, r)
+		return r
 	}
-	if b.onlyRows != nil {
+	// Every process-level row, in the report's order: what runs (url, and the server's process
+	// and Redis whose cost it records), what load (script; every level unless levels says), and
+	// what it counts (count, checked against the 2xx answers).
+	rows := []processRow{
+		{id: "ceiling", name: rowCeiling, url: ceiling},
+		{id: "ceiling-lua", name: rowCeilingLua, url: ceiling, script: manyKeysScript},
+		{id: "hc", name: rowHC, url: hc, count: countAlways, redis: always, pid: hcPid},
+		{id: "hit1", name: rowHitOne, url: oneKeyURL, count: one, script: oneKeyScript, redis: always, pid: hitPid},
+		{id: "hit10k", name: rowHitMany, url: oneKeyURL, count: many(always), script: manyKeysScript, redis: always, pid: hitPid},
+		{id: "badge", name: rowBadge, url: under(hit, badgePath()), count: badge, script: badgeScript, redis: always, pid: hitPid},
+		{id: "hit10k-visitors", name: rowHitVisitors, url: honest.url, script: honest.plainScript, count: many(always), redis: always, pid: honest.pid},
+		{id: "hit10k-window", name: rowHitWindow, url: honest.url, script: honest.windowScript,
+			count: namedCounter(always, windowNamespace, 1, hitKeys), redis: always, pid: honest.pid},
+		{id: "hit1-before15", name: rowHitOneBefore, url: under(hitBefore, hitPath(hitNamespace, 0)), count: one,
+			script: oneKeyScript, redis: always, pid: hitBeforePid},
+		{id: "hit10k-before15", name: rowHitManyBefore, url: under(hitBefore, hitPath(hitNamespace, 0)), count: many(always),
+			script: manyKeysScript, redis: always, pid: hitBeforePid},
+		{id: "badge-before15", name: rowBadgeBefore, url: under(hitBefore, badgePath()), count: badge, script: badgeScript, redis: always, pid: hitBeforePid},
+		scaled("hit10k-replicated", rowHitManyReplicated),
+		scaled("hit10k-cluster1", rowHitManyCluster1),
+		scaled("hit10k-cluster3", rowHitManyCluster3),
+		scaled("hit10k-cluster3-replicated", rowHitManyCluster3R),
+		{id: "hit10k-nopersist", name: rowHitManyNoPersist, url: under(hitNone, hitPath(hitNamespace, 0)), count: many(none),
+			script: manyKeysScript, redis: none, pid: hitNonePid},
+		{id: "baseline", name: rowBaseline, url: baseline, count: countAlways},
+		{id: "min-coal", name: rowMinCoal, url: minCoal, count: countAlways},
+		{id: "min-incr", name: rowMinIncr, url: minIncr, count: countAlways},
+		{id: "min-goredis", name: rowMinGoRed, url: minGoRedis, count: countAlways},
+		{id: "quiet", name: rowQuiet, url: quiet, levels: levels[:1], count: countAlways},
+		{id: "nopersist", name: rowNoPersist, url: noPersist, levels: levels[:1], count: redisCounter(none, key)},
+		{id: "flask", name: rowFlask, url: flask, levels: levels[:1], count: redisCounter(always, "hits")},
+	}
+	if b.OnlyRows != nil {
 		ids := map[string]bool{}
 		for _, r := range rows {
 			ids[r.id] = true
 		}
-		for _, id := range b.onlyRows {
+		for _, id := range b.OnlyRows {
 			if !ids[id] {
 				return fmt.Errorf("BENCH_ROWS: no row %q", id)
 			}
 		}
-		rows = slices.DeleteFunc(rows, func(r processRow) bool { return !slices.Contains(b.onlyRows, r.id) })
+		rows = slices.DeleteFunc(rows, func(r processRow) bool { return !slices.Contains(b.OnlyRows, r.id) })
 	}
 	// Interleaved rounds (BENCH_ROUNDS, 3 unless set); the report shows the median of them for
 	// every row, so that a moment of noise on the shared cores does not decide a ratio.
-	for round := 1; round <= b.rounds; round++ {
+	for round := 1; round <= b.Rounds; round++ {
 		for _, c := range levels {
 			for _, r := range rows {
-				if r.url == "" || !containsInt(r.levels, c) {
+				if r.url == "" || (r.levels != nil && !slices.Contains(r.levels, c)) {
 					continue
 				}
-				if r.redis != "" {
-					err = b.costRun(ctx, r, c)
-				} else {
-					_, err = b.wrkRunScript(ctx, "process", r.name, r.url, r.script, c, r.count, nil)
-				}
-				if err != nil {
+				if _, err := b.runRow(ctx, "process", r, c); err != nil {
 					return err
 				}
 			}
@@ -566,7 +499,7 @@ func (b *bench) processLevel(ctx context.Context) error {
 			return err
 		}
 	}
-	if b.onlyRows != nil {
+	if b.OnlyRows != nil {
 		logf("BENCH_ROWS set: exact runs, start to ready, redis-benchmark and clientcmp skipped")
 		b.procs.stop()
 		return nil
@@ -591,7 +524,7 @@ func (b *bench) processLevel(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if b.metrics["start_to_ready_ms"], err = strconv.ParseFloat(strings.TrimSpace(out), 64); err != nil {
+	if b.Metrics["start_to_ready_ms"], err = strconv.ParseFloat(strings.TrimSpace(out), 64); err != nil {
 		return fmt.Errorf("startup printed %q", out)
 	}
 
@@ -609,12 +542,12 @@ func (b *bench) processLevel(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		b.metrics[rb.metric] = v
+		b.Metrics[rb.metric] = v
 	}
 
-	logf("counter path without HTTP: go-redis vs rueidis, per-visit INCR vs coalesced (bench/clientcmp, %s each)", b.clientDuration)
+	logf("counter path without HTTP: go-redis vs rueidis, per-visit INCR vs coalesced (bench/clientcmp, %s each)", b.ClientDuration)
 	out, err = output(ctx, 10*time.Minute, "", nil, b.bin("clientcmp"), "-addr", always,
-		"-duration", b.clientDuration.String(), "-clients", "64,256", "-rounds", "3")
+		"-duration", b.ClientDuration.String(), "-clients", "64,256", "-rounds", "3")
 	if err != nil {
 		return err
 	}
@@ -623,7 +556,7 @@ func (b *bench) processLevel(ctx context.Context) error {
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			return fmt.Errorf("clientcmp printed %q: %w", line, err)
 		}
-		b.clients = append(b.clients, r)
+		b.Clients = append(b.Clients, r)
 	}
 
 	// Free the cores for the stack.
@@ -650,7 +583,7 @@ func (b *bench) exactRun(ctx context.Context, name, url string, count counterFun
 	if err := json.Unmarshal([]byte(out), &e); err != nil {
 		return fmt.Errorf("hitload printed %q: %w", out, err)
 	}
-	b.exact = append(b.exact, e)
+	b.Exact = append(b.Exact, e)
 	// No count handed out twice, every count handed out is this run's (between the readings
 	// before and after), and 2xx ≤ growth ≤ requests: a request that failed may have counted.
 	if e.Requests != n || e.OK == 0 || e.Duplicates != 0 || e.Delta < int64(e.OK) || e.Delta > int64(e.Requests) ||
@@ -683,11 +616,46 @@ func parseRedisBenchmark(out string) (float64, error) {
 	return v, nil
 }
 
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
+// starter starts processLevel's servers one after another and keeps the first error, so that
+// each start reads as one declaration; after an error it starts nothing more.
+type starter struct {
+	b   *bench
+	ctx context.Context
+	err error
 }
+
+func (s *starter) keep(v string, err error) string {
+	if s.err == nil && err != nil {
+		s.err = err
+	}
+	return v
+}
+
+func (s *starter) redis(name string, args ...string) string {
+	if s.err != nil {
+		return ""
+	}
+	return s.keep(s.b.startRedis(s.ctx, name, args...))
+}
+
+func (s *starter) http(readyPath string, env []string, dir string, argv func(port int) []string) string {
+	if s.err != nil {
+		return ""
+	}
+	return s.keep(s.b.startHTTP(s.ctx, readyPath, env, dir, argv))
+}
+
+// service starts a hitcounter binary on a Redis and returns its URL and process id.
+func (s *starter) service(bin, redisAddr string, env ...string) (string, int) {
+	if s.err != nil {
+		return "", 0
+	}
+	url := s.keep(s.b.startService(s.ctx, bin, redisAddr, env...))
+	if s.err != nil {
+		return "", 0
+	}
+	return url, s.b.procs.lastPid()
+}
+
+// file keeps a written file's path, or the error of writing it.
+func (s *starter) file(path string, err error) string { return s.keep(path, err) }

@@ -26,21 +26,18 @@ type results struct {
 	DurationArg    string
 	Threads        int
 	Rounds         int
-	Baseline       string
+	Baseline       string // commit of the "before" row; "" for none
 	Stack          bool
 	VegetaDuration time.Duration
 	ClientDuration time.Duration
 	Failures       []string
 	Costs          []runCost      `json:",omitempty"`
 	Memory         []memoryResult `json:",omitempty"`
-	OnlyRows       []string       `json:",omitempty"`
+	OnlyRows       []string       `json:",omitempty"` // BENCH_ROWS: the only process-level rows run; nil for all
 }
 
 func (b *bench) save(path string) error {
-	r := results{b.rows, b.metrics, b.exact, b.latency, b.clients, b.cpuShare, b.loadAtStart, b.loadAtEnd,
-		b.commit, b.goVersion, b.redisVersion, b.dockerVersion, b.started, b.durationArg, b.threads, b.rounds,
-		b.baseline, b.stack, b.vegetaDuration, b.clientDuration, b.failures, b.costs, b.memoryResults, b.onlyRows}
-	data, err := json.MarshalIndent(r, "", "\t")
+	data, err := json.MarshalIndent(b.results, "", "\t")
 	if err != nil {
 		return err
 	}
@@ -52,18 +49,11 @@ func (b *bench) load(path string) error {
 	if err != nil {
 		return err
 	}
-	var r results
-	if err := json.Unmarshal(data, &r); err != nil {
+	if err := json.Unmarshal(data, &b.results); err != nil {
 		return err
 	}
-	b.rows, b.metrics, b.exact, b.latency, b.clients, b.cpuShare = r.Rows, r.Metrics, r.Exact, r.Latency, r.Clients, r.CPUShare
-	b.loadAtStart, b.loadAtEnd = r.LoadAtStart, r.LoadAtEnd
-	b.commit, b.goVersion, b.redisVersion, b.dockerVersion = r.Commit, r.GoVersion, r.RedisVersion, r.DockerVersion
-	b.started, b.durationArg, b.threads, b.rounds, b.baseline, b.stack = r.Started, r.DurationArg, r.Threads, r.Rounds, r.Baseline, r.Stack
-	b.vegetaDuration, b.clientDuration, b.failures = r.VegetaDuration, r.ClientDuration, r.Failures
-	b.costs, b.memoryResults, b.onlyRows = r.Costs, r.Memory, r.OnlyRows
-	if b.metrics == nil {
-		b.metrics = map[string]float64{}
+	if b.Metrics == nil {
+		b.Metrics = map[string]float64{}
 	}
 	return nil
 }

@@ -338,7 +338,7 @@ func clusterCounter(owner []string, ns string, first, n int) counterFunc {
 func (b *bench) startScaling(ctx context.Context) (map[string]*deployment, error) {
 	ds := map[string]*deployment{}
 	for _, r := range scalingRows {
-		if b.onlyRows != nil && !slices.Contains(b.onlyRows, r.id) {
+		if b.OnlyRows != nil && !slices.Contains(b.OnlyRows, r.id) {
 			continue
 		}
 		var d *deployment

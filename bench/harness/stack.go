@@ -41,8 +41,8 @@ type cpuShare struct {
 // limit (GET /) and the balancer's per-source limits, which would refuse them as a flood, are
 // lifted; every other setting is as shipped.
 func (b *bench) compose(ctx context.Context, timeout time.Duration, args ...string) (string, error) {
-	env := append(os.Environ(), "HTTP_BIND=127.0.0.1", "HTTP_PORT=0", "RATE_LIMIT_READS=0",
-		"LB_CONN_PER_SOURCE=0", "LB_CONN_RATE_PER_SOURCE=0", "LB_REQ_RATE_PER_SOURCE=0")
+	env := []string{"HTTP_BIND=127.0.0.1", "HTTP_PORT=0", "RATE_LIMIT_READS=0",
+		"LB_CONN_PER_SOURCE=0", "LB_CONN_RATE_PER_SOURCE=0", "LB_REQ_RATE_PER_SOURCE=0"}
 	all := append([]string{"compose", "-p", b.project(), "-f", "compose.yaml"}, args...)
 	return output(ctx, timeout, b.root, env, "docker", all...)
 }
@@ -86,14 +86,14 @@ func (b *bench) stackLevel(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		b.metrics[img+"_image_mb"] = mb
+		b.Metrics[img+"_image_mb"] = mb
 	}
 	_, _ = b.compose(ctx, 2*time.Minute, "down", "-v", "--remove-orphans", "-t", "5")
 	begin := time.Now()
 	if _, err := b.compose(ctx, 3*time.Minute, "up", "-d", "--wait", "--wait-timeout", "120"); err != nil {
 		return err
 	}
-	b.metrics["compose_up_seconds"] = time.Since(begin).Seconds()
+	b.Metrics["compose_up_seconds"] = time.Since(begin).Seconds()
 	port, err := b.compose(ctx, 30*time.Second, "port", "lb", "8080")
 	if err != nil {
 		return err
@@ -115,7 +115,7 @@ func (b *bench) stackLevel(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("web pid %q: %w", pidOut, err)
 	}
-	if b.metrics["web_rss_idle_mb"], err = procStatusMB(webPID, "VmRSS"); err != nil {
+	if b.Metrics["web_rss_idle_mb"], err = procStatusMB(webPID, "VmRSS"); err != nil {
 		return err
 	}
 	_, ticksBefore, _ := procStat(strconv.Itoa(webPID))
@@ -125,12 +125,12 @@ func (b *bench) stackLevel(ctx context.Context) error {
 	}
 	_, ticksAfter, _ := procStat(strconv.Itoa(webPID))
 	if ok := countOK(r1.Check); ok > 0 {
-		b.metrics["web_cpu_ms_per_1000"] = float64(ticksAfter-ticksBefore) / clockTicks(ctx) / float64(ok) * 1000 * 1000
+		b.Metrics["web_cpu_ms_per_1000"] = float64(ticksAfter-ticksBefore) / clockTicks(ctx) / float64(ok) * 1000 * 1000
 	}
 	if _, err := b.wrkRun(ctx, "stack", rowStack1, lb, 256, b.stackCounter); err != nil {
 		return err
 	}
-	if b.metrics["web_rss_load_mb"], err = procStatusMB(webPID, "VmHWM"); err != nil {
+	if b.Metrics["web_rss_load_mb"], err = procStatusMB(webPID, "VmHWM"); err != nil {
 		return err
 	}
 
@@ -169,7 +169,7 @@ func (b *bench) stackLevel(ctx context.Context) error {
 	if _, err := b.wrkRun(ctx, "stack", rowStack3, lb, 64, b.stackCounter); err != nil {
 		return err
 	}
-	b.cpuShare = cpuShares(before, takeCPUSnapshot())
+	b.CPUShare = cpuShares(before, takeCPUSnapshot())
 	for _, c := range levels {
 		if _, err := b.wrkRun(ctx, "stack", rowStack3Direct, lbDirect, c, b.stackCounter); err != nil {
 			return err
@@ -177,7 +177,7 @@ func (b *bench) stackLevel(ctx context.Context) error {
 	}
 
 	peak := 0.0
-	for _, r := range b.rows {
+	for _, r := range b.Rows {
 		if r.Level == "stack" && r.Name == rowStack3 {
 			peak = max(peak, r.RPS)
 		}
@@ -190,7 +190,7 @@ func (b *bench) stackLevel(ctx context.Context) error {
 }
 
 func (b *bench) openLoop(ctx context.Context, lb string, rate int) error {
-	logf("latency at a fixed %d req/s (half the 3-replica peak on the published port), %s, open loop", rate, b.vegetaDuration)
+	logf("latency at a fixed %d req/s (half the 3-replica peak on the published port), %s, open loop", rate, b.VegetaDuration)
 	before, err := b.stackCounter(ctx)
 	if err != nil {
 		return err
@@ -200,9 +200,9 @@ func (b *bench) openLoop(ctx context.Context, lb string, rate int) error {
 	if err != nil {
 		return err
 	}
-	actx, cancel := context.WithTimeout(ctx, b.vegetaDuration+time.Minute)
+	actx, cancel := context.WithTimeout(ctx, b.VegetaDuration+time.Minute)
 	defer cancel()
-	attack := exec.CommandContext(actx, b.vegeta, "attack", "-rate="+strconv.Itoa(rate), "-duration="+b.vegetaDuration.String(),
+	attack := exec.CommandContext(actx, b.vegeta, "attack", "-rate="+strconv.Itoa(rate), "-duration="+b.VegetaDuration.String(),
 		"-timeout=5s", "-max-workers=2000")
 	attack.Stdin = strings.NewReader("GET " + lb + "\n")
 	attack.Stdout = f
@@ -227,7 +227,7 @@ func (b *bench) openLoop(ctx context.Context, lb string, rate int) error {
 		return err
 	}
 	l.Rate, l.Delta = rate, after-before
-	b.latency = &l
+	b.Latency = &l
 	logf("vegeta: %d requests, %d 2xx, counter +%d, p50 %.2f ms p99 %.2f ms p99.9 %.2f ms", l.Requests, l.OK, l.Delta, l.P50, l.P99, l.P999)
 	if l.Delta < int64(l.OK) || l.Delta > int64(l.Requests) {
 		b.fail("open loop: %d 2xx of %d requests, counter +%d", l.OK, l.Requests, l.Delta)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -15,39 +14,17 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/redistest"
+	"github.com/hitcounter/hitcounter/internal/testkit"
 )
 
 func logf(format string, args ...any) {
 	fmt.Printf("bench: "+format+"\n", args...)
 }
 
-// output runs a command to completion within timeout and returns its stdout; stderr goes into
-// the error.
+// output runs a command to completion within timeout and returns its stdout; stderr's tail
+// goes into the error. env adds to the harness' environment.
 func output(ctx context.Context, timeout time.Duration, dir string, env []string, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	if env != nil {
-		cmd.Env = env
-	}
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > 400 {
-			msg = "…" + msg[len(msg)-400:]
-		}
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (stopped after %s)", err, timeout)
-		}
-		if msg != "" {
-			return stdout.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, msg)
-		}
-		return stdout.String(), fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
-	}
-	return stdout.String(), nil
+	return testkit.Command{Name: name, Args: args, Env: env, Dir: dir, Timeout: timeout}.Output(ctx)
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -63,37 +40,30 @@ func freePort() (int, error) {
 // waitHTTP polls url until it answers 2xx, for at most 15 s.
 func waitHTTP(ctx context.Context, url string) error {
 	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(15 * time.Second)
-	for i := 0; i < 1000 && time.Now().Before(deadline); i++ {
+	return waitUntil(ctx, url+" to answer", 15*time.Second, func() error {
 		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode/100 == 2 {
-				return nil
-			}
+		if err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("status %d", resp.StatusCode)
 		}
-	}
-	return fmt.Errorf("%s did not answer within 15s", url)
+		return nil
+	})
 }
 
 func waitRedis(ctx context.Context, addr string) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for i := 0; i < 500 && time.Now().Before(deadline); i++ {
-		if pong, err := redistest.Do(addr, "PING"); err == nil && pong == "PONG" {
-			return nil
+	return waitUntil(ctx, "redis on "+addr, 10*time.Second, func() error {
+		pong, err := redistest.Do(addr, "PING")
+		if err != nil {
+			return fmt.Errorf("PING: %w", err)
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		if pong != "PONG" {
+			return fmt.Errorf("PING: %q", pong)
 		}
-	}
-	return fmt.Errorf("redis on %s did not answer within 10s", addr)
+		return nil
+	})
 }
 
 // redisCounter reads an integer key (0 when absent).
