@@ -30,6 +30,11 @@ func TestCluster(t *testing.T) {
 	if got := p.MustDo("GET", "hitcounter:c:{a/b}"); got != "1" {
 		t.Fatalf("GET on the key's primary = %q", got)
 	}
+	// Replication is asynchronous: a primary killed right after SET may die before its replica
+	// has the key. WAIT holds until the replica acknowledged it (or 10 s pass).
+	if got := p.Int("WAIT", "1", "10000"); got != 1 {
+		t.Fatalf("WAIT 1 = %d replicas acknowledged the SET, want 1", got)
+	}
 	// The primary dies: its replica takes over within the cluster's node timeout, with the key.
 	p.Kill()
 	c.WaitOK()
