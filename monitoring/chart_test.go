@@ -2,6 +2,8 @@ package monitoring
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,9 +29,36 @@ func helmTemplate(t *testing.T, sets ...string) (string, error) {
 
 func runHelm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	helm, err := exec.LookPath("helm")
-	needTool(t, err) // make test-monitoring builds it (scripts/k8s/build-binaries.sh helm) and puts it on PATH
+	helm, err := findHelm()
+	needTool(t, err)
 	return testkit.Run(time.Minute, nil, helm, args...)
+}
+
+// findHelm is the Helm that make prepare built for the test cluster (scripts/k8s/build-binaries.sh,
+// cached by the version scripts/versions.env pins), or else one on PATH: so the tests find it
+// however they are started, go test ./... included.
+func findHelm() (string, error) {
+	pins, err := os.ReadFile(filepath.Join(root, "scripts", "versions.env"))
+	if err != nil {
+		return "", err
+	}
+	m := regexp.MustCompile(`(?m)^HELM_VERSION=(\S+)$`).FindSubmatch(pins)
+	if m == nil {
+		return "", errors.New("scripts/versions.env pins no HELM_VERSION")
+	}
+	cache := os.Getenv("HITCOUNTER_CACHE")
+	if cache == "" {
+		cache = "/var/cache/hitcounter"
+	}
+	cached := filepath.Join(cache, "k8s-helm-"+string(m[1]), "helm")
+	if info, err := os.Stat(cached); err == nil && info.Mode()&0o111 != 0 {
+		return cached, nil
+	}
+	helm, err := exec.LookPath("helm")
+	if err != nil {
+		return "", fmt.Errorf("no Helm in %s nor on PATH (make prepare builds it): %w", cached, err)
+	}
+	return helm, nil
 }
 
 // renderedDoc is the one document of kind and name in helm template's output ("" if none).

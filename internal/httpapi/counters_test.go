@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -250,17 +249,7 @@ func (ts *testServer) post(t *testing.T, path, body string, header ...string) (*
 	if operatorPath(path) {
 		base = ts.ops
 	}
-	req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return request(t, "POST", base+path, body, header...)
 }
 
 // An export imported into an empty service restores every counter; importing it again changes

@@ -17,18 +17,8 @@ func TestFavicon(t *testing.T) {
 	t.Cleanup(srv.Close)
 	get := func(method string, header ...string) (*http.Response, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+"/favicon.ico", nil)
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body bytes.Buffer
-		_, _ = body.ReadFrom(resp.Body)
-		return resp, body.Bytes()
+		resp, body := request(t, method, srv.URL+"/favicon.ico", "", header...)
+		return resp, []byte(body)
 	}
 
 	resp, body := get("GET")

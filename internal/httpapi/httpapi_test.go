@@ -94,7 +94,14 @@ func (ts *testServer) do(t *testing.T, method, path string, header ...string) (*
 
 func (ts *testServer) doAt(t *testing.T, base, method, path string, header ...string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, base+path, nil)
+	return request(t, method, base+path, "", header...)
+}
+
+// request sends one request with header's name/value pairs and returns the answer with its body
+// read: every test's way of asking a server something.
+func request(t *testing.T, method, url, body string, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,14 +110,14 @@ func (ts *testServer) doAt(t *testing.T, base, method, path string, header ...st
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	read, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, string(body)
+	return resp, string(read)
 }
 
 func (ts *testServer) count(t *testing.T) int64 {
